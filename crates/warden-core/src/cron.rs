@@ -1,0 +1,319 @@
+//! Cron specifications: a 5- or 6-field expression, an IANA time zone and a DST policy,
+//! and the exact list of instants at which it fires.
+//!
+//! # Model
+//! Croner parses the expression and walks *wall-clock* (civil) times that match it; jiff
+//! maps each civil time to instants in the schedule's zone. Keeping the two steps apart
+//! makes the daylight-saving rules ours, explicit and tested:
+//!
+//! - **Fields.** `[second] minute hour day-of-month month day-of-week`; ranges, steps,
+//!   lists, names (`JAN`, `MON`), `L`, `W`, `#`, `?`, and `@yearly`, `@monthly`,
+//!   `@weekly`, `@daily`, `@hourly`. When both day-of-month and day-of-week are
+//!   restricted, a day matches if *either* matches (Vixie cron's OR rule).
+//! - **Gap** (spring forward: the wall clock skips e.g. 02:00–03:00). A civil time inside
+//!   the gap fires once at the first valid instant after it (the transition itself,
+//!   03:00 local) with [`GapPolicy::Shift`], the default; it does not fire with
+//!   [`GapPolicy::Skip`]. Several civil times in one gap collapse into that one instant.
+//! - **Fold** (fall back: e.g. 01:00–02:00 happens twice). A civil time in the repeated
+//!   range fires at its first occurrence with [`FoldPolicy::First`], the default; at the
+//!   second with [`FoldPolicy::Last`]; at both with [`FoldPolicy::Both`].
+//!
+//! # Invariants
+//! - [`CronSpec::next_after`] returns the smallest fire instant strictly after its input,
+//!   so iterating it never repeats or skips an occurrence.
+//! - An expression that can never fire (`0 0 0 31 2 *`) is refused by [`CronSpec::parse`].
+
+use std::{fmt, str::FromStr};
+
+use croner::{
+    Cron,
+    parser::{CronParser, Seconds, Year},
+};
+use jiff::{
+    SignedDuration, Timestamp,
+    civil::DateTime,
+    tz::{AmbiguousOffset, TimeZone},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{ParseError, error::excerpt};
+
+/// What to do with a civil fire time that a spring-forward skips.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GapPolicy {
+    /// Fire once at the first valid instant after the gap (default).
+    #[default]
+    Shift,
+    /// Do not fire.
+    Skip,
+}
+
+/// What to do with a civil fire time that a fall-back repeats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FoldPolicy {
+    /// Fire at the first occurrence only (default).
+    #[default]
+    First,
+    /// Fire at the second occurrence only.
+    Last,
+    /// Fire at both.
+    Both,
+}
+
+/// A schedule's daylight-saving policy. The default is `shift` + `first`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DstPolicy {
+    pub gap: GapPolicy,
+    pub fold: FoldPolicy,
+}
+
+impl FromStr for GapPolicy {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        match s {
+            "shift" => Ok(Self::Shift),
+            "skip" => Ok(Self::Skip),
+            _ => Err(ParseError::new(
+                "dstGap",
+                format!("{} is not a gap policy", excerpt(s)),
+                "shift or skip",
+            )),
+        }
+    }
+}
+
+impl FromStr for FoldPolicy {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        match s {
+            "first" => Ok(Self::First),
+            "last" => Ok(Self::Last),
+            "both" => Ok(Self::Both),
+            _ => Err(ParseError::new(
+                "dstFold",
+                format!("{} is not a fold policy", excerpt(s)),
+                "first, last or both",
+            )),
+        }
+    }
+}
+
+impl GapPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Shift => "shift",
+            Self::Skip => "skip",
+        }
+    }
+}
+
+impl FoldPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::First => "first",
+            Self::Last => "last",
+            Self::Both => "both",
+        }
+    }
+}
+
+/// A parsed cron expression bound to a time zone and a DST policy.
+#[derive(Clone)]
+pub struct CronSpec {
+    expr: String,
+    cron: Cron,
+    tz_name: String,
+    tz: TimeZone,
+    dst: DstPolicy,
+}
+
+impl fmt::Debug for CronSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CronSpec")
+            .field("expr", &self.expr)
+            .field("tz", &self.tz_name)
+            .field("dst", &self.dst)
+            .finish()
+    }
+}
+
+impl PartialEq for CronSpec {
+    fn eq(&self, other: &Self) -> bool {
+        self.expr == other.expr && self.tz_name == other.tz_name && self.dst == other.dst
+    }
+}
+
+const CRON_EXPECTED: &str = "5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, \
+     e.g. \"*/5 * * * *\" or \"0 30 9 * * MON-FRI\", or @hourly, @daily, @weekly, @monthly, @yearly";
+
+impl CronSpec {
+    /// Parses `expr` for the IANA zone `tz` (e.g. `Europe/Paris`, `UTC`).
+    ///
+    /// Errors name the field (`cron` or `timezone`), and an expression that can never
+    /// fire is refused.
+    pub fn parse(expr: &str, tz: &str, dst: DstPolicy) -> Result<Self, ParseError> {
+        let trimmed = expr.trim();
+        let fields = trimmed.split_whitespace().count();
+        if !trimmed.starts_with('@') && !(5..=6).contains(&fields) {
+            return Err(ParseError::new(
+                "cron",
+                format!("{} has {fields} fields", excerpt(expr)),
+                CRON_EXPECTED,
+            ));
+        }
+        let parser = CronParser::builder()
+            .seconds(Seconds::Optional)
+            .year(Year::Disallowed)
+            .dom_and_dow(false)
+            .build();
+        let cron = parser.parse(trimmed).map_err(|e| {
+            ParseError::new(
+                "cron",
+                format!("{} is not valid: {e}", excerpt(expr)),
+                CRON_EXPECTED,
+            )
+        })?;
+        let zone = TimeZone::get(tz).map_err(|_| {
+            ParseError::new(
+                "timezone",
+                format!("{} is not a known IANA time zone", excerpt(tz)),
+                "an IANA zone name such as UTC, Europe/Paris or America/New_York",
+            )
+        })?;
+        let spec = Self {
+            expr: trimmed.to_owned(),
+            cron,
+            tz_name: tz.to_owned(),
+            tz: zone,
+            dst,
+        };
+        // A pattern that matches no civil time at all (31 February) can never fire.
+        let probe = DateTime::constant(2000, 1, 1, 0, 0, 0, 0);
+        if spec.cron.find_next_occurrence(&probe, true).is_err() {
+            return Err(ParseError::new(
+                "cron",
+                format!("{} can never fire (no date matches it)", excerpt(expr)),
+                "an expression that matches at least one date, e.g. check day-of-month against the month",
+            ));
+        }
+        Ok(spec)
+    }
+
+    /// The expression as written (trimmed).
+    pub fn expr(&self) -> &str {
+        &self.expr
+    }
+
+    /// The IANA zone name.
+    pub fn tz_name(&self) -> &str {
+        &self.tz_name
+    }
+
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    pub fn dst(&self) -> DstPolicy {
+        self.dst
+    }
+
+    /// The first fire instant strictly after `after`, or `None` if there is none before
+    /// croner's search limit (year 5000).
+    pub fn next_after(&self, after: Timestamp) -> Option<Timestamp> {
+        // A fold right after `after` may repeat civil times earlier than `after`'s own
+        // civil time: start the civil walk early enough to see them.
+        let start_civil = self.tz.to_datetime(after) - self.upcoming_fold_len(after);
+        let mut civil = start_civil;
+        let mut inclusive = true;
+        let mut best: Option<Timestamp> = None;
+        loop {
+            civil = self.cron.find_next_occurrence(&civil, inclusive).ok()?;
+            inclusive = false;
+            let amb = self.tz.to_ambiguous_timestamp(civil);
+            // Civil times map to instants monotonically by their earliest reading, so once
+            // a candidate cannot come before `best`, no later one can.
+            if let (Some(b), Ok(earliest)) = (best, amb.earlier()) {
+                if earliest >= b {
+                    return best;
+                }
+            }
+            for instant in self.instants_for(civil).into_iter().flatten() {
+                if instant > after && best.is_none_or(|b| instant < b) {
+                    best = Some(instant);
+                }
+            }
+        }
+    }
+
+    /// Fire instants in `(after, until]`, oldest first, at most `limit` of them.
+    pub fn fires_between(
+        &self,
+        after: Timestamp,
+        until: Timestamp,
+        limit: usize,
+    ) -> Vec<Timestamp> {
+        let mut out = Vec::new();
+        let mut cursor = after;
+        while out.len() < limit {
+            match self.next_after(cursor) {
+                Some(t) if t <= until => {
+                    out.push(t);
+                    cursor = t;
+                }
+                _ => break,
+            }
+        }
+        out
+    }
+
+    /// The next `n` fire instants after `after`.
+    pub fn upcoming(&self, after: Timestamp, n: usize) -> Vec<Timestamp> {
+        self.fires_between(after, Timestamp::MAX, n)
+    }
+
+    /// The instants (0, 1 or 2) at which the civil time `civil` fires under the DST policy.
+    fn instants_for(&self, civil: DateTime) -> [Option<Timestamp>; 2] {
+        let amb = self.tz.to_ambiguous_timestamp(civil);
+        match amb.offset() {
+            AmbiguousOffset::Unambiguous { offset } => [offset.to_timestamp(civil).ok(), None],
+            AmbiguousOffset::Gap { before, .. } => match self.dst.gap {
+                GapPolicy::Skip => [None, None],
+                GapPolicy::Shift => {
+                    // Read with the pre-gap offset, the civil time lands after the
+                    // transition; the transition just before that is the end of the gap.
+                    let late = before.to_timestamp(civil).ok();
+                    let transition = late.and_then(|l| {
+                        let probe = l.checked_add(SignedDuration::from_secs(1)).ok()?;
+                        self.tz.preceding(probe).next().map(|t| t.timestamp())
+                    });
+                    [transition, None]
+                }
+            },
+            AmbiguousOffset::Fold { .. } => match self.dst.fold {
+                FoldPolicy::First => [amb.earlier().ok(), None],
+                FoldPolicy::Last => [amb.later().ok(), None],
+                FoldPolicy::Both => [amb.earlier().ok(), amb.later().ok()],
+            },
+        }
+    }
+
+    /// How far the wall clock goes back at the next transition after `t`, if that
+    /// transition is a fall-back close enough to matter; zero otherwise.
+    fn upcoming_fold_len(&self, t: Timestamp) -> SignedDuration {
+        let Some(next) = self.tz.following(t).next() else {
+            return SignedDuration::ZERO;
+        };
+        let now_offset = self.tz.to_offset(t);
+        let back = now_offset.duration_since(next.offset());
+        if back.is_positive() && next.timestamp().duration_since(t) <= back {
+            back
+        } else {
+            SignedDuration::ZERO
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,23 @@
+//! What a handler says about one attempt; the engine turns it into the job's next state.
+
+use std::time::Duration;
+
+/// The result of one attempt of a job.
+///
+/// A handler returning `Err` is treated as [`Outcome::Retry`] with the retry policy's
+/// backoff; these variants let it be explicit instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The job is done.
+    Done,
+    /// Try again: after `after`, or after the retry policy's backoff when `None`.
+    /// When the attempts are used up the job becomes `dead`.
+    Retry {
+        after: Option<Duration>,
+        error: String,
+    },
+    /// Failed for good: the job becomes `dead` now, whatever attempts remain.
+    Fail { error: String },
+    /// The job decided it should not run: it becomes `cancelled`.
+    Cancel { reason: String },
+}
