@@ -1,1 +1,31 @@
-//! placeholder
+//! Warden's durable storage: one [`Store`] trait, a SQLite and a PostgreSQL backend.
+//!
+//! # Layout
+//! - [`store`]: the `Store` trait (batch-first, `noun_verb_many` methods).
+//! - [`model`]: params and rows crossing the seam.
+//! - [`sqlite`], [`postgres`]: the backends; their SQL lives beside them in `.sql` files
+//!   with the same names per backend.
+//! - [`any`]: `AnyStore`, the backend chosen at start (`open`).
+//! - `ledger`: the occurrence-recording algorithm both backends run in a transaction.
+//! - `migrations`: numbered migrations per backend (`migrations/{sqlite,postgres}`).
+//! - `rows`, `convert`: decoding shared by both backends.
+//!
+//! Times are stored as integer microseconds since the Unix epoch in both backends.
+
+pub mod any;
+mod convert;
+pub mod error;
+mod ledger;
+mod migrations;
+pub mod model;
+pub mod postgres;
+mod rows;
+pub mod sqlite;
+pub mod store;
+
+pub use any::{AnyStore, StoreLocation};
+pub use error::StoreError;
+pub use model::*;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+pub use store::Store;

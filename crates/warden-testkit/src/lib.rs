@@ -1,1 +1,187 @@
-//! placeholder
+//! Dev-only test harness: each test gets its own real database, dropped afterwards.
+//!
+//! - [`TestDb::sqlite`]: a SQLite file in a fresh temporary directory.
+//! - [`TestDb::postgres`]: a fresh schema in the PostgreSQL server named by
+//!   `WARDEN_TEST_DATABASE_URL`, dropped (with everything in it) when the `TestDb` drops.
+//!
+//! When `WARDEN_TEST_DATABASE_URL` is unset, PostgreSQL tests are skipped with a notice —
+//! except under CI (`CI` set), where a missing URL or an unreachable server fails the test,
+//! so the PostgreSQL half can never be skipped silently.
+
+use std::{path::PathBuf, str::FromStr};
+
+use sqlx::{Connection, PgConnection, postgres::PgConnectOptions};
+use tempfile::TempDir;
+use warden_store::{AnyStore, PgStore, SqliteStore, Store, StoreLocation};
+
+/// The environment variable naming the PostgreSQL server for tests.
+pub const PG_URL_VAR: &str = "WARDEN_TEST_DATABASE_URL";
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// An isolated, migrated store for one test.
+pub struct TestDb {
+    store: AnyStore,
+    location: StoreLocation,
+    url: Option<String>,
+    _guard: Guard,
+}
+
+enum Guard {
+    Sqlite(#[expect(dead_code, reason = "held for its Drop, which deletes the directory")] TempDir),
+    Postgres { admin_url: String, schema: String },
+}
+
+impl TestDb {
+    /// A store on `backend`, or `None` when PostgreSQL is not configured outside CI.
+    pub async fn new(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => Some(Self::sqlite().await),
+            Backend::Postgres => Self::postgres().await,
+        }
+    }
+
+    /// A migrated SQLite store in a fresh temporary directory.
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("create temp dir");
+        let store = SqliteStore::open_in_dir(dir.path())
+            .await
+            .expect("open sqlite");
+        store.migrate().await.expect("migrate sqlite");
+        Self {
+            store: AnyStore::Sqlite(store),
+            location: StoreLocation::SqliteDir(dir.path().to_path_buf()),
+            url: None,
+            _guard: Guard::Sqlite(dir),
+        }
+    }
+
+    /// A migrated store in a fresh PostgreSQL schema; `None` (with a notice) when
+    /// `WARDEN_TEST_DATABASE_URL` is unset outside CI.
+    pub async fn postgres() -> Option<Self> {
+        let Some(admin_url) = pg_url() else {
+            eprintln!(
+                "skipping PostgreSQL test: set {PG_URL_VAR} (e.g. postgres://postgres@127.0.0.1:5432/test)"
+            );
+            return None;
+        };
+        let schema = format!("warden_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("{PG_URL_VAR} is set but the server is unreachable: {e}"));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
+            .execute(&mut admin)
+            .await
+            .expect("create schema");
+        admin.close().await.ok();
+        let url = with_search_path(&admin_url, &schema);
+        let options = PgConnectOptions::from_str(&url).expect("test url");
+        let store = PgStore::connect(options.clone(), 8)
+            .await
+            .expect("connect postgres");
+        store.migrate().await.expect("migrate postgres");
+        Some(Self {
+            store: AnyStore::Postgres(store),
+            location: StoreLocation::Postgres(options),
+            url: Some(url),
+            _guard: Guard::Postgres { admin_url, schema },
+        })
+    }
+
+    pub fn store(&self) -> &AnyStore {
+        &self.store
+    }
+
+    pub fn location(&self) -> &StoreLocation {
+        &self.location
+    }
+
+    /// The `--database-url` for this database (PostgreSQL only).
+    pub fn database_url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
+    /// The data directory (SQLite only).
+    pub fn data_dir(&self) -> Option<PathBuf> {
+        match &self.location {
+            StoreLocation::SqliteDir(dir) => Some(dir.clone()),
+            StoreLocation::Postgres(_) => None,
+        }
+    }
+}
+
+/// The PostgreSQL URL for tests; panics under CI when it is missing.
+pub fn pg_url() -> Option<String> {
+    match std::env::var(PG_URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("{PG_URL_VAR} must be set under CI: the PostgreSQL tests may not be skipped")
+        }
+        _ => None,
+    }
+}
+
+/// Adds `search_path=<schema>` to a PostgreSQL URL's connection options.
+pub fn with_search_path(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Guard::Postgres { admin_url, schema } = &self._guard {
+            let (url, schema) = (admin_url.clone(), schema.clone());
+            // Drop cannot await: drop the schema from a thread with its own runtime.
+            let handle = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    if let Ok(mut conn) = PgConnection::connect(&url).await {
+                        let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                            .execute(&mut conn)
+                            .await;
+                        let _ = conn.close().await;
+                    }
+                });
+            });
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Runs `$body` (an async block using `db: TestDb`) once per backend, as two tests.
+///
+/// ```ignore
+/// backend_tests!(inserts_a_job, |db| async move { … });
+/// ```
+#[macro_export]
+macro_rules! backend_tests {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::TestDb::sqlite().await;
+                ($body)(db).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(db) = $crate::TestDb::postgres().await else {
+                    return;
+                };
+                ($body)(db).await;
+            }
+        }
+    };
+}

@@ -1,0 +1,61 @@
+//! Versioned migrations per backend, embedded in the binary (`migrations/{sqlite,postgres}`).
+//!
+//! To add one: write `NNNN_name.sql` for both backends and append a line to [`MIGRATIONS`].
+
+use sqlx::{
+    SqlSafeStr,
+    migrate::{Migration, MigrationType, Migrator},
+};
+
+use crate::StoreError;
+
+/// (version, name, SQLite SQL, PostgreSQL SQL), in order.
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/sqlite/0001_init.sql"),
+    include_str!("../migrations/postgres/0001_init.sql"),
+)];
+
+#[derive(Clone, Copy)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub(crate) fn migrator(backend: Backend) -> Migrator {
+    Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|&(version, name, sqlite, postgres)| {
+                let sql = match backend {
+                    Backend::Sqlite => sqlite,
+                    Backend::Postgres => postgres,
+                };
+                Migration::new(
+                    version,
+                    name.into(),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Fails unless every known migration is in `applied`.
+pub(crate) fn check_applied(applied: &[i64]) -> Result<(), StoreError> {
+    let missing: Vec<i64> = MIGRATIONS
+        .iter()
+        .map(|m| m.0)
+        .filter(|v| !applied.contains(v))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Migration(format!(
+            "migrations {missing:?} are not applied; run `warden migrate`"
+        )))
+    }
+}

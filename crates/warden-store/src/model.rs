@@ -1,0 +1,292 @@
+//! The values that cross the `Store` seam: parameters in, rows out.
+
+use jiff::Timestamp;
+use uuid::Uuid;
+use warden_core::{
+    CronSpec, JobId, JobKind, JobState, JobTimeout, MaxAttempts, MissedPolicy, OccurrenceOutcome,
+    OverlapPolicy, Payload, Plan, Priority, QueueName, ScheduleId, schedule::CatchUpWindow,
+};
+
+/// A job to insert.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub id: JobId,
+    pub kind: JobKind,
+    pub queue: QueueName,
+    pub priority: Priority,
+    pub payload: Payload,
+    /// When it may first run; at or before `created_at` means "now" (state `available`).
+    pub run_at: Timestamp,
+    pub max_attempts: MaxAttempts,
+    pub timeout: JobTimeout,
+    /// A second insert with the same key in the same queue returns the first job.
+    pub idempotency_key: Option<String>,
+    /// The principal that owns the job.
+    pub owner: String,
+    /// The schedule whose occurrence made this job, if any.
+    pub schedule_id: Option<ScheduleId>,
+    pub created_at: Timestamp,
+}
+
+impl NewJob {
+    /// The state the job starts in.
+    pub fn initial_state(&self) -> JobState {
+        if self.run_at > self.created_at {
+            JobState::Scheduled
+        } else {
+            JobState::Available
+        }
+    }
+}
+
+/// The result of inserting one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InsertedJob {
+    pub id: JobId,
+    /// True when an existing job with the same idempotency key was returned instead.
+    pub existing: bool,
+}
+
+/// A job as stored.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: JobId,
+    pub kind: JobKind,
+    pub queue: QueueName,
+    pub priority: Priority,
+    pub state: JobState,
+    pub payload: Payload,
+    /// Attempts started so far.
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub run_at: Timestamp,
+    pub timeout: JobTimeout,
+    pub idempotency_key: Option<String>,
+    pub owner: String,
+    pub schedule_id: Option<ScheduleId>,
+    pub created_at: Timestamp,
+    pub attempted_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<Timestamp>,
+}
+
+/// Which jobs to list.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub queue: Option<QueueName>,
+    pub state: Option<JobState>,
+    pub schedule_id: Option<ScheduleId>,
+    /// At most this many, oldest first; 0 means 100.
+    pub limit: u32,
+}
+
+/// Claim up to `limit` due jobs of `queue` for `worker`.
+#[derive(Debug, Clone)]
+pub struct ClaimParams {
+    pub queue: QueueName,
+    pub worker: String,
+    pub limit: u32,
+    pub now: Timestamp,
+    pub lease_until: Timestamp,
+    /// Fencing token written on every claimed job; completions must present it.
+    pub lease_token: Uuid,
+}
+
+/// A job handed to a worker by a claim.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub id: JobId,
+    pub kind: JobKind,
+    pub priority: Priority,
+    pub payload: Payload,
+    /// This attempt's number (1 for the first run).
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub timeout: JobTimeout,
+    pub owner: String,
+    pub created_at: Timestamp,
+    pub run_at: Timestamp,
+    pub lease_token: Uuid,
+}
+
+/// How an attempt ended, as the store records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompletionResult {
+    Succeeded,
+    /// Back to `retryable`, claimable again at `run_at`.
+    Retry {
+        run_at: Timestamp,
+        error: String,
+    },
+    Dead {
+        error: String,
+    },
+    Cancelled {
+        reason: String,
+    },
+}
+
+impl CompletionResult {
+    pub fn state(&self) -> JobState {
+        match self {
+            Self::Succeeded => JobState::Succeeded,
+            Self::Retry { .. } => JobState::Retryable,
+            Self::Dead { .. } => JobState::Dead,
+            Self::Cancelled { .. } => JobState::Cancelled,
+        }
+    }
+
+    /// The run record's outcome name.
+    pub fn run_outcome(&self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Retry { .. } => "retry",
+            Self::Dead { .. } => "dead",
+            Self::Cancelled { .. } => "cancelled",
+        }
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Self::Succeeded => None,
+            Self::Retry { error, .. } | Self::Dead { error } => Some(error),
+            Self::Cancelled { reason } => Some(reason),
+        }
+    }
+}
+
+/// The end of one attempt. Applied only if `lease_token` is still the job's token.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub id: JobId,
+    pub lease_token: Uuid,
+    pub attempt: i32,
+    pub worker: String,
+    pub started_at: Timestamp,
+    pub finished_at: Timestamp,
+    pub result: CompletionResult,
+}
+
+/// Extend the leases of jobs a worker still holds.
+#[derive(Debug, Clone)]
+pub struct HeartbeatParams {
+    /// (job, lease token) pairs.
+    pub jobs: Vec<(JobId, Uuid)>,
+    pub lease_until: Timestamp,
+}
+
+/// Return running jobs whose lease expired before `now`.
+#[derive(Debug, Clone)]
+pub struct RescueParams {
+    pub now: Timestamp,
+    pub limit: u32,
+}
+
+/// A job the rescuer returned (or buried, when its attempts were used up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RescuedJob {
+    pub id: JobId,
+    pub state: JobState,
+}
+
+/// One row of the run history: one attempt of a job.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub job_id: JobId,
+    pub attempt: i32,
+    pub worker: String,
+    pub started_at: Timestamp,
+    pub finished_at: Timestamp,
+    pub duration_ms: i64,
+    /// succeeded, retry, dead, cancelled, or lost (the lease expired).
+    pub outcome: String,
+    pub error: Option<String>,
+}
+
+/// Counts of jobs per (queue, state).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueCount {
+    pub queue: String,
+    pub state: JobState,
+    pub count: i64,
+}
+
+/// The job a schedule enqueues at each occurrence.
+#[derive(Debug, Clone)]
+pub struct JobTemplate {
+    pub kind: JobKind,
+    pub queue: QueueName,
+    pub priority: Priority,
+    pub payload: Payload,
+    pub max_attempts: MaxAttempts,
+    pub timeout: JobTimeout,
+}
+
+/// A schedule as stored (also the insert parameter).
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub id: ScheduleId,
+    /// Unique per owner.
+    pub name: String,
+    pub owner: String,
+    pub cron: CronSpec,
+    pub template: JobTemplate,
+    pub paused: bool,
+    pub overlap: OverlapPolicy,
+    pub missed: MissedPolicy,
+    pub catch_up: CatchUpWindow,
+    /// The first occurrence not yet recorded in the ledger; `None` when it never fires again.
+    pub next_fire_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Record due occurrences of one schedule and advance its cursor, atomically.
+///
+/// Fails with `StoreError::Conflict` (and writes nothing) when the schedule's cursor is
+/// no longer `expected_next_fire_at`: another enqueuer got there first.
+#[derive(Debug, Clone)]
+pub struct OccurrenceBatch {
+    pub schedule_id: ScheduleId,
+    pub expected_next_fire_at: Timestamp,
+    pub new_next_fire_at: Option<Timestamp>,
+    pub overlap: OverlapPolicy,
+    pub now: Timestamp,
+    /// Oldest first. A `Plan::Run` item carries the job to insert.
+    pub items: Vec<OccurrenceItem>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OccurrenceItem {
+    pub scheduled_at: Timestamp,
+    pub plan: Plan,
+    pub job: Option<NewJob>,
+}
+
+/// One row of the occurrence ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Occurrence {
+    pub schedule_id: ScheduleId,
+    pub scheduled_at: Timestamp,
+    pub outcome: OccurrenceOutcome,
+    pub job_id: Option<JobId>,
+    pub recorded_at: Timestamp,
+}
+
+/// Paging for lists: at most `limit` (0 means 100) rows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Page {
+    pub limit: u32,
+}
+
+impl Page {
+    pub(crate) fn limit(self) -> i64 {
+        if self.limit == 0 {
+            100
+        } else {
+            i64::from(self.limit.min(10_000))
+        }
+    }
+}

@@ -1,0 +1,500 @@
+//! The PostgreSQL backend: for several warden processes sharing one database.
+//!
+//! Claims use `FOR UPDATE SKIP LOCKED` and commit at once; completions are fenced by the
+//! lease token; batches travel as arrays (`UNNEST`), so a batch is one round trip.
+
+use std::{collections::HashMap, time::Duration};
+
+use jiff::Timestamp;
+use sqlx::{
+    Connection, PgPool, Postgres, Row, Transaction,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+use uuid::Uuid;
+use warden_core::{JobId, ScheduleId};
+
+use crate::{
+    StoreError,
+    convert::micros,
+    ledger::{self, LedgerTx},
+    migrations,
+    model::*,
+    rows::{claimed_from_row, job_from_row, occurrence_from_row, run_from_row, schedule_from_row},
+    store::{Result, Store},
+};
+
+/// A store on a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects with a pool of `max_connections`.
+    pub async fn connect(options: PgConnectOptions, max_connections: u32) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(StoreError::Unavailable)?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn insert_jobs(
+        tx: &mut Transaction<'static, Postgres>,
+        jobs: &[NewJob],
+    ) -> Result<Vec<InsertedJob>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids = Vec::with_capacity(jobs.len());
+        let (mut kinds, mut queues, mut prios, mut states, mut payloads) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        let (
+            mut max_attempts,
+            mut timeouts,
+            mut run_ats,
+            mut created,
+            mut owners,
+            mut schedules,
+            mut keys,
+        ) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+        for j in jobs {
+            ids.push(j.id.as_uuid());
+            kinds.push(j.kind.as_str().to_owned());
+            queues.push(j.queue.as_str().to_owned());
+            prios.push(j.priority.rank());
+            states.push(j.initial_state().as_str());
+            payloads.push(j.payload.as_bytes().to_vec());
+            max_attempts.push(j.max_attempts.get());
+            timeouts.push(j.timeout.as_millis());
+            run_ats.push(micros(j.run_at));
+            created.push(micros(j.created_at));
+            owners.push(j.owner.clone());
+            schedules.push(j.schedule_id.map(|s| s.as_uuid()));
+            keys.push(j.idempotency_key.clone());
+        }
+        let inserted: Vec<Uuid> = sqlx::query_scalar(include_str!("job_insert_many.sql"))
+            .bind(&ids)
+            .bind(&kinds)
+            .bind(&queues)
+            .bind(&prios)
+            .bind(&states)
+            .bind(&payloads)
+            .bind(&max_attempts)
+            .bind(&timeouts)
+            .bind(&run_ats)
+            .bind(&created)
+            .bind(&owners)
+            .bind(&schedules)
+            .bind(&keys)
+            .fetch_all(&mut **tx)
+            .await?;
+        if inserted.len() == jobs.len() {
+            return Ok(ids
+                .into_iter()
+                .map(|id| InsertedJob {
+                    id: JobId::from_uuid(id),
+                    existing: false,
+                })
+                .collect());
+        }
+        // Some keys already existed: look up the jobs that hold them.
+        let inserted: std::collections::HashSet<Uuid> = inserted.into_iter().collect();
+        let (mut qs, mut ks) = (vec![], vec![]);
+        for j in jobs.iter().filter(|j| !inserted.contains(&j.id.as_uuid())) {
+            if let Some(key) = &j.idempotency_key {
+                qs.push(j.queue.as_str().to_owned());
+                ks.push(key.clone());
+            }
+        }
+        let existing: HashMap<(String, String), Uuid> =
+            sqlx::query(include_str!("job_find_idempotent.sql"))
+                .bind(&qs)
+                .bind(&ks)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(|r| ((r.get("queue"), r.get("idempotency_key")), r.get("id")))
+                .collect();
+        jobs.iter()
+            .map(|j| {
+                if inserted.contains(&j.id.as_uuid()) {
+                    return Ok(InsertedJob {
+                        id: j.id,
+                        existing: false,
+                    });
+                }
+                let key = (
+                    j.queue.as_str().to_owned(),
+                    j.idempotency_key.clone().unwrap_or_default(),
+                );
+                existing
+                    .get(&key)
+                    .map(|id| InsertedJob {
+                        id: JobId::from_uuid(*id),
+                        existing: true,
+                    })
+                    .ok_or_else(|| {
+                        StoreError::Conflict(format!("job {} was neither inserted nor found", j.id))
+                    })
+            })
+            .collect()
+    }
+}
+
+impl Store for PgStore {
+    async fn migrate(&self) -> Result<()> {
+        migrations::migrator(migrations::Backend::Postgres)
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    async fn ready(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::Unavailable)?;
+        conn.ping().await.map_err(StoreError::Unavailable)?;
+        let applied: Vec<i64> = sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| {
+            StoreError::Migration(format!("no migration record ({e}); run `warden migrate`"))
+        })?;
+        migrations::check_applied(&applied)
+    }
+
+    async fn job_insert_many(&self, jobs: Vec<NewJob>) -> Result<Vec<InsertedJob>> {
+        let mut tx = self.pool.begin().await?;
+        let out = Self::insert_jobs(&mut tx, &jobs).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn job_get(&self, id: JobId) -> Result<Job> {
+        let row = sqlx::query(include_str!("job_get.sql"))
+            .bind(id.as_uuid())
+            .fetch_one(&self.pool)
+            .await?;
+        job_from_row(&row)
+    }
+
+    async fn job_list(&self, filter: JobFilter) -> Result<Vec<Job>> {
+        let rows = sqlx::query(include_str!("job_list.sql"))
+            .bind(filter.queue.as_ref().map(|q| q.as_str()))
+            .bind(filter.state.map(|s| s.as_str()))
+            .bind(filter.schedule_id.map(|s| s.as_uuid()))
+            .bind(
+                Page {
+                    limit: filter.limit,
+                }
+                .limit(),
+            )
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    async fn job_claim_many(&self, p: ClaimParams) -> Result<Vec<ClaimedJob>> {
+        let rows = sqlx::query(include_str!("job_claim_many.sql"))
+            .bind(p.queue.as_str())
+            .bind(i64::from(p.limit))
+            .bind(micros(p.now))
+            .bind(&p.worker)
+            .bind(p.lease_token)
+            .bind(micros(p.lease_until))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| claimed_from_row(r, p.lease_token))
+            .collect()
+    }
+
+    async fn job_heartbeat_many(&self, p: HeartbeatParams) -> Result<Vec<JobId>> {
+        if p.jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (ids, tokens): (Vec<Uuid>, Vec<Uuid>) =
+            p.jobs.iter().map(|(id, t)| (id.as_uuid(), *t)).unzip();
+        let held: Vec<Uuid> = sqlx::query_scalar(include_str!("job_heartbeat_many.sql"))
+            .bind(&ids)
+            .bind(&tokens)
+            .bind(micros(p.lease_until))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(held.into_iter().map(JobId::from_uuid).collect())
+    }
+
+    async fn job_complete_many(&self, mut completions: Vec<Completion>) -> Result<Vec<JobId>> {
+        if completions.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A fixed lock order keeps concurrent completers and the rescuer from deadlocking.
+        completions.sort_by_key(|c| c.id);
+        let n = completions.len();
+        let (mut ids, mut tokens, mut states, mut outcomes, mut run_ats, mut errors) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+        );
+        let (mut attempts, mut workers, mut started, mut finished) =
+            (vec![], vec![], vec![], vec![]);
+        for c in &completions {
+            ids.push(c.id.as_uuid());
+            tokens.push(c.lease_token);
+            states.push(c.result.state().as_str());
+            outcomes.push(c.result.run_outcome());
+            run_ats.push(match &c.result {
+                CompletionResult::Retry { run_at, .. } => Some(micros(*run_at)),
+                _ => None,
+            });
+            errors.push(c.result.error().map(str::to_owned));
+            attempts.push(c.attempt);
+            workers.push(c.worker.clone());
+            started.push(micros(c.started_at));
+            finished.push(micros(c.finished_at));
+        }
+        let done: Vec<Uuid> = sqlx::query_scalar(include_str!("job_complete_many.sql"))
+            .bind(&ids)
+            .bind(&tokens)
+            .bind(&states)
+            .bind(&outcomes)
+            .bind(&run_ats)
+            .bind(&errors)
+            .bind(&attempts)
+            .bind(&workers)
+            .bind(&started)
+            .bind(&finished)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(done.into_iter().map(JobId::from_uuid).collect())
+    }
+
+    async fn job_cancel_many(&self, ids: Vec<JobId>, now: Timestamp) -> Result<Vec<JobId>> {
+        let ids: Vec<Uuid> = ids.iter().map(JobId::as_uuid).collect();
+        let done: Vec<Uuid> = sqlx::query_scalar(include_str!("job_cancel_many.sql"))
+            .bind(&ids)
+            .bind(micros(now))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(done.into_iter().map(JobId::from_uuid).collect())
+    }
+
+    async fn job_rescue_many(&self, p: RescueParams) -> Result<Vec<RescuedJob>> {
+        let rows = sqlx::query(include_str!("job_rescue_many.sql"))
+            .bind(micros(p.now))
+            .bind(i64::from(p.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RescuedJob {
+                    id: JobId::from_uuid(r.try_get("id")?),
+                    state: crate::convert::state(r.try_get("state")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn queue_count_many(&self) -> Result<Vec<QueueCount>> {
+        let rows = sqlx::query(include_str!("queue_count_many.sql"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(QueueCount {
+                    queue: r.try_get("queue")?,
+                    state: crate::convert::state(r.try_get("state")?)?,
+                    count: r.try_get("n")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn job_next_run_at(&self, queue: &warden_core::QueueName) -> Result<Option<Timestamp>> {
+        let us: Option<i64> = sqlx::query_scalar(include_str!("job_next_run_at.sql"))
+            .bind(queue.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        crate::convert::opt_from_micros(us)
+    }
+
+    async fn run_list_by_job(&self, job_id: JobId) -> Result<Vec<Run>> {
+        let rows = sqlx::query(include_str!("run_list_by_job.sql"))
+            .bind(job_id.as_uuid())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    async fn schedule_insert(&self, s: Schedule) -> Result<()> {
+        sqlx::query(include_str!("schedule_insert.sql"))
+            .bind(s.id.as_uuid())
+            .bind(&s.name)
+            .bind(&s.owner)
+            .bind(s.cron.expr())
+            .bind(s.cron.tz_name())
+            .bind(s.cron.dst().gap.as_str())
+            .bind(s.cron.dst().fold.as_str())
+            .bind(s.template.kind.as_str())
+            .bind(s.template.queue.as_str())
+            .bind(s.template.priority.rank())
+            .bind(s.template.payload.as_bytes())
+            .bind(s.template.max_attempts.get())
+            .bind(s.template.timeout.as_millis())
+            .bind(s.paused)
+            .bind(s.overlap.as_str())
+            .bind(s.missed.as_str())
+            .bind(s.catch_up.as_duration().as_millis() as i64)
+            .bind(s.next_fire_at.map(micros))
+            .bind(micros(s.created_at))
+            .bind(micros(s.updated_at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn schedule_get(&self, id: ScheduleId) -> Result<Schedule> {
+        let row = sqlx::query(include_str!("schedule_get.sql"))
+            .bind(id.as_uuid())
+            .fetch_one(&self.pool)
+            .await?;
+        schedule_from_row(&row)
+    }
+
+    async fn schedule_list(&self, page: Page) -> Result<Vec<Schedule>> {
+        let rows = sqlx::query(include_str!("schedule_list.sql"))
+            .bind(page.limit())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(schedule_from_row).collect()
+    }
+
+    async fn schedule_set_paused(
+        &self,
+        id: ScheduleId,
+        paused: bool,
+        now: Timestamp,
+    ) -> Result<()> {
+        let done = sqlx::query(include_str!("schedule_set_paused.sql"))
+            .bind(id.as_uuid())
+            .bind(paused)
+            .bind(micros(now))
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn schedule_delete(&self, id: ScheduleId) -> Result<()> {
+        let done = sqlx::query(include_str!("schedule_delete.sql"))
+            .bind(id.as_uuid())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn schedule_due_many(&self, now: Timestamp, limit: u32) -> Result<Vec<Schedule>> {
+        let rows = sqlx::query(include_str!("schedule_due_many.sql"))
+            .bind(micros(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(schedule_from_row).collect()
+    }
+
+    async fn schedule_next_fire_at(&self) -> Result<Option<Timestamp>> {
+        let us: Option<i64> = sqlx::query_scalar(include_str!("schedule_next_fire_at.sql"))
+            .fetch_one(&self.pool)
+            .await?;
+        crate::convert::opt_from_micros(us)
+    }
+
+    async fn occurrence_record_many(&self, batch: OccurrenceBatch) -> Result<Vec<Occurrence>> {
+        let mut tx = PgLedger(self.pool.begin().await?);
+        let recorded = ledger::record(&mut tx, batch).await?;
+        tx.0.commit().await?;
+        Ok(recorded)
+    }
+
+    async fn occurrence_list(
+        &self,
+        schedule_id: ScheduleId,
+        page: Page,
+    ) -> Result<Vec<Occurrence>> {
+        let rows = sqlx::query(include_str!("occurrence_list.sql"))
+            .bind(schedule_id.as_uuid())
+            .bind(page.limit())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(occurrence_from_row).collect()
+    }
+}
+
+/// The occurrence ledger's statements inside one PostgreSQL transaction.
+struct PgLedger(Transaction<'static, Postgres>);
+
+impl LedgerTx for PgLedger {
+    async fn advance(&mut self, batch: &OccurrenceBatch) -> Result<bool> {
+        let moved = sqlx::query(include_str!("schedule_advance.sql"))
+            .bind(batch.schedule_id.as_uuid())
+            .bind(micros(batch.expected_next_fire_at))
+            .bind(batch.new_next_fire_at.map(micros))
+            .bind(micros(batch.now))
+            .execute(&mut *self.0)
+            .await?;
+        Ok(moved.rows_affected() == 1)
+    }
+
+    async fn active_jobs(&mut self, batch: &OccurrenceBatch) -> Result<Vec<JobId>> {
+        let ids: Vec<Uuid> = sqlx::query_scalar(include_str!("schedule_active_jobs.sql"))
+            .bind(batch.schedule_id.as_uuid())
+            .fetch_all(&mut *self.0)
+            .await?;
+        Ok(ids.into_iter().map(JobId::from_uuid).collect())
+    }
+
+    async fn cancel(&mut self, ids: &[JobId], now: Timestamp) -> Result<()> {
+        let ids: Vec<Uuid> = ids.iter().map(JobId::as_uuid).collect();
+        sqlx::query(include_str!("job_cancel_many.sql"))
+            .bind(&ids)
+            .bind(micros(now))
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_occurrence(&mut self, o: &Occurrence) -> Result<bool> {
+        let inserted = sqlx::query(include_str!("occurrence_insert.sql"))
+            .bind(o.schedule_id.as_uuid())
+            .bind(micros(o.scheduled_at))
+            .bind(o.outcome.as_str())
+            .bind(o.job_id.map(|j| j.as_uuid()))
+            .bind(micros(o.recorded_at))
+            .execute(&mut *self.0)
+            .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn insert_job(&mut self, job: &NewJob) -> Result<()> {
+        PgStore::insert_jobs(&mut self.0, std::slice::from_ref(job))
+            .await
+            .map(drop)
+    }
+}

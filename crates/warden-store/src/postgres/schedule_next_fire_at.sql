@@ -1,0 +1,1 @@
+SELECT min(next_fire_at) FROM schedules

@@ -1,0 +1,11 @@
+-- SQLite has one writer at a time, so no SKIP LOCKED is needed: the claim is atomic.
+UPDATE jobs
+SET state = 'running', attempt = attempt + 1, attempted_at = ?3,
+    lease_owner = ?4, lease_token = ?5, lease_expires_at = ?6
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE queue = ?1 AND state IN ('available', 'scheduled', 'retryable') AND run_at <= ?3
+    ORDER BY priority, run_at, id
+    LIMIT ?2
+)
+RETURNING id, kind, priority, payload, attempt, max_attempts, timeout_ms, owner, created_at, run_at

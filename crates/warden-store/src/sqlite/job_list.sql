@@ -1,0 +1,7 @@
+SELECT id, kind, queue, priority, state, payload, attempt, max_attempts, timeout_ms, run_at, created_at, attempted_at, finished_at, owner, schedule_id, idempotency_key, last_error, lease_owner, lease_expires_at
+FROM jobs
+WHERE (?1 IS NULL OR queue = ?1)
+  AND (?2 IS NULL OR state = ?2)
+  AND (?3 IS NULL OR schedule_id = ?3)
+ORDER BY id
+LIMIT ?4

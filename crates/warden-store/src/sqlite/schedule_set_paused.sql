@@ -1,0 +1,1 @@
+UPDATE schedules SET paused = ?2, updated_at = ?3 WHERE id = ?1

@@ -1,0 +1,134 @@
+//! The `Store` trait: every durable operation warden performs, batch-first.
+//!
+//! Methods are named noun + verb and take params structs; a single insert is a batch of
+//! one. Each backend implements the same SQL under the same query names
+//! (`sqlite/*.sql`, `postgres/*.sql`), and the conformance suite in `tests/` runs every
+//! method against both.
+
+use std::future::Future;
+
+use jiff::Timestamp;
+use warden_core::{JobId, QueueName, ScheduleId};
+
+use crate::{
+    StoreError,
+    model::{
+        ClaimParams, ClaimedJob, Completion, HeartbeatParams, InsertedJob, Job, JobFilter, NewJob,
+        Occurrence, OccurrenceBatch, Page, QueueCount, RescueParams, RescuedJob, Run, Schedule,
+    },
+};
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Durable storage for jobs, runs, schedules and the occurrence ledger.
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations (idempotent; safe to run from several processes).
+    fn migrate(&self) -> impl Future<Output = Result<()>> + Send;
+
+    /// Ok when the database answers and every migration this binary knows is applied.
+    fn ready(&self) -> impl Future<Output = Result<()>> + Send;
+
+    /// Inserts jobs in one transaction. Jobs whose (queue, idempotency key) already exists
+    /// are not inserted: the existing job's id is returned with `existing = true`.
+    /// The result is in input order.
+    fn job_insert_many(
+        &self,
+        jobs: Vec<NewJob>,
+    ) -> impl Future<Output = Result<Vec<InsertedJob>>> + Send;
+
+    fn job_get(&self, id: JobId) -> impl Future<Output = Result<Job>> + Send;
+
+    fn job_list(&self, filter: JobFilter) -> impl Future<Output = Result<Vec<Job>>> + Send;
+
+    /// Claims due jobs (`available`, or `scheduled`/`retryable` whose `run_at` has come),
+    /// highest priority then oldest `run_at` first, and commits the claim at once:
+    /// state `running`, attempt + 1, lease owner, token and expiry set.
+    fn job_claim_many(
+        &self,
+        params: ClaimParams,
+    ) -> impl Future<Output = Result<Vec<ClaimedJob>>> + Send;
+
+    /// Extends leases; returns the jobs still held (a job missing from the answer was
+    /// rescued, cancelled or completed elsewhere: its worker should stop).
+    fn job_heartbeat_many(
+        &self,
+        params: HeartbeatParams,
+    ) -> impl Future<Output = Result<Vec<JobId>>> + Send;
+
+    /// Records attempt outcomes and their run rows in one transaction. A completion counts
+    /// only if the job is `running` with the same lease token; the ids that counted are
+    /// returned, the others (stale workers) are ignored.
+    fn job_complete_many(
+        &self,
+        completions: Vec<Completion>,
+    ) -> impl Future<Output = Result<Vec<JobId>>> + Send;
+
+    /// Cancels jobs that are not finished (a running job's lease is revoked, so its
+    /// worker's completion is ignored). Returns the ids cancelled.
+    fn job_cancel_many(
+        &self,
+        ids: Vec<JobId>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<JobId>>> + Send;
+
+    /// Returns running jobs whose lease expired to `retryable` (or `dead` when their
+    /// attempts are used up) and records a `lost` run for each.
+    fn job_rescue_many(
+        &self,
+        params: RescueParams,
+    ) -> impl Future<Output = Result<Vec<RescuedJob>>> + Send;
+
+    /// Job counts by queue and state.
+    fn queue_count_many(&self) -> impl Future<Output = Result<Vec<QueueCount>>> + Send;
+
+    /// The earliest `run_at` in `queue` among waiting (`scheduled`/`retryable`) jobs, to sleep until.
+    fn job_next_run_at(
+        &self,
+        queue: &QueueName,
+    ) -> impl Future<Output = Result<Option<Timestamp>>> + Send;
+
+    /// Run history of one job, oldest attempt first.
+    fn run_list_by_job(&self, job_id: JobId) -> impl Future<Output = Result<Vec<Run>>> + Send;
+
+    /// Inserts a schedule. `Conflict` when the owner already has one with this name.
+    fn schedule_insert(&self, schedule: Schedule) -> impl Future<Output = Result<()>> + Send;
+
+    fn schedule_get(&self, id: ScheduleId) -> impl Future<Output = Result<Schedule>> + Send;
+
+    fn schedule_list(&self, page: Page) -> impl Future<Output = Result<Vec<Schedule>>> + Send;
+
+    /// Pauses or resumes. Occurrences of a paused schedule are recorded `skipped:paused`.
+    fn schedule_set_paused(
+        &self,
+        id: ScheduleId,
+        paused: bool,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Deletes a schedule and its ledger; its jobs are kept.
+    fn schedule_delete(&self, id: ScheduleId) -> impl Future<Output = Result<()>> + Send;
+
+    /// Schedules with an occurrence due at or before `now`.
+    fn schedule_due_many(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Schedule>>> + Send;
+
+    /// The earliest pending occurrence of any schedule, to sleep until.
+    fn schedule_next_fire_at(&self) -> impl Future<Output = Result<Option<Timestamp>>> + Send;
+
+    /// Records occurrences (see [`OccurrenceBatch`]), inserting jobs for the ones that run
+    /// and applying the overlap policy, all in one transaction.
+    fn occurrence_record_many(
+        &self,
+        batch: OccurrenceBatch,
+    ) -> impl Future<Output = Result<Vec<Occurrence>>> + Send;
+
+    /// The ledger of one schedule, oldest first.
+    fn occurrence_list(
+        &self,
+        schedule_id: ScheduleId,
+        page: Page,
+    ) -> impl Future<Output = Result<Vec<Occurrence>>> + Send;
+}

@@ -1,0 +1,484 @@
+//! Conformance: jobs — insert, idempotency, claim order, leases, fenced completion,
+//! retries, rescue, cancel, counts and history.
+
+use uuid::Uuid;
+use warden_core::{JobState, Priority, QueueName};
+use warden_store::{
+    Completion, CompletionResult, HeartbeatParams, JobFilter, RescueParams, Store, StoreError,
+};
+use warden_testkit::backend_tests;
+
+use crate::support::{at, claim, job, t0};
+
+fn done(c: &warden_store::ClaimedJob, result: CompletionResult) -> Completion {
+    Completion {
+        id: c.id,
+        lease_token: c.lease_token,
+        attempt: c.attempt,
+        worker: "worker-a".into(),
+        started_at: at(1),
+        finished_at: at(2),
+        result,
+    }
+}
+
+backend_tests!(
+    migrations_are_idempotent_and_ready_reports_them,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        store.ready().await.unwrap();
+        store.migrate().await.unwrap();
+        store.ready().await.unwrap();
+    }
+);
+
+backend_tests!(
+    inserted_jobs_round_trip,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let mut later = job("q");
+        later.run_at = at(60);
+        let now = job("q");
+        let ids = store
+            .job_insert_many(vec![now.clone(), later.clone()])
+            .await
+            .unwrap();
+        assert_eq!(
+            ids.iter().map(|i| (i.id, i.existing)).collect::<Vec<_>>(),
+            [(now.id, false), (later.id, false)]
+        );
+        let got = store.job_get(now.id).await.unwrap();
+        assert_eq!(got.state, JobState::Available);
+        assert_eq!(got.payload, now.payload);
+        assert_eq!(
+            (got.kind, got.queue.as_str(), got.priority),
+            (now.kind, "q", Priority::Medium)
+        );
+        assert_eq!(
+            (got.attempt, got.max_attempts, got.timeout),
+            (0, 3, now.timeout)
+        );
+        assert_eq!(
+            (got.owner.as_str(), got.run_at, got.created_at),
+            ("user-1", t0(), t0())
+        );
+        assert_eq!(
+            store.job_get(later.id).await.unwrap().state,
+            JobState::Scheduled
+        );
+        assert!(matches!(
+            store.job_get(warden_core::JobId::new()).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(store.job_insert_many(vec![]).await.unwrap().is_empty());
+    }
+);
+
+backend_tests!(
+    an_idempotency_key_returns_the_existing_job_in_its_queue,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let mut first = job("q");
+        first.idempotency_key = Some("order-42".into());
+        let mut same_batch = job("q");
+        same_batch.idempotency_key = Some("order-42".into());
+        let out = store
+            .job_insert_many(vec![first.clone(), same_batch])
+            .await
+            .unwrap();
+        assert_eq!((out[0].id, out[0].existing), (first.id, false));
+        assert_eq!((out[1].id, out[1].existing), (first.id, true));
+        let mut again = job("q");
+        again.idempotency_key = Some("order-42".into());
+        let out = store.job_insert_many(vec![again]).await.unwrap();
+        assert_eq!((out[0].id, out[0].existing), (first.id, true));
+        let mut other_queue = job("other");
+        other_queue.idempotency_key = Some("order-42".into());
+        let out = store
+            .job_insert_many(vec![other_queue.clone()])
+            .await
+            .unwrap();
+        assert_eq!((out[0].id, out[0].existing), (other_queue.id, false));
+        assert_eq!(store.job_list(JobFilter::default()).await.unwrap().len(), 2);
+    }
+);
+
+backend_tests!(
+    claims_take_priority_then_oldest_due_first_up_to_the_limit,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let mut low = job("q");
+        low.priority = Priority::Low;
+        let mut crit = job("q");
+        crit.priority = Priority::Critical;
+        let mut old_medium = job("q");
+        old_medium.run_at = at(-10);
+        let medium = job("q");
+        let mut future = job("q");
+        future.priority = Priority::Critical;
+        future.run_at = at(100);
+        future.created_at = t0();
+        let other = job("elsewhere");
+        store
+            .job_insert_many(vec![
+                low.clone(),
+                crit.clone(),
+                medium.clone(),
+                old_medium.clone(),
+                future.clone(),
+                other,
+            ])
+            .await
+            .unwrap();
+        let first = store.job_claim_many(claim("q", 2, t0())).await.unwrap();
+        assert_eq!(
+            first
+                .iter()
+                .map(|c| c.id)
+                .collect::<std::collections::HashSet<_>>(),
+            [crit.id, old_medium.id].into()
+        );
+        let rest = store.job_claim_many(claim("q", 10, t0())).await.unwrap();
+        assert_eq!(
+            rest.iter()
+                .map(|c| c.id)
+                .collect::<std::collections::HashSet<_>>(),
+            [medium.id, low.id].into()
+        );
+        assert!(rest.iter().all(|c| c.attempt == 1));
+        let running = store.job_get(low.id).await.unwrap();
+        assert_eq!(
+            (running.state, running.lease_owner.as_deref()),
+            (JobState::Running, Some("worker-a"))
+        );
+        // The scheduled job becomes claimable when its time comes.
+        assert!(
+            store
+                .job_claim_many(claim("q", 10, at(99)))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store
+                .job_next_run_at(&QueueName::parse("q").unwrap())
+                .await
+                .unwrap(),
+            Some(at(100))
+        );
+        let due = store.job_claim_many(claim("q", 10, at(100))).await.unwrap();
+        assert_eq!(due.iter().map(|c| c.id).collect::<Vec<_>>(), [future.id]);
+        assert_eq!(
+            store
+                .job_next_run_at(&QueueName::parse("q").unwrap())
+                .await
+                .unwrap(),
+            None
+        );
+    }
+);
+
+backend_tests!(
+    completion_counts_only_with_the_current_lease_token,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let j = job("q");
+        store.job_insert_many(vec![j.clone()]).await.unwrap();
+        let stale = store
+            .job_claim_many(claim("q", 1, t0()))
+            .await
+            .unwrap()
+            .remove(0);
+        // The lease expires, the rescuer returns the job, another worker claims it.
+        let rescued = store
+            .job_rescue_many(RescueParams {
+                now: at(31),
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            rescued.iter().map(|r| (r.id, r.state)).collect::<Vec<_>>(),
+            [(j.id, JobState::Retryable)]
+        );
+        let fresh = store
+            .job_claim_many(claim("q", 1, at(31)))
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(fresh.attempt, 2);
+        // The stale worker's completion is ignored; the current one counts.
+        assert!(
+            store
+                .job_complete_many(vec![done(&stale, CompletionResult::Succeeded)])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.job_get(j.id).await.unwrap().state, JobState::Running);
+        let ok = store
+            .job_complete_many(vec![done(&fresh, CompletionResult::Succeeded)])
+            .await
+            .unwrap();
+        assert_eq!(ok, [j.id]);
+        let finished = store.job_get(j.id).await.unwrap();
+        assert_eq!(finished.state, JobState::Succeeded);
+        assert_eq!(finished.finished_at, Some(at(2)));
+        assert!(finished.lease_owner.is_none());
+        // A second completion of the same attempt does not count twice.
+        assert!(
+            store
+                .job_complete_many(vec![done(&fresh, CompletionResult::Succeeded)])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let runs = store.run_list_by_job(j.id).await.unwrap();
+        assert_eq!(
+            runs.iter()
+                .map(|r| (r.attempt, r.outcome.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "lost"), (2, "succeeded")]
+        );
+        assert_eq!(
+            (runs[1].duration_ms, runs[1].worker.as_str()),
+            (1000, "worker-a")
+        );
+        assert!(runs[0].error.as_deref().unwrap().contains("lease expired"));
+    }
+);
+
+backend_tests!(
+    retries_wait_for_their_time_and_failures_bury_the_job,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let (a, b, c) = (job("q"), job("q"), job("q"));
+        store
+            .job_insert_many(vec![a.clone(), b.clone(), c.clone()])
+            .await
+            .unwrap();
+        let claimed = store.job_claim_many(claim("q", 3, t0())).await.unwrap();
+        let by_id = |id| claimed.iter().find(|c| c.id == id).unwrap();
+        let applied = store
+            .job_complete_many(vec![
+                done(
+                    by_id(a.id),
+                    CompletionResult::Retry {
+                        run_at: at(50),
+                        error: "smtp 451".into(),
+                    },
+                ),
+                done(
+                    by_id(b.id),
+                    CompletionResult::Dead {
+                        error: "bad address".into(),
+                    },
+                ),
+                done(
+                    by_id(c.id),
+                    CompletionResult::Cancelled {
+                        reason: "not needed".into(),
+                    },
+                ),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(applied.len(), 3);
+        let ra = store.job_get(a.id).await.unwrap();
+        assert_eq!(
+            (ra.state, ra.run_at, ra.last_error.as_deref()),
+            (JobState::Retryable, at(50), Some("smtp 451"))
+        );
+        assert_eq!(store.job_get(b.id).await.unwrap().state, JobState::Dead);
+        assert_eq!(
+            store.job_get(c.id).await.unwrap().state,
+            JobState::Cancelled
+        );
+        assert!(
+            store
+                .job_claim_many(claim("q", 3, at(49)))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let again = store.job_claim_many(claim("q", 3, at(50))).await.unwrap();
+        assert_eq!((again[0].id, again[0].attempt), (a.id, 2));
+        let outcomes: Vec<String> = store
+            .run_list_by_job(b.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.outcome)
+            .collect();
+        assert_eq!(outcomes, ["dead"]);
+    }
+);
+
+backend_tests!(
+    heartbeats_extend_only_leases_still_held,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let (a, b) = (job("q"), job("q"));
+        store
+            .job_insert_many(vec![a.clone(), b.clone()])
+            .await
+            .unwrap();
+        let claimed = store.job_claim_many(claim("q", 2, t0())).await.unwrap();
+        let token = claimed[0].lease_token;
+        let held = store
+            .job_heartbeat_many(HeartbeatParams {
+                jobs: vec![(a.id, token), (b.id, Uuid::new_v4())],
+                lease_until: at(300),
+            })
+            .await
+            .unwrap();
+        assert_eq!(held, [a.id]);
+        assert_eq!(
+            store.job_get(a.id).await.unwrap().lease_expires_at,
+            Some(at(300))
+        );
+        // At t+100 only b's lease (30 s) has expired.
+        let rescued = store
+            .job_rescue_many(RescueParams {
+                now: at(100),
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(rescued.iter().map(|r| r.id).collect::<Vec<_>>(), [b.id]);
+        assert!(
+            store
+                .job_heartbeat_many(HeartbeatParams {
+                    jobs: vec![],
+                    lease_until: at(1)
+                })
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+);
+
+backend_tests!(
+    rescue_buries_jobs_out_of_attempts,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let mut j = job("q");
+        j.max_attempts = warden_core::MaxAttempts::new(1).unwrap();
+        store.job_insert_many(vec![j.clone()]).await.unwrap();
+        store.job_claim_many(claim("q", 1, t0())).await.unwrap();
+        assert!(
+            store
+                .job_rescue_many(RescueParams {
+                    now: at(30),
+                    limit: 10
+                })
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let rescued = store
+            .job_rescue_many(RescueParams {
+                now: at(31),
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(rescued[0].state, JobState::Dead);
+        assert_eq!(store.job_get(j.id).await.unwrap().finished_at, Some(at(31)));
+    }
+);
+
+backend_tests!(
+    cancel_stops_unfinished_jobs_and_fences_their_workers,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let (running, waiting) = (job("q"), job("q"));
+        store.job_insert_many(vec![running.clone()]).await.unwrap();
+        let claimed = store
+            .job_claim_many(claim("q", 1, t0()))
+            .await
+            .unwrap()
+            .remove(0);
+        store.job_insert_many(vec![waiting.clone()]).await.unwrap();
+        let cancelled = store
+            .job_cancel_many(vec![running.id, waiting.id], at(5))
+            .await
+            .unwrap();
+        assert_eq!(cancelled.len(), 2);
+        assert!(
+            store
+                .job_complete_many(vec![done(&claimed, CompletionResult::Succeeded)])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store.job_get(running.id).await.unwrap().state,
+            JobState::Cancelled
+        );
+        assert!(
+            store
+                .job_cancel_many(vec![running.id], at(6))
+                .await
+                .unwrap()
+                .is_empty(),
+            "already final"
+        );
+        let held = store
+            .job_heartbeat_many(HeartbeatParams {
+                jobs: vec![(running.id, claimed.lease_token)],
+                lease_until: at(60),
+            })
+            .await
+            .unwrap();
+        assert!(held.is_empty(), "a cancelled job's lease is gone");
+    }
+);
+
+backend_tests!(
+    counts_and_lists_filter_by_queue_and_state,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        store
+            .job_insert_many(vec![job("a"), job("a"), job("b")])
+            .await
+            .unwrap();
+        store.job_claim_many(claim("a", 1, t0())).await.unwrap();
+        let counts: Vec<(String, JobState, i64)> = store
+            .queue_count_many()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.queue, c.state, c.count))
+            .collect();
+        assert_eq!(counts.len(), 3);
+        for expected in [
+            ("a".to_string(), JobState::Available, 1),
+            ("a".into(), JobState::Running, 1),
+            ("b".into(), JobState::Available, 1),
+        ] {
+            assert!(counts.contains(&expected), "{counts:?}");
+        }
+        let running = store
+            .job_list(JobFilter {
+                queue: Some(QueueName::parse("a").unwrap()),
+                state: Some(JobState::Running),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(running.len(), 1);
+        assert_eq!(
+            store
+                .job_list(JobFilter {
+                    limit: 2,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+);

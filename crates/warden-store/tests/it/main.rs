@@ -1,0 +1,5 @@
+//! The storage conformance suite: every `Store` method, run against SQLite and PostgreSQL.
+
+mod jobs;
+mod schedules;
+mod support;

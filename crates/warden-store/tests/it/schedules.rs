@@ -1,0 +1,304 @@
+//! Conformance: schedules and the occurrence ledger.
+
+use std::sync::Arc;
+
+use warden_core::{JobId, OccurrenceOutcome, OverlapPolicy, Plan};
+use warden_store::{
+    JobFilter, NewJob, OccurrenceBatch, OccurrenceItem, Page, Schedule, Store, StoreError,
+};
+use warden_testkit::backend_tests;
+
+use crate::support::{at, job, schedule};
+
+fn run_item(s: &Schedule, secs: i64) -> OccurrenceItem {
+    let mut j: NewJob = job("default");
+    j.schedule_id = Some(s.id);
+    OccurrenceItem {
+        scheduled_at: at(secs),
+        plan: Plan::Run,
+        job: Some(j),
+    }
+}
+
+fn batch(
+    s: &Schedule,
+    from: i64,
+    to: Option<i64>,
+    overlap: OverlapPolicy,
+    items: Vec<OccurrenceItem>,
+) -> OccurrenceBatch {
+    OccurrenceBatch {
+        schedule_id: s.id,
+        expected_next_fire_at: at(from),
+        new_next_fire_at: to.map(at),
+        overlap,
+        now: at(from),
+        items,
+    }
+}
+
+fn outcomes(recorded: &[warden_store::Occurrence]) -> Vec<OccurrenceOutcome> {
+    recorded.iter().map(|o| o.outcome).collect()
+}
+
+backend_tests!(
+    schedules_are_stored_listed_paused_and_deleted,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let s = schedule("nightly", "0 3 * * *");
+        store.schedule_insert(s.clone()).await.unwrap();
+        let got = store.schedule_get(s.id).await.unwrap();
+        assert_eq!(
+            (got.name.as_str(), &got.cron, got.next_fire_at),
+            ("nightly", &s.cron, s.next_fire_at)
+        );
+        assert_eq!(
+            (got.template.kind.as_str(), got.template.payload.to_json()),
+            ("report", serde_json::json!({"k": 1}))
+        );
+        assert_eq!(
+            (got.overlap, got.missed, got.catch_up, got.paused),
+            (s.overlap, s.missed, s.catch_up, false)
+        );
+        let dup = schedule("nightly", "0 4 * * *");
+        assert!(matches!(
+            store.schedule_insert(dup).await,
+            Err(StoreError::Conflict(_))
+        ));
+        store.schedule_set_paused(s.id, true, at(1)).await.unwrap();
+        assert!(store.schedule_get(s.id).await.unwrap().paused);
+        assert_eq!(store.schedule_list(Page::default()).await.unwrap().len(), 1);
+        store.schedule_delete(s.id).await.unwrap();
+        assert!(matches!(
+            store.schedule_get(s.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.schedule_delete(s.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.schedule_set_paused(s.id, false, at(2)).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+);
+
+backend_tests!(
+    due_schedules_and_the_next_fire_time_are_found,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        assert_eq!(store.schedule_next_fire_at().await.unwrap(), None);
+        let mut s = schedule("every-minute", "* * * * *");
+        s.next_fire_at = Some(at(60));
+        store.schedule_insert(s.clone()).await.unwrap();
+        assert_eq!(store.schedule_next_fire_at().await.unwrap(), Some(at(60)));
+        assert!(
+            store
+                .schedule_due_many(at(59), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store.schedule_due_many(at(60), 10).await.unwrap()[0].id,
+            s.id
+        );
+    }
+);
+
+backend_tests!(
+    occurrences_are_recorded_once_and_run_once,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let mut s = schedule("s", "* * * * *");
+        s.next_fire_at = Some(at(60));
+        store.schedule_insert(s.clone()).await.unwrap();
+        let items = vec![
+            OccurrenceItem {
+                scheduled_at: at(60),
+                plan: Plan::Record(OccurrenceOutcome::MissedDowntime),
+                job: None,
+            },
+            run_item(&s, 120),
+        ];
+        let recorded = store
+            .occurrence_record_many(batch(
+                &s,
+                60,
+                Some(180),
+                OverlapPolicy::Allow,
+                items.clone(),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            outcomes(&recorded),
+            [OccurrenceOutcome::MissedDowntime, OccurrenceOutcome::Ran]
+        );
+        let job_id = recorded[1].job_id.unwrap();
+        assert_eq!(store.job_get(job_id).await.unwrap().schedule_id, Some(s.id));
+        assert_eq!(
+            store.schedule_get(s.id).await.unwrap().next_fire_at,
+            Some(at(180))
+        );
+        // The same batch again: the cursor moved, nothing is written.
+        let again = store
+            .occurrence_record_many(batch(&s, 60, Some(180), OverlapPolicy::Allow, items))
+            .await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+        // An occurrence already in the ledger is not recorded or run again, even from a fresh cursor.
+        let repeat = store
+            .occurrence_record_many(batch(
+                &s,
+                180,
+                Some(240),
+                OverlapPolicy::Allow,
+                vec![run_item(&s, 120)],
+            ))
+            .await;
+        assert!(repeat.unwrap().is_empty());
+        let ledger = store.occurrence_list(s.id, Page::default()).await.unwrap();
+        assert_eq!(
+            ledger
+                .iter()
+                .map(|o| (o.scheduled_at, o.outcome))
+                .collect::<Vec<_>>(),
+            [
+                (at(60), OccurrenceOutcome::MissedDowntime),
+                (at(120), OccurrenceOutcome::Ran)
+            ]
+        );
+        let jobs = store
+            .job_list(JobFilter {
+                schedule_id: Some(s.id),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(jobs.iter().map(|j| j.id).collect::<Vec<JobId>>(), [job_id]);
+    }
+);
+
+backend_tests!(
+    overlap_forbid_skips_and_replace_cancels_the_active_job,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let mut s = schedule("s", "* * * * *");
+        s.next_fire_at = Some(at(60));
+        store.schedule_insert(s.clone()).await.unwrap();
+        let first = store
+            .occurrence_record_many(batch(
+                &s,
+                60,
+                Some(120),
+                OverlapPolicy::Forbid,
+                vec![run_item(&s, 60)],
+            ))
+            .await
+            .unwrap();
+        let first_job = first[0].job_id.unwrap();
+        let skipped = store
+            .occurrence_record_many(batch(
+                &s,
+                120,
+                Some(180),
+                OverlapPolicy::Forbid,
+                vec![run_item(&s, 120)],
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            (skipped[0].outcome, skipped[0].job_id),
+            (OccurrenceOutcome::SkippedOverlap, None)
+        );
+        let replaced = store
+            .occurrence_record_many(batch(
+                &s,
+                180,
+                Some(240),
+                OverlapPolicy::Replace,
+                vec![run_item(&s, 180)],
+            ))
+            .await
+            .unwrap();
+        assert_eq!(replaced[0].outcome, OccurrenceOutcome::Ran);
+        assert_eq!(
+            store.job_get(first_job).await.unwrap().state,
+            warden_core::JobState::Cancelled
+        );
+        // Within one batch, forbid lets only the first of several catch-up runs start.
+        let both = store
+            .occurrence_record_many(batch(
+                &s,
+                240,
+                None,
+                OverlapPolicy::Forbid,
+                vec![run_item(&s, 240), run_item(&s, 300)],
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            outcomes(&both),
+            [
+                OccurrenceOutcome::SkippedOverlap,
+                OccurrenceOutcome::SkippedOverlap
+            ]
+        );
+        assert_eq!(store.schedule_get(s.id).await.unwrap().next_fire_at, None);
+    }
+);
+
+backend_tests!(
+    racing_enqueuers_store_and_run_an_occurrence_once,
+    |db: warden_testkit::TestDb| async move {
+        let store = Arc::new(db.store().clone());
+        let mut s = schedule("race", "* * * * *");
+        s.next_fire_at = Some(at(60));
+        store.schedule_insert(s.clone()).await.unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (store, s) = (store.clone(), s.clone());
+            tasks.push(tokio::spawn(async move {
+                store
+                    .occurrence_record_many(batch(
+                        &s,
+                        60,
+                        Some(120),
+                        OverlapPolicy::Allow,
+                        vec![run_item(&s, 60)],
+                    ))
+                    .await
+            }));
+        }
+        let mut winners = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(recorded) if recorded.len() == 1 => winners += 1,
+                Ok(recorded) => assert!(recorded.is_empty()),
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => panic!("unexpected error: {e:?}"),
+            }
+        }
+        assert_eq!(winners, 1);
+        assert_eq!(
+            store
+                .occurrence_list(s.id, Page::default())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            store
+                .job_list(JobFilter {
+                    schedule_id: Some(s.id),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+);

@@ -1,0 +1,73 @@
+//! Factories shared by the conformance tests.
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+use uuid::Uuid;
+use warden_core::{
+    CronSpec, DstPolicy, JobId, JobKind, JobTimeout, MaxAttempts, MissedPolicy, OverlapPolicy,
+    Payload, Priority, QueueName, ScheduleId, schedule::CatchUpWindow,
+};
+use warden_store::{ClaimParams, JobTemplate, NewJob, Schedule};
+
+pub(crate) fn t0() -> Timestamp {
+    "2030-01-01T00:00:00Z".parse().unwrap()
+}
+
+pub(crate) fn at(secs: i64) -> Timestamp {
+    t0().checked_add(SignedDuration::from_secs(secs)).unwrap()
+}
+
+pub(crate) fn job(queue: &str) -> NewJob {
+    NewJob {
+        id: JobId::new(),
+        kind: JobKind::parse("send-email").unwrap(),
+        queue: QueueName::parse(queue).unwrap(),
+        priority: Priority::Medium,
+        payload: Payload::from_json(&json!({"to": "a@example.com"}), 1024).unwrap(),
+        run_at: t0(),
+        max_attempts: MaxAttempts::new(3).unwrap(),
+        timeout: JobTimeout::from_millis(30_000).unwrap(),
+        idempotency_key: None,
+        owner: "user-1".into(),
+        schedule_id: None,
+        created_at: t0(),
+    }
+}
+
+pub(crate) fn claim(queue: &str, limit: u32, now: Timestamp) -> ClaimParams {
+    ClaimParams {
+        queue: QueueName::parse(queue).unwrap(),
+        worker: "worker-a".into(),
+        limit,
+        now,
+        lease_until: now.checked_add(SignedDuration::from_secs(30)).unwrap(),
+        lease_token: Uuid::new_v4(),
+    }
+}
+
+pub(crate) fn schedule(name: &str, expr: &str) -> Schedule {
+    let cron = CronSpec::parse(expr, "Europe/Paris", DstPolicy::default()).unwrap();
+    Schedule {
+        id: ScheduleId::new(),
+        name: name.into(),
+        owner: "user-1".into(),
+        next_fire_at: cron.next_after(t0()),
+        cron,
+        template: JobTemplate {
+            kind: JobKind::parse("report").unwrap(),
+            queue: QueueName::parse("default").unwrap(),
+            priority: Priority::High,
+            payload: Payload::from_json(&json!({"k": 1}), 1024).unwrap(),
+            max_attempts: MaxAttempts::new(2).unwrap(),
+            timeout: JobTimeout::from_millis(1000).unwrap(),
+        },
+        paused: false,
+        overlap: OverlapPolicy::Forbid,
+        missed: MissedPolicy::Latest,
+        catch_up: CatchUpWindow::new(Duration::from_secs(600)).unwrap(),
+        created_at: t0(),
+        updated_at: t0(),
+    }
+}
