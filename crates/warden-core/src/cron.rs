@@ -234,10 +234,10 @@ impl CronSpec {
             let amb = self.tz.to_ambiguous_timestamp(civil);
             // Civil times map to instants monotonically by their earliest reading, so once
             // a candidate cannot come before `best`, no later one can.
-            if let (Some(b), Ok(earliest)) = (best, amb.earlier()) {
-                if earliest >= b {
-                    return best;
-                }
+            if let (Some(b), Ok(earliest)) = (best, amb.earlier())
+                && earliest >= b
+            {
+                return best;
             }
             for instant in self.instants_for(civil).into_iter().flatten() {
                 if instant > after && best.is_none_or(|b| instant < b) {

@@ -1,1 +1,46 @@
-//! placeholder
+//! Warden's runtime: it fires schedules, claims jobs and runs them.
+//!
+//! # Layout
+//! - [`config`]: `EngineConfig` (queues, batch sizes, leases, intervals) and `validate()`.
+//! - [`registry`]: typed handlers by job type; the allowlist of schedulable types.
+//! - [`scheduler`]: the in-process API (`add`, `add_at`, `add_in`, `add_cron`, …).
+//! - [`engine`]: `Engine::start` wires the services below and `shutdown` stops them.
+//! - `producer`: per queue, claims batches within a concurrency limit and runs them.
+//! - `completer`: writes outcomes in batches (group commit), fenced by lease token.
+//! - `rescuer`: returns jobs whose lease expired (at-least-once).
+//! - [`cron`]: the cron enqueuer, which records every occurrence in the ledger.
+//! - [`error`]: `EngineError`, why an operation was refused.
+//!
+//! # How a job flows
+//! `Scheduler::add` checks the type allowlist, the queue and the payload, inserts the job
+//! and wakes the queue's producer. The producer claims a batch (one statement, committed
+//! at once, with a lease), runs each job in its own task under the job's timeout, keeps
+//! the leases alive with batched heartbeats, and hands each outcome to the completer,
+//! which writes them in batches conditional on the lease token. If the process dies,
+//! the leases expire and the rescuer (of any process) puts the jobs back.
+
+mod completer;
+pub mod config;
+pub mod cron;
+pub mod engine;
+pub mod error;
+mod producer;
+pub mod registry;
+mod rescuer;
+pub mod scheduler;
+
+pub use config::{EngineConfig, QueueConfig};
+pub use engine::{Engine, EngineHandle};
+pub use error::EngineError;
+pub use registry::{IntoOutcome, JobContext, Registry};
+pub use scheduler::{CronRequest, JobRequest, Scheduler};
+pub use stats::{EngineStats, StatsSnapshot};
+pub use warden_core::Outcome;
+
+mod stats;
+
+/// A duration with ±10% random jitter, so periodic work of many processes spreads out.
+pub(crate) fn jitter(d: std::time::Duration) -> std::time::Duration {
+    use rand::Rng;
+    d.mul_f64(rand::rng().random_range(0.9..1.1))
+}

@@ -16,7 +16,7 @@ use crate::{
 #[derive(Clone)]
 pub enum StoreLocation {
     SqliteDir(PathBuf),
-    Postgres(PgConnectOptions),
+    Postgres(Box<PgConnectOptions>),
 }
 
 impl fmt::Debug for StoreLocation {
@@ -58,7 +58,7 @@ impl StoreLocation {
             None => Ok(Self::SqliteDir(data_dir)),
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 PgConnectOptions::from_str(url)
-                    .map(Self::Postgres)
+                    .map(|o| Self::Postgres(Box::new(o)))
                     .map_err(|e| {
                         // sqlx's message may quote the URL; keep only its kind.
                         let kind = match e {
@@ -79,7 +79,7 @@ impl StoreLocation {
         match self {
             Self::SqliteDir(dir) => Ok(AnyStore::Sqlite(SqliteStore::open_in_dir(dir).await?)),
             Self::Postgres(options) => Ok(AnyStore::Postgres(
-                PgStore::connect(options.clone(), 16).await?,
+                PgStore::connect((**options).clone(), 16).await?,
             )),
         }
     }

@@ -87,7 +87,7 @@ impl TestDb {
         store.migrate().await.expect("migrate postgres");
         Some(Self {
             store: AnyStore::Postgres(store),
-            location: StoreLocation::Postgres(options),
+            location: StoreLocation::Postgres(Box::new(options)),
             url: Some(url),
             _guard: Guard::Postgres { admin_url, schema },
         })

@@ -245,7 +245,7 @@ fn reference(
                     out.insert(tr.timestamp());
                     break;
                 }
-                civil = civil + minute;
+                civil += minute;
             }
         }
     }

@@ -1,0 +1,23 @@
+//! `EngineError`: why the engine refused or failed an operation.
+
+use warden_core::ParseError;
+use warden_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// A value did not parse (the message names the field).
+    #[error(transparent)]
+    Invalid(#[from] ParseError),
+    /// The job type has no registered handler: it would never run.
+    #[error("invalid `jobType`: {kind:?} has no registered handler; expected one of: {known}")]
+    UnknownJobType { kind: String, known: String },
+    /// The queue is not declared in the engine's configuration.
+    #[error("invalid `queueName`: {queue:?} is not a declared queue; expected one of: {known}")]
+    UnknownQueue { queue: String, known: String },
+    /// The configuration is inconsistent (the message names the key).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("storage failed")]
+    Store(#[from] StoreError),
+}

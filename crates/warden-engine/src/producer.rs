@@ -1,0 +1,409 @@
+//! The producer of one queue: claims batches within the queue's concurrency, runs each
+//! job in its own task under the job's timeout, keeps the leases alive, and hands the
+//! outcomes to the completer.
+//!
+//! # Lease model
+//! A claim gives every job of the batch a lease (owner, token, expiry). Every
+//! `heartbeat_interval` the producer extends the leases of the jobs it still runs, in one
+//! statement; a job missing from the answer was cancelled or rescued elsewhere, so its
+//! task is aborted. Outcomes carry the token: one from a worker that lost its lease is
+//! ignored by the store.
+//!
+//! # Shutdown
+//! On the shutdown signal the producer stops claiming, lets running jobs finish within
+//! `shutdown_grace` (still heartbeating), then aborts the rest and releases them back to
+//! the queue as `retryable` so they run again soon, without waiting for their lease to
+//! expire.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use jiff::{SignedDuration, Timestamp};
+use tokio::{
+    sync::{Notify, mpsc},
+    task::{AbortHandle, Id, JoinSet},
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use warden_core::{JobId, Outcome};
+use warden_store::{ClaimParams, ClaimedJob, Completion, CompletionResult, HeartbeatParams, Store};
+
+use crate::{QueueConfig, registry::JobContext, scheduler::Shared, stats::EngineStats};
+
+/// What the producer remembers about a job it runs.
+struct RunningJob {
+    id: JobId,
+    token: Uuid,
+    attempt: i32,
+    max_attempts: i32,
+    started_at: Timestamp,
+    abort: AbortHandle,
+}
+
+pub(crate) struct Producer<S> {
+    pub(crate) shared: Arc<Shared<S>>,
+    pub(crate) queue: QueueConfig,
+    pub(crate) wake: Arc<Notify>,
+    pub(crate) completions: mpsc::UnboundedSender<Completion>,
+    pub(crate) stats: Arc<EngineStats>,
+}
+
+impl<S: Store> Producer<S> {
+    pub(crate) async fn run(self, shutdown: CancellationToken) {
+        let config = &self.shared.config;
+        let mut tasks = JoinSet::new();
+        let mut running: HashMap<Id, RunningJob> = HashMap::new();
+        let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        heartbeat.tick().await;
+        let mut want_claim = true;
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let free = self.queue.concurrency.saturating_sub(running.len());
+            let mut idle_for = None;
+            if want_claim && free > 0 {
+                let limit = free.min(config.claim_batch as usize);
+                match self.claim(limit).await {
+                    Ok(jobs) => {
+                        // A full batch means more may be waiting: claim again at once.
+                        want_claim = jobs.len() == limit;
+                        if !want_claim {
+                            idle_for = Some(self.idle_wait().await);
+                        }
+                        for job in jobs {
+                            self.spawn(job, &mut tasks, &mut running);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = ?e, queue.name = %self.queue.name, "claiming jobs failed");
+                        want_claim = false;
+                        idle_for = Some(crate::jitter(config.poll_interval));
+                    }
+                }
+                if want_claim && running.len() < self.queue.concurrency {
+                    continue;
+                }
+            }
+            let idle = tokio::time::sleep(idle_for.unwrap_or(config.poll_interval));
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                    self.finished(done, &mut running);
+                    want_claim = true;
+                }
+                _ = self.wake.notified() => want_claim = true,
+                _ = heartbeat.tick(), if !running.is_empty() => self.heartbeat(&mut running).await,
+                _ = idle => want_claim = true,
+            }
+        }
+        self.drain(tasks, running).await;
+    }
+
+    async fn claim(&self, limit: usize) -> Result<Vec<ClaimedJob>, warden_store::StoreError> {
+        let now = self.shared.clock.now();
+        let lease = SignedDuration::try_from(self.shared.config.lease)
+            .unwrap_or(SignedDuration::from_secs(30));
+        let jobs = self
+            .shared
+            .store
+            .job_claim_many(ClaimParams {
+                queue: self.queue.name.clone(),
+                worker: self.shared.config.worker_id.clone(),
+                limit: limit as u32,
+                now,
+                lease_until: now.saturating_add(lease).unwrap_or(now),
+                lease_token: Uuid::new_v4(),
+            })
+            .await?;
+        self.stats.add_claimed(jobs.len());
+        Ok(jobs)
+    }
+
+    /// How long to sleep when the queue has nothing due: until the next delayed job, at
+    /// most the poll interval.
+    async fn idle_wait(&self) -> Duration {
+        let poll = crate::jitter(self.shared.config.poll_interval);
+        match self.shared.store.job_next_run_at(&self.queue.name).await {
+            Ok(Some(at)) => {
+                let until = at.duration_since(self.shared.clock.now());
+                Duration::try_from(until)
+                    .unwrap_or(Duration::ZERO)
+                    .min(poll)
+            }
+            _ => poll,
+        }
+    }
+
+    fn spawn(
+        &self,
+        job: ClaimedJob,
+        tasks: &mut JoinSet<()>,
+        running: &mut HashMap<Id, RunningJob>,
+    ) {
+        let started_at = self.shared.clock.now();
+        let (id, token, attempt, max_attempts) =
+            (job.id, job.lease_token, job.attempt, job.max_attempts);
+        let shared = self.shared.clone();
+        let completions = self.completions.clone();
+        let queue = self.queue.name.clone();
+        let abort = tasks.spawn(async move {
+            let completion = execute(&shared, job, queue, started_at).await;
+            // The completer outlives every producer; a send can only fail at process exit.
+            let _ = completions.send(completion);
+        });
+        running.insert(
+            abort.id(),
+            RunningJob {
+                id,
+                token,
+                attempt,
+                max_attempts,
+                started_at,
+                abort,
+            },
+        );
+    }
+
+    /// A job task ended: forget it, and turn a panic into a retry.
+    fn finished(
+        &self,
+        done: Result<(Id, ()), tokio::task::JoinError>,
+        running: &mut HashMap<Id, RunningJob>,
+    ) {
+        let (task_id, panicked) = match done {
+            Ok((id, ())) => (id, false),
+            Err(e) => (e.id(), e.is_panic()),
+        };
+        let Some(job) = running.remove(&task_id) else {
+            return;
+        };
+        if panicked {
+            tracing::error!(job.id = %job.id, "handler panicked");
+            let outcome = Outcome::Retry {
+                after: None,
+                error: "the handler panicked".into(),
+            };
+            let _ = self.completions.send(self.completion(&job, outcome));
+        }
+    }
+
+    async fn heartbeat(&self, running: &mut HashMap<Id, RunningJob>) {
+        let now = self.shared.clock.now();
+        let lease = SignedDuration::try_from(self.shared.config.lease)
+            .unwrap_or(SignedDuration::from_secs(30));
+        let jobs: Vec<(JobId, Uuid)> = running.values().map(|j| (j.id, j.token)).collect();
+        let params = HeartbeatParams {
+            jobs,
+            lease_until: now.saturating_add(lease).unwrap_or(now),
+        };
+        match self.shared.store.job_heartbeat_many(params).await {
+            Ok(held) => {
+                let held: std::collections::HashSet<JobId> = held.into_iter().collect();
+                running.retain(|_, job| {
+                    let keep = held.contains(&job.id);
+                    if !keep {
+                        tracing::warn!(job.id = %job.id, "lease lost (job cancelled or rescued elsewhere); stopping it");
+                        job.abort.abort();
+                    }
+                    keep
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = ?e, "extending leases failed; will retry at the next heartbeat")
+            }
+        }
+    }
+
+    /// Shutdown: wait for running jobs up to the grace period, then release the rest.
+    async fn drain(&self, mut tasks: JoinSet<()>, mut running: HashMap<Id, RunningJob>) {
+        let grace = tokio::time::sleep(self.shared.config.shutdown_grace);
+        tokio::pin!(grace);
+        let mut heartbeat = tokio::time::interval(self.shared.config.heartbeat_interval);
+        heartbeat.tick().await;
+        while !tasks.is_empty() {
+            tokio::select! {
+                Some(done) = tasks.join_next_with_id() => self.finished(done, &mut running),
+                _ = heartbeat.tick() => self.heartbeat(&mut running).await,
+                _ = &mut grace => break,
+            }
+        }
+        for (_, job) in running.drain() {
+            job.abort.abort();
+            tracing::warn!(job.id = %job.id, "job still running at the end of the shutdown grace period; released");
+            let release = CompletionResult::Retry {
+                run_at: self.shared.clock.now(),
+                error: "interrupted: warden shut down before the job finished".into(),
+            };
+            let _ = self.completions.send(self.completion_with(&job, release));
+        }
+        tasks.shutdown().await;
+    }
+
+    fn completion(&self, job: &RunningJob, outcome: Outcome) -> Completion {
+        let now = self.shared.clock.now();
+        let result = to_result(
+            &self.shared.config.retry,
+            outcome,
+            job.attempt,
+            job.max_attempts,
+            now,
+        );
+        self.completion_with(job, result)
+    }
+
+    fn completion_with(&self, job: &RunningJob, result: CompletionResult) -> Completion {
+        Completion {
+            id: job.id,
+            lease_token: job.token,
+            attempt: job.attempt,
+            worker: self.shared.config.worker_id.clone(),
+            started_at: job.started_at,
+            finished_at: self.shared.clock.now(),
+            result,
+        }
+    }
+}
+
+/// Runs one job under its timeout and says how it ended.
+async fn execute<S>(
+    shared: &Shared<S>,
+    job: ClaimedJob,
+    queue: warden_core::QueueName,
+    started_at: Timestamp,
+) -> Completion {
+    let ctx = JobContext {
+        id: job.id,
+        kind: job.kind.clone(),
+        queue,
+        priority: job.priority,
+        attempt: job.attempt,
+        max_attempts: job.max_attempts,
+        owner: job.owner.clone(),
+    };
+    let span = tracing::info_span!("job", job.id = %job.id, job.kind = %job.kind, job.attempt = job.attempt);
+    let run = shared.registry.call(ctx, job.payload.as_bytes());
+    // Dropping the handler's future at the deadline stops the work at its next await.
+    let outcome = match tokio::time::timeout(job.timeout.as_duration(), run).await {
+        Ok(outcome) => outcome,
+        Err(_) => Outcome::Retry {
+            after: None,
+            error: format!("timed out after {} ms", job.timeout.as_millis()),
+        },
+    };
+    let finished_at = shared.clock.now();
+    span.in_scope(|| match &outcome {
+        Outcome::Done => tracing::debug!("job succeeded"),
+        Outcome::Retry { error, .. } | Outcome::Fail { error } => {
+            tracing::warn!(error = %error, "job failed")
+        }
+        Outcome::Cancel { reason } => tracing::info!(reason = %reason, "job cancelled itself"),
+    });
+    let result = to_result(
+        &shared.config.retry,
+        outcome,
+        job.attempt,
+        job.max_attempts,
+        finished_at,
+    );
+    Completion {
+        id: job.id,
+        lease_token: job.lease_token,
+        attempt: job.attempt,
+        worker: shared.config.worker_id.clone(),
+        started_at,
+        finished_at,
+        result,
+    }
+}
+
+/// The job's next state from a handler's outcome: retries back off, then the job dies.
+fn to_result(
+    retry: &warden_core::RetryPolicy,
+    outcome: Outcome,
+    attempt: i32,
+    max_attempts: i32,
+    now: Timestamp,
+) -> CompletionResult {
+    match outcome {
+        Outcome::Done => CompletionResult::Succeeded,
+        Outcome::Retry { error, .. } if attempt >= max_attempts => CompletionResult::Dead {
+            error: format!("{error} (attempt {attempt} of {max_attempts}; giving up)"),
+        },
+        Outcome::Retry { after, error } => {
+            let wait = after.unwrap_or_else(|| retry.backoff(attempt));
+            let wait = SignedDuration::try_from(wait).unwrap_or(SignedDuration::from_secs(3600));
+            CompletionResult::Retry {
+                run_at: now.saturating_add(wait).unwrap_or(now),
+                error,
+            }
+        }
+        Outcome::Fail { error } => CompletionResult::Dead { error },
+        Outcome::Cancel { reason } => CompletionResult::Cancelled { reason },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_until_attempts_run_out() {
+        let policy = warden_core::RetryPolicy {
+            base: Duration::from_secs(10),
+            max: Duration::from_secs(100),
+        };
+        let now: Timestamp = "2030-01-01T00:00:00Z".parse().unwrap();
+        let retry = |attempt| {
+            to_result(
+                &policy,
+                Outcome::Retry {
+                    after: None,
+                    error: "x".into(),
+                },
+                attempt,
+                3,
+                now,
+            )
+        };
+        match retry(2) {
+            CompletionResult::Retry { run_at, .. } => {
+                let wait = run_at.duration_since(now);
+                assert!(
+                    wait >= SignedDuration::from_secs(10) && wait <= SignedDuration::from_secs(20),
+                    "{wait:?}"
+                );
+            }
+            other => panic!("expected a retry, got {other:?}"),
+        }
+        assert!(
+            matches!(retry(3), CompletionResult::Dead { error } if error.contains("giving up"))
+        );
+        let explicit = to_result(
+            &policy,
+            Outcome::Retry {
+                after: Some(Duration::from_secs(5)),
+                error: "x".into(),
+            },
+            1,
+            3,
+            now,
+        );
+        assert_eq!(
+            explicit,
+            CompletionResult::Retry {
+                run_at: "2030-01-01T00:00:05Z".parse().unwrap(),
+                error: "x".into()
+            }
+        );
+        assert_eq!(
+            to_result(&policy, Outcome::Fail { error: "e".into() }, 1, 3, now),
+            CompletionResult::Dead { error: "e".into() }
+        );
+        assert_eq!(
+            to_result(&policy, Outcome::Done, 1, 3, now),
+            CompletionResult::Succeeded
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! Counters of what the engine did, for tests, the benchmark and (later) metrics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::Notify;
+
+/// Monotonic counters; read them with [`EngineStats::snapshot`].
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    claimed: AtomicU64,
+    completed: AtomicU64,
+    stale: AtomicU64,
+    rescued: AtomicU64,
+    /// Signalled after each completion batch is written.
+    pub(crate) completed_signal: Notify,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Jobs claimed by this process.
+    pub claimed: u64,
+    /// Outcomes written (they counted: the lease was current).
+    pub completed: u64,
+    /// Outcomes ignored because the lease had moved on (stale worker).
+    pub stale: u64,
+    /// Jobs the rescuer of this process returned to the queue or buried.
+    pub rescued: u64,
+}
+
+impl EngineStats {
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            claimed: self.claimed.load(Ordering::Relaxed),
+            completed: self.completed.load(Ordering::Relaxed),
+            stale: self.stale.load(Ordering::Relaxed),
+            rescued: self.rescued.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn add_claimed(&self, n: usize) {
+        self.claimed.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_completed(&self, counted: usize, ignored: usize) {
+        self.completed.fetch_add(counted as u64, Ordering::Relaxed);
+        self.stale.fetch_add(ignored as u64, Ordering::Relaxed);
+        self.completed_signal.notify_waiters();
+    }
+
+    pub(crate) fn add_rescued(&self, n: usize) {
+        self.rescued.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Waits until at least `n` outcomes have been written in all.
+    pub async fn wait_completed(&self, n: u64) {
+        loop {
+            let notified = self.completed_signal.notified();
+            if self.completed.load(Ordering::Relaxed) + self.stale.load(Ordering::Relaxed) >= n {
+                return;
+            }
+            notified.await;
+        }
+    }
+}

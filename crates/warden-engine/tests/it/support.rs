@@ -1,0 +1,58 @@
+//! Helpers: an engine with short intervals on a test database, and handlers that report.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::mpsc;
+use warden_core::QueueName;
+use warden_engine::{EngineConfig, QueueConfig, Registry};
+
+pub(crate) fn fast_config() -> EngineConfig {
+    EngineConfig {
+        queues: vec![
+            QueueConfig::new(QueueName::parse("default").unwrap(), 4),
+            QueueConfig::new(QueueName::parse("COMMUNICATIONS").unwrap(), 4),
+        ],
+        lease: Duration::from_secs(2),
+        heartbeat_interval: Duration::from_millis(500),
+        rescue_interval: Duration::from_millis(200),
+        poll_interval: Duration::from_millis(200),
+        shutdown_grace: Duration::from_millis(500),
+        retry: warden_core::RetryPolicy {
+            base: Duration::from_millis(10),
+            max: Duration::from_millis(50),
+        },
+        ..EngineConfig::default()
+    }
+}
+
+/// A registry whose `record` handler sends each payload's `n` to the returned channel.
+pub(crate) fn recording_registry() -> (Registry, mpsc::UnboundedReceiver<i64>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let tx = Arc::new(tx);
+    let mut registry = Registry::new();
+    registry
+        .register("record", move |_ctx, data: serde_json::Value| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(data["n"].as_i64().unwrap_or(-1));
+            }
+        })
+        .unwrap();
+    (registry, rx)
+}
+
+/// Waits for a condition on the store, polling every 20 ms, failing after 10 s.
+pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
