@@ -60,9 +60,17 @@ impl<S: Store> Producer<S> {
             if shutdown.is_cancelled() {
                 break;
             }
+            // Reap every task that already ended, so the claim below sees all free slots.
+            while let Some(done) = tasks.try_join_next_with_id() {
+                self.finished(done, &mut running);
+            }
             let free = self.queue.concurrency.saturating_sub(running.len());
+            // Under load, claim in batches: wait for a quarter of the slots (at most one
+            // claim batch) to free up rather than make one round trip per finished job.
+            let min_claim = (self.queue.concurrency / 4).clamp(1, config.claim_batch as usize);
+            let worth_claiming = free >= min_claim || running.is_empty();
             let mut idle_for = None;
-            if want_claim && free > 0 {
+            if want_claim && free > 0 && worth_claiming {
                 let limit = free.min(config.claim_batch as usize);
                 match self.claim(limit).await {
                     Ok(jobs) => {

@@ -79,7 +79,7 @@ impl TestDb {
             .await
             .expect("create schema");
         admin.close().await.ok();
-        let url = with_search_path(&admin_url, &schema);
+        let url = warden_store::postgres::url_with_search_path(&admin_url, &schema);
         let options = PgConnectOptions::from_str(&url).expect("test url");
         let store = PgStore::connect(options.clone(), 8)
             .await
@@ -124,12 +124,6 @@ pub fn pg_url() -> Option<String> {
         }
         _ => None,
     }
-}
-
-/// Adds `search_path=<schema>` to a PostgreSQL URL's connection options.
-pub fn with_search_path(url: &str, schema: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-c%20search_path%3D{schema}")
 }
 
 impl Drop for TestDb {

@@ -1,1 +1,49 @@
-fn main() {}
+//! `warden`: the one binary — a secure job scheduler.
+//!
+//! # Layout
+//! - `cli`: the command line (clap), with `--help` for every subcommand.
+//! - `commands/*`: one file per subcommand (`serve`, `migrate`, `cron next`, `bench`).
+//! - `app`: `Application::build` (store, engine, HTTP listener) and `run_until_stopped`.
+//! - `telemetry`: structured logs (readable or JSON).
+
+mod app;
+mod cli;
+mod commands;
+mod telemetry;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format, cli.command.default_log_level());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => commands::serve::run(args).await,
+            Command::Migrate(args) => commands::migrate::run(args).await,
+            Command::Cron(cli::CronCommand::Next(args)) => commands::cron_next::run(args),
+            Command::Bench(args) => commands::bench::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the whole context chain on one line: what failed and why.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

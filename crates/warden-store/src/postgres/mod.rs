@@ -498,3 +498,10 @@ impl LedgerTx for PgLedger {
             .map(drop)
     }
 }
+
+/// Adds `search_path=<schema>` to a PostgreSQL URL's connection options, so every
+/// connection works inside `schema` (used for isolated test and benchmark databases).
+pub fn url_with_search_path(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}

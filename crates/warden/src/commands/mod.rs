@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub(crate) mod bench;
+pub(crate) mod cron_next;
+pub(crate) mod migrate;
+pub(crate) mod serve;
