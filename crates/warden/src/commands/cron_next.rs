@@ -27,12 +27,7 @@ fn render(args: &CronNextArgs) -> anyhow::Result<String> {
     };
     let fires = spec.upcoming(after, args.count);
     let mut out = String::new();
-    writeln!(
-        out,
-        "{:<32} {}",
-        format!("local ({})", spec.tz_name()),
-        "UTC"
-    )?;
+    writeln!(out, "{:<32} UTC", format!("local ({})", spec.tz_name()))?;
     for t in &fires {
         let local = t.to_zoned(spec.time_zone().clone());
         writeln!(
