@@ -1,0 +1,91 @@
+//! Running the real binary and talking HTTP to it.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::{SocketAddr, TcpStream},
+    process::{Child, Command, Output, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+pub(crate) fn warden() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+    cmd.env_remove("WARDEN_DATABASE_URL").env_remove("RUST_LOG");
+    cmd
+}
+
+pub(crate) fn run(args: &[&str]) -> Output {
+    warden().args(args).output().expect("run warden")
+}
+
+/// A `warden serve` process; killed on drop if still running.
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) addr: SocketAddr,
+    pub(crate) logs: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Starts `warden serve --listen 127.0.0.1:0 <extra>` and waits for its address.
+    pub(crate) fn start(extra: &[&str]) -> Server {
+        let mut child = warden()
+            .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn warden serve");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, logs) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        loop {
+            let line = logs.recv_timeout(Duration::from_secs(30)).expect("warden serve did not report its address");
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if v["message"] == "warden is serving" {
+                let addr = v["addr"].as_str().unwrap().parse().unwrap();
+                return Server { child, addr, logs };
+            }
+        }
+    }
+
+    /// GET `path`: (status, body).
+    pub(crate) fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let mut s = TcpStream::connect(self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        let status = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let body = raw.split("\r\n\r\n").nth(1).unwrap_or("");
+        (status, serde_json::from_str(body).unwrap_or_default())
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; returns the remaining log lines.
+    pub(crate) fn terminate(mut self) -> Vec<String> {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "warden serve exited with {status}");
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "warden serve did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.logs.try_iter().collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
