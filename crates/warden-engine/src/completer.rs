@@ -25,6 +25,20 @@ impl<S: Store> Completer<S> {
     pub(crate) async fn run(mut self) {
         let mut buf = Vec::with_capacity(self.batch);
         while self.rx.recv_many(&mut buf, self.batch).await > 0 {
+            // Jobs of one claim tend to finish together: let their tasks run and report
+            // before writing, so they share one write instead of trickling in one by one.
+            for _ in 0..2 {
+                if buf.len() >= self.batch {
+                    break;
+                }
+                tokio::task::yield_now().await;
+                while buf.len() < self.batch {
+                    match self.rx.try_recv() {
+                        Ok(c) => buf.push(c),
+                        Err(_) => break,
+                    }
+                }
+            }
             self.write(&buf).await;
             buf.clear();
         }

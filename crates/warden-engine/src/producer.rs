@@ -29,6 +29,33 @@ use warden_store::{ClaimParams, ClaimedJob, Completion, CompletionResult, Heartb
 
 use crate::{QueueConfig, registry::JobContext, scheduler::Shared, stats::EngineStats};
 
+/// At most this many claims of one producer are in flight: while one answer is being
+/// turned into running jobs, the next claim is already on its way, so the database (the
+/// SQLite writer especially) always has work and claims share commits with completions.
+const MAX_CLAIMS_IN_FLIGHT: usize = 2;
+
+type ClaimResult = Result<Vec<ClaimedJob>, warden_store::StoreError>;
+
+/// Claims up to `limit` due jobs of `queue`, with a fresh lease token.
+async fn claim<S: Store>(
+    shared: Arc<Shared<S>>,
+    queue: warden_core::QueueName,
+    limit: usize,
+) -> (usize, ClaimResult) {
+    let now = shared.clock.now();
+    let lease =
+        SignedDuration::try_from(shared.config.lease).unwrap_or(SignedDuration::from_secs(30));
+    let params = ClaimParams {
+        queue,
+        worker: shared.config.worker_id.clone(),
+        limit: limit as u32,
+        now,
+        lease_until: now.saturating_add(lease).unwrap_or(now),
+        lease_token: Uuid::new_v4(),
+    };
+    (limit, shared.store.job_claim_many(params).await)
+}
+
 /// What the producer remembers about a job it runs.
 struct RunningJob {
     id: JobId,
@@ -50,12 +77,20 @@ pub(crate) struct Producer<S> {
 impl<S: Store> Producer<S> {
     pub(crate) async fn run(self, shutdown: CancellationToken) {
         let config = &self.shared.config;
+        let concurrency = self.queue.concurrency;
         let mut tasks = JoinSet::new();
         let mut running: HashMap<Id, RunningJob> = HashMap::new();
+        // Claims in flight, and the slots they may fill when they answer.
+        let mut claims: JoinSet<(usize, ClaimResult)> = JoinSet::new();
+        let mut reserved = 0usize;
         let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         heartbeat.tick().await;
+        // Under load, claim in batches: wait for a quarter of the slots (at most one claim
+        // batch) to free up rather than make one round trip per finished job.
+        let min_claim = (concurrency / 4).clamp(1, config.claim_batch as usize);
         let mut want_claim = true;
+        let mut idle_for = config.poll_interval;
         loop {
             if shutdown.is_cancelled() {
                 break;
@@ -64,69 +99,70 @@ impl<S: Store> Producer<S> {
             while let Some(done) = tasks.try_join_next_with_id() {
                 self.finished(done, &mut running);
             }
-            let free = self.queue.concurrency.saturating_sub(running.len());
-            // Under load, claim in batches: wait for a quarter of the slots (at most one
-            // claim batch) to free up rather than make one round trip per finished job.
-            let min_claim = (self.queue.concurrency / 4).clamp(1, config.claim_batch as usize);
-            let worth_claiming = free >= min_claim || running.is_empty();
-            let mut idle_for = None;
-            if want_claim && free > 0 && worth_claiming {
+            let free = concurrency.saturating_sub(running.len() + reserved);
+            let idle = running.is_empty() && reserved == 0;
+            if want_claim
+                && free > 0
+                && (free >= min_claim || idle)
+                && claims.len() < MAX_CLAIMS_IN_FLIGHT
+            {
                 let limit = free.min(config.claim_batch as usize);
-                match self.claim(limit).await {
-                    Ok(jobs) => {
-                        // A full batch means more may be waiting: claim again at once.
-                        want_claim = jobs.len() == limit;
-                        if !want_claim {
-                            idle_for = Some(self.idle_wait().await);
-                        }
-                        for job in jobs {
-                            self.spawn(job, &mut tasks, &mut running);
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = ?e, queue.name = %self.queue.name, "claiming jobs failed");
-                        want_claim = false;
-                        idle_for = Some(crate::jitter(config.poll_interval));
-                    }
-                }
-                if want_claim && running.len() < self.queue.concurrency {
-                    continue;
-                }
+                reserved += limit;
+                claims.spawn(claim(self.shared.clone(), self.queue.name.clone(), limit));
+                continue;
             }
-            let idle = tokio::time::sleep(idle_for.unwrap_or(config.poll_interval));
+            let sleep = tokio::time::sleep(idle_for);
+            idle_for = config.poll_interval;
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
+                Some(answer) = claims.join_next(), if !claims.is_empty() => {
+                    let Ok((limit, result)) = answer else {
+                        // A claim task cannot panic short of a bug; forget its reservation.
+                        if claims.is_empty() {
+                            reserved = 0;
+                        }
+                        continue;
+                    };
+                    reserved -= limit;
+                    match result {
+                        Ok(jobs) => {
+                            // A full batch means more may be waiting: claim again at once.
+                            want_claim = jobs.len() == limit;
+                            let none = jobs.is_empty();
+                            self.stats.add_claimed(jobs.len());
+                            for job in jobs {
+                                self.spawn(job, &mut tasks, &mut running);
+                            }
+                            if none && claims.is_empty() && running.is_empty() {
+                                idle_for = self.idle_wait().await;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = ?e, queue.name = %self.queue.name, "claiming jobs failed");
+                            want_claim = false;
+                            idle_for = crate::jitter(config.poll_interval);
+                        }
+                    }
+                }
                 Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
                     self.finished(done, &mut running);
                     want_claim = true;
                 }
                 _ = self.wake.notified() => want_claim = true,
                 _ = heartbeat.tick(), if !running.is_empty() => self.heartbeat(&mut running).await,
-                _ = idle => want_claim = true,
+                _ = sleep => want_claim = true,
+            }
+        }
+        // Jobs claimed by claims still in flight run too (within the grace period).
+        while let Some(answer) = claims.join_next().await {
+            if let Ok((_, Ok(jobs))) = answer {
+                for job in jobs {
+                    self.spawn(job, &mut tasks, &mut running);
+                }
             }
         }
         self.drain(tasks, running).await;
-    }
-
-    async fn claim(&self, limit: usize) -> Result<Vec<ClaimedJob>, warden_store::StoreError> {
-        let now = self.shared.clock.now();
-        let lease = SignedDuration::try_from(self.shared.config.lease)
-            .unwrap_or(SignedDuration::from_secs(30));
-        let jobs = self
-            .shared
-            .store
-            .job_claim_many(ClaimParams {
-                queue: self.queue.name.clone(),
-                worker: self.shared.config.worker_id.clone(),
-                limit: limit as u32,
-                now,
-                lease_until: now.saturating_add(lease).unwrap_or(now),
-                lease_token: Uuid::new_v4(),
-            })
-            .await?;
-        self.stats.add_claimed(jobs.len());
-        Ok(jobs)
     }
 
     /// How long to sleep when the queue has nothing due: until the next delayed job, at

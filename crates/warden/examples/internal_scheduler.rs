@@ -22,14 +22,20 @@ struct Email {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let location = StoreLocation::choose(std::env::var("WARDEN_DATABASE_URL").ok().as_deref(), dir.path().into())?;
+    let location = StoreLocation::choose(
+        std::env::var("WARDEN_DATABASE_URL").ok().as_deref(),
+        dir.path().into(),
+    )?;
     let store = Arc::new(location.open().await?);
     store.migrate().await?;
 
     // 1. Handlers, by job type. Only registered types can be scheduled.
     let mut registry = Registry::new();
     registry.register("send-email", |ctx, email: Email| async move {
-        println!("  [{}] attempt {}: sending {:?} to {}", ctx.kind, ctx.attempt, email.subject, email.to);
+        println!(
+            "  [{}] attempt {}: sending {:?} to {}",
+            ctx.kind, ctx.attempt, email.subject, email.to
+        );
         Ok::<_, std::io::Error>(())
     })?;
     registry.register("generate-report", |ctx, _: serde_json::Value| async move {
@@ -50,15 +56,30 @@ async fn main() -> anyhow::Result<()> {
 
     // 3. Schedule work: now, later, with options, and on a cron schedule.
     println!("scheduling…");
-    scheduler.add("send-email", json!({"to": "ada@example.com", "subject": "Welcome"}), "COMMUNICATIONS").await?;
     scheduler
-        .add_in("send-email", json!({"to": "ada@example.com", "subject": "Day 1 tips"}), "COMMUNICATIONS", Duration::from_secs(2))
+        .add(
+            "send-email",
+            json!({"to": "ada@example.com", "subject": "Welcome"}),
+            "COMMUNICATIONS",
+        )
+        .await?;
+    scheduler
+        .add_in(
+            "send-email",
+            json!({"to": "ada@example.com", "subject": "Day 1 tips"}),
+            "COMMUNICATIONS",
+            Duration::from_secs(2),
+        )
         .await?;
     scheduler
         .add_job(
-            JobRequest::new("send-email", json!({"to": "ops@example.com", "subject": "Invoice #42"}), "COMMUNICATIONS")
-                .priority(Priority::High)
-                .idempotency_key("invoice-42"),
+            JobRequest::new(
+                "send-email",
+                json!({"to": "ops@example.com", "subject": "Invoice #42"}),
+                "COMMUNICATIONS",
+            )
+            .priority(Priority::High)
+            .idempotency_key("invoice-42"),
         )
         .await?;
     let mut report = CronRequest::new("every-2s-report", "*/2 * * * * *", "generate-report");

@@ -4,56 +4,55 @@
 //! - WAL journal, `synchronous = FULL` (every commit is fsynced: durable across power
 //!   loss, not only process crashes), `busy_timeout` 5 s, foreign keys on — set through
 //!   the connect options so every pooled connection has them.
-//! - One writer: all writes go through a pool of exactly one connection, so writers
-//!   queue in-process instead of fighting over SQLite's lock; reads use a separate pool
-//!   and do not block on writes (WAL).
+//! - One writer: every write goes to the writer task (`writer`), which owns the only
+//!   write connection and commits whatever has queued up as one transaction (one fsync
+//!   for many writes); reads use a separate pool and do not block on writes (WAL).
 //! - Batches travel as one JSON array parameter (`json_each`), so a batch of jobs,
 //!   completions or heartbeats is one statement.
 //! - One warden process per database file: several processes sharing work need
 //!   PostgreSQL.
 
-use std::{collections::HashMap, path::Path, time::Duration};
+mod writer;
+mod writes;
+
+use std::{path::Path, time::Duration};
 
 use jiff::Timestamp;
-use serde_json::{Value, json};
 use sqlx::{
-    Sqlite, SqlitePool, Transaction,
+    SqlitePool,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use warden_core::{JobId, QueueName, ScheduleId};
 
+use self::writer::{Write, Writer, Written};
 use crate::{
     StoreError,
-    convert::{hex, micros, opt_from_micros, state},
-    ledger::{self, LedgerTx},
+    convert::{opt_from_micros, state},
     migrations,
     model::*,
-    rows::{
-        Cols, claimed_from_row, job_from_row, occurrence_from_row, run_from_row, schedule_from_row,
-    },
+    rows::{Cols, job_from_row, occurrence_from_row, run_from_row, schedule_from_row},
     store::{Result, Store},
 };
 
 /// A store in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    write: SqlitePool,
+    writer: Writer,
     read: SqlitePool,
+    /// For the migration connection; boxed to keep the store small.
+    options: Box<SqliteConnectOptions>,
 }
 
-fn ids_json(ids: impl IntoIterator<Item = JobId>) -> String {
-    Value::Array(
-        ids.into_iter()
-            .map(|id| Value::String(id.to_string()))
-            .collect(),
-    )
-    .to_string()
-}
-
-fn job_ids(rows: &[sqlx::sqlite::SqliteRow]) -> Result<Vec<JobId>> {
-    rows.iter()
-        .map(|r| r.uuid("id").map(JobId::from_uuid))
-        .collect()
+/// Unwraps the writer's answer of the expected kind.
+macro_rules! written {
+    ($answer:expr, $kind:ident) => {
+        match $answer? {
+            Written::$kind(v) => Ok(v),
+            _ => Err(StoreError::Corrupt(
+                "the SQLite writer answered with the wrong kind".into(),
+            )),
+        }
+    };
 }
 
 impl SqliteStore {
@@ -66,17 +65,17 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await
-            .map_err(StoreError::Unavailable)?;
+        let writer = Writer::spawn(&options).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.read_only(true))
+            .connect_with(options.clone().read_only(true))
             .await
             .map_err(StoreError::Unavailable)?;
-        Ok(Self { write, read })
+        Ok(Self {
+            writer,
+            read,
+            options: Box::new(options),
+        })
     }
 
     /// Opens the database `warden.db` in `data_dir`, creating the directory if needed.
@@ -86,102 +85,30 @@ impl SqliteStore {
         Self::open(&data_dir.join("warden.db")).await
     }
 
-    async fn insert_jobs(
-        tx: &mut Transaction<'static, Sqlite>,
-        jobs: &[NewJob],
-    ) -> Result<Vec<InsertedJob>> {
-        if jobs.is_empty() {
-            return Ok(Vec::new());
+    async fn done(&self, write: Write) -> Result<()> {
+        match self.writer.call(write).await? {
+            Written::Done => Ok(()),
+            _ => Err(StoreError::Corrupt(
+                "the SQLite writer answered with the wrong kind".into(),
+            )),
         }
-        let batch: Vec<Value> = jobs
-            .iter()
-            .map(|j| {
-                json!({
-                    "id": j.id.to_string(),
-                    "kind": j.kind.as_str(),
-                    "queue": j.queue.as_str(),
-                    "priority": j.priority.rank(),
-                    "state": j.initial_state().as_str(),
-                    "payload": hex(j.payload.as_bytes()),
-                    "max_attempts": j.max_attempts.get(),
-                    "timeout_ms": j.timeout.as_millis(),
-                    "run_at": micros(j.run_at),
-                    "created_at": micros(j.created_at),
-                    "owner": j.owner,
-                    "schedule_id": j.schedule_id.map(|s| s.to_string()),
-                    "idempotency_key": j.idempotency_key,
-                })
-            })
-            .collect();
-        let rows = sqlx::query(include_str!("job_insert_many.sql"))
-            .bind(Value::Array(batch).to_string())
-            .fetch_all(&mut **tx)
-            .await?;
-        let inserted: std::collections::HashSet<JobId> = job_ids(&rows)?.into_iter().collect();
-        if inserted.len() == jobs.len() {
-            return Ok(jobs
-                .iter()
-                .map(|j| InsertedJob {
-                    id: j.id,
-                    existing: false,
-                })
-                .collect());
-        }
-        // Some keys already existed: look up the jobs that hold them.
-        let keys: Vec<Value> = jobs
-            .iter()
-            .filter(|j| !inserted.contains(&j.id))
-            .filter_map(|j| {
-                j.idempotency_key
-                    .as_ref()
-                    .map(|k| json!({"queue": j.queue.as_str(), "key": k}))
-            })
-            .collect();
-        let existing: HashMap<(String, String), JobId> =
-            sqlx::query(include_str!("job_find_idempotent.sql"))
-                .bind(Value::Array(keys).to_string())
-                .fetch_all(&mut **tx)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok((
-                        (r.text("queue")?, r.text("idempotency_key")?),
-                        JobId::from_uuid(r.uuid("id")?),
-                    ))
-                })
-                .collect::<Result<_>>()?;
-        jobs.iter()
-            .map(|j| {
-                if inserted.contains(&j.id) {
-                    return Ok(InsertedJob {
-                        id: j.id,
-                        existing: false,
-                    });
-                }
-                let key = (
-                    j.queue.as_str().to_owned(),
-                    j.idempotency_key.clone().unwrap_or_default(),
-                );
-                existing
-                    .get(&key)
-                    .map(|id| InsertedJob {
-                        id: *id,
-                        existing: true,
-                    })
-                    .ok_or_else(|| {
-                        StoreError::Conflict(format!("job {} was neither inserted nor found", j.id))
-                    })
-            })
-            .collect()
     }
 }
 
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<()> {
-        migrations::migrator(migrations::Backend::Sqlite)
-            .run(&self.write)
+        // Migrations manage their own transactions: run them on a connection of their own.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with((*self.options).clone())
             .await
-            .map_err(|e| StoreError::Migration(e.to_string()))
+            .map_err(StoreError::Unavailable)?;
+        let result = migrations::migrator(migrations::Backend::Sqlite)
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()));
+        pool.close().await;
+        result
     }
 
     async fn ready(&self) -> Result<()> {
@@ -197,10 +124,7 @@ impl Store for SqliteStore {
     }
 
     async fn job_insert_many(&self, jobs: Vec<NewJob>) -> Result<Vec<InsertedJob>> {
-        let mut tx = self.write.begin().await?;
-        let out = Self::insert_jobs(&mut tx, &jobs).await?;
-        tx.commit().await?;
-        Ok(out)
+        written!(self.writer.call(Write::InsertJobs(jobs)).await, Inserted)
     }
 
     async fn job_get(&self, id: JobId) -> Result<Job> {
@@ -227,130 +151,24 @@ impl Store for SqliteStore {
         rows.iter().map(job_from_row).collect()
     }
 
-    async fn job_claim_many(&self, p: ClaimParams) -> Result<Vec<ClaimedJob>> {
-        let rows = sqlx::query(include_str!("job_claim_many.sql"))
-            .bind(p.queue.as_str())
-            .bind(i64::from(p.limit))
-            .bind(micros(p.now))
-            .bind(&p.worker)
-            .bind(p.lease_token.to_string())
-            .bind(micros(p.lease_until))
-            .fetch_all(&self.write)
-            .await?;
-        rows.iter()
-            .map(|r| claimed_from_row(r, p.lease_token))
-            .collect()
+    async fn job_claim_many(&self, params: ClaimParams) -> Result<Vec<ClaimedJob>> {
+        written!(self.writer.call(Write::Claim(params)).await, Claimed)
     }
 
-    async fn job_heartbeat_many(&self, p: HeartbeatParams) -> Result<Vec<JobId>> {
-        if p.jobs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let held: Vec<Value> = p
-            .jobs
-            .iter()
-            .map(|(id, token)| json!({"id": id.to_string(), "token": token.to_string()}))
-            .collect();
-        let rows = sqlx::query(include_str!("job_heartbeat_many.sql"))
-            .bind(Value::Array(held).to_string())
-            .bind(micros(p.lease_until))
-            .fetch_all(&self.write)
-            .await?;
-        job_ids(&rows)
+    async fn job_heartbeat_many(&self, params: HeartbeatParams) -> Result<Vec<JobId>> {
+        written!(self.writer.call(Write::Heartbeat(params)).await, Ids)
     }
 
     async fn job_complete_many(&self, completions: Vec<Completion>) -> Result<Vec<JobId>> {
-        if completions.is_empty() {
-            return Ok(Vec::new());
-        }
-        let batch: Vec<Value> = completions
-            .iter()
-            .map(|c| {
-                json!({
-                    "id": c.id.to_string(),
-                    "token": c.lease_token.to_string(),
-                    "state": c.result.state().as_str(),
-                    "outcome": c.result.run_outcome(),
-                    "run_at": match &c.result {
-                        CompletionResult::Retry { run_at, .. } => Some(micros(*run_at)),
-                        _ => None,
-                    },
-                    "error": c.result.error(),
-                    "attempt": c.attempt,
-                    "worker": c.worker,
-                    "started_at": micros(c.started_at),
-                    "finished_at": micros(c.finished_at),
-                })
-            })
-            .collect();
-        let batch = Value::Array(batch).to_string();
-        let mut tx = self.write.begin().await?;
-        let rows = sqlx::query(include_str!("job_complete_many.sql"))
-            .bind(&batch)
-            .fetch_all(&mut *tx)
-            .await?;
-        let done = job_ids(&rows)?;
-        sqlx::query(include_str!("run_insert_many.sql"))
-            .bind(&batch)
-            .bind(ids_json(done.iter().copied()))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(done)
+        written!(self.writer.call(Write::Complete(completions)).await, Ids)
     }
 
     async fn job_cancel_many(&self, ids: Vec<JobId>, now: Timestamp) -> Result<Vec<JobId>> {
-        let rows = sqlx::query(include_str!("job_cancel_many.sql"))
-            .bind(ids_json(ids))
-            .bind(micros(now))
-            .fetch_all(&self.write)
-            .await?;
-        job_ids(&rows)
+        written!(self.writer.call(Write::Cancel(ids, now)).await, Ids)
     }
 
-    async fn job_rescue_many(&self, p: RescueParams) -> Result<Vec<RescuedJob>> {
-        let mut tx = self.write.begin().await?;
-        let lost = sqlx::query(include_str!("job_lost_many.sql"))
-            .bind(micros(p.now))
-            .bind(i64::from(p.limit))
-            .fetch_all(&mut *tx)
-            .await?;
-        if lost.is_empty() {
-            return Ok(Vec::new());
-        }
-        let lost: Vec<Value> = lost
-            .iter()
-            .map(|r| {
-                Ok(json!({
-                    "id": r.text("id")?,
-                    "worker": r.opt_text("lease_owner")?.unwrap_or_default(),
-                    "started_at": r.opt_int("attempted_at")?.unwrap_or(micros(p.now)),
-                    "attempt": r.int("attempt")?,
-                }))
-            })
-            .collect::<Result<_>>()?;
-        let ids: Vec<Value> = lost.iter().map(|l| l["id"].clone()).collect();
-        let rows = sqlx::query(include_str!("job_rescue_many.sql"))
-            .bind(Value::Array(ids).to_string())
-            .bind(micros(p.now))
-            .fetch_all(&mut *tx)
-            .await?;
-        let error: Option<String> = rows.first().map(|r| r.text("last_error")).transpose()?;
-        sqlx::query(include_str!("run_insert_lost_many.sql"))
-            .bind(Value::Array(lost).to_string())
-            .bind(micros(p.now))
-            .bind(error)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        rows.iter()
-            .map(|r| {
-                Ok(RescuedJob {
-                    id: JobId::from_uuid(r.uuid("id")?),
-                    state: state(&r.text("state")?)?,
-                })
-            })
-            .collect()
+    async fn job_rescue_many(&self, params: RescueParams) -> Result<Vec<RescuedJob>> {
+        written!(self.writer.call(Write::Rescue(params)).await, Rescued)
     }
 
     async fn queue_count_many(&self) -> Result<Vec<QueueCount>> {
@@ -384,31 +202,8 @@ impl Store for SqliteStore {
         rows.iter().map(run_from_row).collect()
     }
 
-    async fn schedule_insert(&self, s: Schedule) -> Result<()> {
-        sqlx::query(include_str!("schedule_insert.sql"))
-            .bind(s.id.to_string())
-            .bind(&s.name)
-            .bind(&s.owner)
-            .bind(s.cron.expr())
-            .bind(s.cron.tz_name())
-            .bind(s.cron.dst().gap.as_str())
-            .bind(s.cron.dst().fold.as_str())
-            .bind(s.template.kind.as_str())
-            .bind(s.template.queue.as_str())
-            .bind(s.template.priority.rank())
-            .bind(s.template.payload.as_bytes())
-            .bind(s.template.max_attempts.get())
-            .bind(s.template.timeout.as_millis())
-            .bind(s.paused)
-            .bind(s.overlap.as_str())
-            .bind(s.missed.as_str())
-            .bind(s.catch_up.as_duration().as_millis() as i64)
-            .bind(s.next_fire_at.map(micros))
-            .bind(micros(s.created_at))
-            .bind(micros(s.updated_at))
-            .execute(&self.write)
-            .await?;
-        Ok(())
+    async fn schedule_insert(&self, schedule: Schedule) -> Result<()> {
+        self.done(Write::ScheduleInsert(Box::new(schedule))).await
     }
 
     async fn schedule_get(&self, id: ScheduleId) -> Result<Schedule> {
@@ -433,34 +228,16 @@ impl Store for SqliteStore {
         paused: bool,
         now: Timestamp,
     ) -> Result<()> {
-        let done = sqlx::query(include_str!("schedule_set_paused.sql"))
-            .bind(id.to_string())
-            .bind(paused)
-            .bind(micros(now))
-            .execute(&self.write)
-            .await?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        self.done(Write::SchedulePaused(id, paused, now)).await
     }
 
     async fn schedule_delete(&self, id: ScheduleId) -> Result<()> {
-        let done = sqlx::query(include_str!("schedule_delete.sql"))
-            .bind(id.to_string())
-            .execute(&self.write)
-            .await?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        self.done(Write::ScheduleDelete(id)).await
     }
 
     async fn schedule_due_many(&self, now: Timestamp, limit: u32) -> Result<Vec<Schedule>> {
         let rows = sqlx::query(include_str!("schedule_due_many.sql"))
-            .bind(micros(now))
+            .bind(crate::convert::micros(now))
             .bind(i64::from(limit))
             .fetch_all(&self.read)
             .await?;
@@ -475,10 +252,10 @@ impl Store for SqliteStore {
     }
 
     async fn occurrence_record_many(&self, batch: OccurrenceBatch) -> Result<Vec<Occurrence>> {
-        let mut tx = SqliteLedger(self.write.begin().await?);
-        let recorded = ledger::record(&mut tx, batch).await?;
-        tx.0.commit().await?;
-        Ok(recorded)
+        written!(
+            self.writer.call(Write::RecordOccurrences(batch)).await,
+            Occurrences
+        )
     }
 
     async fn occurrence_list(
@@ -492,56 +269,5 @@ impl Store for SqliteStore {
             .fetch_all(&self.read)
             .await?;
         rows.iter().map(occurrence_from_row).collect()
-    }
-}
-
-/// The occurrence ledger's statements inside one SQLite transaction.
-struct SqliteLedger(Transaction<'static, Sqlite>);
-
-impl LedgerTx for SqliteLedger {
-    async fn advance(&mut self, batch: &OccurrenceBatch) -> Result<bool> {
-        let moved = sqlx::query(include_str!("schedule_advance.sql"))
-            .bind(batch.schedule_id.to_string())
-            .bind(micros(batch.expected_next_fire_at))
-            .bind(batch.new_next_fire_at.map(micros))
-            .bind(micros(batch.now))
-            .execute(&mut *self.0)
-            .await?;
-        Ok(moved.rows_affected() == 1)
-    }
-
-    async fn active_jobs(&mut self, batch: &OccurrenceBatch) -> Result<Vec<JobId>> {
-        let rows = sqlx::query(include_str!("schedule_active_jobs.sql"))
-            .bind(batch.schedule_id.to_string())
-            .fetch_all(&mut *self.0)
-            .await?;
-        job_ids(&rows)
-    }
-
-    async fn cancel(&mut self, ids: &[JobId], now: Timestamp) -> Result<()> {
-        sqlx::query(include_str!("job_cancel_many.sql"))
-            .bind(ids_json(ids.iter().copied()))
-            .bind(micros(now))
-            .execute(&mut *self.0)
-            .await?;
-        Ok(())
-    }
-
-    async fn insert_occurrence(&mut self, o: &Occurrence) -> Result<bool> {
-        let inserted = sqlx::query(include_str!("occurrence_insert.sql"))
-            .bind(o.schedule_id.to_string())
-            .bind(micros(o.scheduled_at))
-            .bind(o.outcome.as_str())
-            .bind(o.job_id.map(|j| j.to_string()))
-            .bind(micros(o.recorded_at))
-            .execute(&mut *self.0)
-            .await?;
-        Ok(inserted.rows_affected() == 1)
-    }
-
-    async fn insert_job(&mut self, job: &NewJob) -> Result<()> {
-        SqliteStore::insert_jobs(&mut self.0, std::slice::from_ref(job))
-            .await
-            .map(drop)
     }
 }

@@ -7,10 +7,17 @@ fn check_serve(extra: &[&str]) {
     let server = Server::start(extra);
     assert_eq!(server.get("/healthz").0, 200);
     let (status, body) = server.get("/readyz");
-    assert_eq!((status, &body["status"]), (200, &serde_json::json!("ready")), "{body}");
+    assert_eq!(
+        (status, &body["status"]),
+        (200, &serde_json::json!("ready")),
+        "{body}"
+    );
     assert_eq!(server.get("/nope").0, 404);
     let logs = server.terminate();
-    assert!(logs.iter().any(|l| l.contains("engine stopped")), "{logs:?}");
+    assert!(
+        logs.iter().any(|l| l.contains("engine stopped")),
+        "{logs:?}"
+    );
 }
 
 #[test]
@@ -21,9 +28,13 @@ fn serve_on_sqlite_is_healthy_ready_and_stops_on_sigterm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_on_postgres_is_healthy_ready_and_stops_on_sigterm() {
-    let Some(db) = warden_testkit::TestDb::postgres().await else { return };
+    let Some(db) = warden_testkit::TestDb::postgres().await else {
+        return;
+    };
     let url = db.database_url().unwrap().to_owned();
-    tokio::task::spawn_blocking(move || check_serve(&["--database-url", &url])).await.unwrap();
+    tokio::task::spawn_blocking(move || check_serve(&["--database-url", &url]))
+        .await
+        .unwrap();
 }
 
 #[test]
@@ -40,11 +51,19 @@ fn readyz_reports_an_unmigrated_database() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         use sqlx::Connection;
-        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-        sqlx::query("DELETE FROM _sqlx_migrations").execute(&mut conn).await.unwrap();
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM _sqlx_migrations")
+            .execute(&mut conn)
+            .await
+            .unwrap();
     });
     let (status, body) = server.get("/readyz");
     assert_eq!(status, 503, "{body}");
-    assert!(body["reason"].as_str().unwrap().contains("warden migrate"), "{body}");
+    assert!(
+        body["reason"].as_str().unwrap().contains("warden migrate"),
+        "{body}"
+    );
     assert_eq!(server.get("/healthz").0, 200, "the process is still up");
 }

@@ -27,6 +27,10 @@ pub(crate) struct Server {
 
 impl Server {
     /// Starts `warden serve --listen 127.0.0.1:0 <extra>` and waits for its address.
+    #[expect(
+        clippy::zombie_processes,
+        reason = "the child moves into `Server`, whose Drop waits for it"
+    )]
     pub(crate) fn start(extra: &[&str]) -> Server {
         let mut child = warden()
             .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
@@ -45,7 +49,9 @@ impl Server {
             }
         });
         loop {
-            let line = logs.recv_timeout(Duration::from_secs(30)).expect("warden serve did not report its address");
+            let line = logs
+                .recv_timeout(Duration::from_secs(30))
+                .expect("warden serve did not report its address");
             let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
             if v["message"] == "warden is serving" {
                 let addr = v["addr"].as_str().unwrap().parse().unwrap();
@@ -58,7 +64,11 @@ impl Server {
     pub(crate) fn get(&self, path: &str) -> (u16, serde_json::Value) {
         let mut s = TcpStream::connect(self.addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut raw = String::new();
         s.read_to_string(&mut raw).unwrap();
         let status = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
@@ -68,7 +78,10 @@ impl Server {
 
     /// Sends SIGTERM and waits for a clean exit; returns the remaining log lines.
     pub(crate) fn terminate(mut self) -> Vec<String> {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(status.success());
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
@@ -76,7 +89,10 @@ impl Server {
                 assert!(status.success(), "warden serve exited with {status}");
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "warden serve did not stop on SIGTERM");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "warden serve did not stop on SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         self.logs.try_iter().collect()
