@@ -246,7 +246,9 @@ impl<S: Store> Producer<S> {
             Ok(held) => {
                 let held: std::collections::HashSet<JobId> = held.into_iter().collect();
                 running.retain(|_, job| {
-                    let keep = held.contains(&job.id);
+                    // A task that already ended just completed its job (which cleared the
+                    // lease); it is reaped on the next turn, not lost.
+                    let keep = held.contains(&job.id) || job.abort.is_finished();
                     if !keep {
                         tracing::warn!(job.id = %job.id, "lease lost (job cancelled or rescued elsewhere); stopping it");
                         job.abort.abort();
