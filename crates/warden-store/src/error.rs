@@ -1,7 +1,9 @@
 //! `StoreError`: what can go wrong in storage, independent of the backend.
 //!
-//! Each backend maps its driver errors here in one function (`map_sqlx_error`), so the
-//! engine never matches on `sqlx::Error`.
+//! Each driver's errors are mapped here in one function (`map_sqlx_error`,
+//! `map_rusqlite_error`), so the engine never matches on a driver's error type.
+
+type Source = Box<dyn std::error::Error + Send + Sync>;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -16,7 +18,7 @@ pub enum StoreError {
     Conflict(String),
     /// The database could not be reached or is busy; the operation may be retried.
     #[error("database unavailable")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] Source),
     /// The schema is older or newer than this binary expects.
     #[error("database schema is not migrated: {0}")]
     Migration(String),
@@ -25,7 +27,13 @@ pub enum StoreError {
     Corrupt(String),
     /// Any other database error.
     #[error("database error")]
-    Database(#[source] sqlx::Error),
+    Database(#[source] Source),
+}
+
+impl StoreError {
+    pub(crate) fn unavailable(e: impl Into<Source>) -> Self {
+        StoreError::Unavailable(e.into())
+    }
 }
 
 pub(crate) fn map_sqlx_error(err: sqlx::Error) -> StoreError {
@@ -38,24 +46,54 @@ pub(crate) fn map_sqlx_error(err: sqlx::Error) -> StoreError {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Tls(_) => StoreError::Unavailable(err),
-        // SQLITE_BUSY (5) / SQLITE_LOCKED (6); PostgreSQL serialization failure / deadlock.
+        | sqlx::Error::Tls(_) => StoreError::Unavailable(err.into()),
+        // SQLITE_BUSY (5) / SQLITE_LOCKED (6); PostgreSQL serialization failure / deadlock / shutdown.
         sqlx::Error::Database(db)
             if matches!(
                 db.code().as_deref(),
                 Some("5" | "6" | "40001" | "40P01" | "57P01")
             ) =>
         {
-            StoreError::Unavailable(err)
+            StoreError::Unavailable(err.into())
         }
         sqlx::Error::Migrate(m) => StoreError::Migration(m.to_string()),
-        _ => StoreError::Database(err),
+        _ => StoreError::Database(err.into()),
+    }
+}
+
+pub(crate) fn map_rusqlite_error(err: rusqlite::Error) -> StoreError {
+    use rusqlite::{ErrorCode, ffi};
+    match &err {
+        rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+        rusqlite::Error::SqliteFailure(e, msg)
+            if matches!(
+                e.extended_code,
+                ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ) =>
+        {
+            StoreError::Conflict(msg.clone().unwrap_or_else(|| "unique constraint".into()))
+        }
+        rusqlite::Error::SqliteFailure(e, _)
+            if matches!(
+                e.code,
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen
+            ) =>
+        {
+            StoreError::Unavailable(err.into())
+        }
+        _ => StoreError::Database(err.into()),
     }
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         map_sqlx_error(err)
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        map_rusqlite_error(err)
     }
 }
 

@@ -1,5 +1,6 @@
-//! Decoding rows into model types, shared by both backends through the small [`Cols`]
-//! trait (the backends differ only in how a UUID and a boolean are stored).
+//! Decoding rows into model types, shared by both backends (and both SQLite drivers)
+//! through the small [`Cols`] trait: they differ only in how a UUID, a boolean and an
+//! integer are read.
 
 use std::time::Duration;
 
@@ -68,6 +69,36 @@ impl Cols for PgRow {
             return Ok(v.map(i64::from));
         }
         Ok(self.try_get::<Option<i16>, _>(col)?.map(i64::from))
+    }
+}
+
+impl Cols for rusqlite::Row<'_> {
+    fn uuid(&self, col: &str) -> Result<Uuid> {
+        let s: String = self.get(col)?;
+        Uuid::parse_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+    }
+    fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>> {
+        let s: Option<String> = self.get(col)?;
+        s.map(|s| Uuid::parse_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}"))))
+            .transpose()
+    }
+    fn flag(&self, col: &str) -> Result<bool> {
+        Ok(self.get(col)?)
+    }
+    fn text(&self, col: &str) -> Result<String> {
+        Ok(self.get(col)?)
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>> {
+        Ok(self.get(col)?)
+    }
+    fn int(&self, col: &str) -> Result<i64> {
+        Ok(self.get(col)?)
+    }
+    fn opt_int(&self, col: &str) -> Result<Option<i64>> {
+        Ok(self.get(col)?)
+    }
+    fn bytes(&self, col: &str) -> Result<Vec<u8>> {
+        Ok(self.get(col)?)
     }
 }
 

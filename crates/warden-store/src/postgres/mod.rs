@@ -37,7 +37,7 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await
-            .map_err(StoreError::Unavailable)?;
+            .map_err(StoreError::unavailable)?;
         Ok(Self { pool })
     }
 
@@ -157,8 +157,8 @@ impl Store for PgStore {
     }
 
     async fn ready(&self) -> Result<()> {
-        let mut conn = self.pool.acquire().await.map_err(StoreError::Unavailable)?;
-        conn.ping().await.map_err(StoreError::Unavailable)?;
+        let mut conn = self.pool.acquire().await.map_err(StoreError::unavailable)?;
+        conn.ping().await.map_err(StoreError::unavailable)?;
         let applied: Vec<i64> = sqlx::query_scalar(
             "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
         )

@@ -58,6 +58,7 @@ macro_rules! written {
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
     pub async fn open(path: &Path) -> Result<Self> {
+        let writer = Writer::spawn(path)?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -65,12 +66,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        let writer = Writer::spawn(&options).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.clone().read_only(true))
             .await
-            .map_err(StoreError::Unavailable)?;
+            .map_err(StoreError::unavailable)?;
         Ok(Self {
             writer,
             read,
@@ -80,8 +80,7 @@ impl SqliteStore {
 
     /// Opens the database `warden.db` in `data_dir`, creating the directory if needed.
     pub async fn open_in_dir(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?;
+        std::fs::create_dir_all(data_dir).map_err(StoreError::unavailable)?;
         Self::open(&data_dir.join("warden.db")).await
     }
 
@@ -102,7 +101,7 @@ impl Store for SqliteStore {
             .max_connections(1)
             .connect_with((*self.options).clone())
             .await
-            .map_err(StoreError::Unavailable)?;
+            .map_err(StoreError::unavailable)?;
         let result = migrations::migrator(migrations::Backend::Sqlite)
             .run(&pool)
             .await

@@ -1,11 +1,17 @@
-//! Every SQLite write, as a function on the writer's connection. The writer runs each one
-//! inside a savepoint of its group transaction, so a failed write leaves nothing behind.
+//! Every SQLite write, as a function on the writer's connection (rusqlite, synchronous:
+//! the writer runs on its own thread). The writer runs each one inside a savepoint of its
+//! group transaction, so a failed write leaves nothing behind.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    future::Future,
+    pin::pin,
+    task::{Context, Poll, Waker},
+};
 
 use jiff::Timestamp;
+use rusqlite::{Connection, Params, Row, params};
 use serde_json::{Value, json};
-use sqlx::SqliteConnection;
 use warden_core::{JobId, ScheduleId};
 
 use crate::{
@@ -18,7 +24,7 @@ use crate::{
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-pub(super) fn ids_json(ids: impl IntoIterator<Item = JobId>) -> String {
+fn ids_json(ids: impl IntoIterator<Item = JobId>) -> String {
     Value::Array(
         ids.into_iter()
             .map(|id| Value::String(id.to_string()))
@@ -27,16 +33,31 @@ pub(super) fn ids_json(ids: impl IntoIterator<Item = JobId>) -> String {
     .to_string()
 }
 
-pub(super) fn job_ids(rows: &[sqlx::sqlite::SqliteRow]) -> Result<Vec<JobId>> {
-    rows.iter()
-        .map(|r| r.uuid("id").map(JobId::from_uuid))
-        .collect()
+/// Runs a cached statement and decodes every row it returns.
+fn query<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    mut f: impl FnMut(&Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(f(row)?);
+    }
+    Ok(out)
 }
 
-pub(super) async fn insert_jobs(
-    conn: &mut SqliteConnection,
-    jobs: &[NewJob],
-) -> Result<Vec<InsertedJob>> {
+fn execute(conn: &Connection, sql: &str, params: impl Params) -> Result<usize> {
+    Ok(conn.prepare_cached(sql)?.execute(params)?)
+}
+
+fn job_id(row: &Row<'_>) -> Result<JobId> {
+    row.uuid("id").map(JobId::from_uuid)
+}
+
+pub(super) fn insert_jobs(conn: &Connection, jobs: &[NewJob]) -> Result<Vec<InsertedJob>> {
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
@@ -60,11 +81,14 @@ pub(super) async fn insert_jobs(
             })
         })
         .collect();
-    let rows = sqlx::query(include_str!("job_insert_many.sql"))
-        .bind(Value::Array(batch).to_string())
-        .fetch_all(&mut *conn)
-        .await?;
-    let inserted: HashSet<JobId> = job_ids(&rows)?.into_iter().collect();
+    let inserted: HashSet<JobId> = query(
+        conn,
+        include_str!("job_insert_many.sql"),
+        [Value::Array(batch).to_string()],
+        job_id,
+    )?
+    .into_iter()
+    .collect();
     if inserted.len() == jobs.len() {
         return Ok(jobs
             .iter()
@@ -84,19 +108,14 @@ pub(super) async fn insert_jobs(
                 .map(|k| json!({"queue": j.queue.as_str(), "key": k}))
         })
         .collect();
-    let existing: HashMap<(String, String), JobId> =
-        sqlx::query(include_str!("job_find_idempotent.sql"))
-            .bind(Value::Array(keys).to_string())
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok((
-                    (r.text("queue")?, r.text("idempotency_key")?),
-                    JobId::from_uuid(r.uuid("id")?),
-                ))
-            })
-            .collect::<Result<_>>()?;
+    let existing: HashMap<(String, String), JobId> = query(
+        conn,
+        include_str!("job_find_idempotent.sql"),
+        [Value::Array(keys).to_string()],
+        |r| Ok(((r.text("queue")?, r.text("idempotency_key")?), job_id(r)?)),
+    )?
+    .into_iter()
+    .collect();
     jobs.iter()
         .map(|j| {
             if inserted.contains(&j.id) {
@@ -122,25 +141,21 @@ pub(super) async fn insert_jobs(
         .collect()
 }
 
-pub(super) async fn claim(conn: &mut SqliteConnection, p: ClaimParams) -> Result<Vec<ClaimedJob>> {
-    let rows = sqlx::query(include_str!("job_claim_many.sql"))
-        .bind(p.queue.as_str())
-        .bind(i64::from(p.limit))
-        .bind(micros(p.now))
-        .bind(&p.worker)
-        .bind(p.lease_token.to_string())
-        .bind(micros(p.lease_until))
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter()
-        .map(|r| claimed_from_row(r, p.lease_token))
-        .collect()
+pub(super) fn claim(conn: &Connection, p: ClaimParams) -> Result<Vec<ClaimedJob>> {
+    let params = params![
+        p.queue.as_str(),
+        i64::from(p.limit),
+        micros(p.now),
+        p.worker,
+        p.lease_token.to_string(),
+        micros(p.lease_until)
+    ];
+    query(conn, include_str!("job_claim_many.sql"), params, |r| {
+        claimed_from_row(r, p.lease_token)
+    })
 }
 
-pub(super) async fn heartbeat(
-    conn: &mut SqliteConnection,
-    p: HeartbeatParams,
-) -> Result<Vec<JobId>> {
+pub(super) fn heartbeat(conn: &Connection, p: HeartbeatParams) -> Result<Vec<JobId>> {
     if p.jobs.is_empty() {
         return Ok(Vec::new());
     }
@@ -149,18 +164,11 @@ pub(super) async fn heartbeat(
         .iter()
         .map(|(id, token)| json!({"id": id.to_string(), "token": token.to_string()}))
         .collect();
-    let rows = sqlx::query(include_str!("job_heartbeat_many.sql"))
-        .bind(Value::Array(held).to_string())
-        .bind(micros(p.lease_until))
-        .fetch_all(&mut *conn)
-        .await?;
-    job_ids(&rows)
+    let params = params![Value::Array(held).to_string(), micros(p.lease_until)];
+    query(conn, include_str!("job_heartbeat_many.sql"), params, job_id)
 }
 
-pub(super) async fn complete(
-    conn: &mut SqliteConnection,
-    completions: Vec<Completion>,
-) -> Result<Vec<JobId>> {
+pub(super) fn complete(conn: &Connection, completions: Vec<Completion>) -> Result<Vec<JobId>> {
     if completions.is_empty() {
         return Ok(Vec::new());
     }
@@ -185,185 +193,176 @@ pub(super) async fn complete(
         })
         .collect();
     let batch = Value::Array(batch).to_string();
-    let rows = sqlx::query(include_str!("job_complete_many.sql"))
-        .bind(&batch)
-        .fetch_all(&mut *conn)
-        .await?;
-    let done = job_ids(&rows)?;
-    sqlx::query(include_str!("run_insert_many.sql"))
-        .bind(&batch)
-        .bind(ids_json(done.iter().copied()))
-        .execute(&mut *conn)
-        .await?;
+    let done = query(
+        conn,
+        include_str!("job_complete_many.sql"),
+        [&batch],
+        job_id,
+    )?;
+    execute(
+        conn,
+        include_str!("run_insert_many.sql"),
+        params![batch, ids_json(done.iter().copied())],
+    )?;
     Ok(done)
 }
 
-pub(super) async fn cancel(
-    conn: &mut SqliteConnection,
-    ids: &[JobId],
-    now: Timestamp,
-) -> Result<Vec<JobId>> {
-    let rows = sqlx::query(include_str!("job_cancel_many.sql"))
-        .bind(ids_json(ids.iter().copied()))
-        .bind(micros(now))
-        .fetch_all(&mut *conn)
-        .await?;
-    job_ids(&rows)
+pub(super) fn cancel(conn: &Connection, ids: &[JobId], now: Timestamp) -> Result<Vec<JobId>> {
+    let params = params![ids_json(ids.iter().copied()), micros(now)];
+    query(conn, include_str!("job_cancel_many.sql"), params, job_id)
 }
 
-pub(super) async fn rescue(
-    conn: &mut SqliteConnection,
-    p: RescueParams,
-) -> Result<Vec<RescuedJob>> {
-    let lost = sqlx::query(include_str!("job_lost_many.sql"))
-        .bind(micros(p.now))
-        .bind(i64::from(p.limit))
-        .fetch_all(&mut *conn)
-        .await?;
-    if lost.is_empty() {
-        return Ok(Vec::new());
-    }
-    let lost: Vec<Value> = lost
-        .iter()
-        .map(|r| {
+pub(super) fn rescue(conn: &Connection, p: RescueParams) -> Result<Vec<RescuedJob>> {
+    let lost = query(
+        conn,
+        include_str!("job_lost_many.sql"),
+        params![micros(p.now), i64::from(p.limit)],
+        |r| {
             Ok(json!({
                 "id": r.text("id")?,
                 "worker": r.opt_text("lease_owner")?.unwrap_or_default(),
                 "started_at": r.opt_int("attempted_at")?.unwrap_or(micros(p.now)),
                 "attempt": r.int("attempt")?,
             }))
-        })
-        .collect::<Result<_>>()?;
+        },
+    )?;
+    if lost.is_empty() {
+        return Ok(Vec::new());
+    }
     let ids: Vec<Value> = lost.iter().map(|l| l["id"].clone()).collect();
-    let rows = sqlx::query(include_str!("job_rescue_many.sql"))
-        .bind(Value::Array(ids).to_string())
-        .bind(micros(p.now))
-        .fetch_all(&mut *conn)
-        .await?;
-    let error: Option<String> = rows.first().map(|r| r.text("last_error")).transpose()?;
-    sqlx::query(include_str!("run_insert_lost_many.sql"))
-        .bind(Value::Array(lost).to_string())
-        .bind(micros(p.now))
-        .bind(error)
-        .execute(&mut *conn)
-        .await?;
-    rows.iter()
-        .map(|r| {
+    let mut error = None;
+    let rescued = query(
+        conn,
+        include_str!("job_rescue_many.sql"),
+        params![Value::Array(ids).to_string(), micros(p.now)],
+        |r| {
+            error = r.opt_text("last_error")?;
             Ok(RescuedJob {
-                id: JobId::from_uuid(r.uuid("id")?),
+                id: job_id(r)?,
                 state: state(&r.text("state")?)?,
             })
-        })
-        .collect()
+        },
+    )?;
+    execute(
+        conn,
+        include_str!("run_insert_lost_many.sql"),
+        params![Value::Array(lost).to_string(), micros(p.now), error],
+    )?;
+    Ok(rescued)
 }
 
-pub(super) async fn schedule_insert(conn: &mut SqliteConnection, s: Schedule) -> Result<()> {
-    sqlx::query(include_str!("schedule_insert.sql"))
-        .bind(s.id.to_string())
-        .bind(&s.name)
-        .bind(&s.owner)
-        .bind(s.cron.expr())
-        .bind(s.cron.tz_name())
-        .bind(s.cron.dst().gap.as_str())
-        .bind(s.cron.dst().fold.as_str())
-        .bind(s.template.kind.as_str())
-        .bind(s.template.queue.as_str())
-        .bind(s.template.priority.rank())
-        .bind(s.template.payload.as_bytes())
-        .bind(s.template.max_attempts.get())
-        .bind(s.template.timeout.as_millis())
-        .bind(s.paused)
-        .bind(s.overlap.as_str())
-        .bind(s.missed.as_str())
-        .bind(s.catch_up.as_duration().as_millis() as i64)
-        .bind(s.next_fire_at.map(micros))
-        .bind(micros(s.created_at))
-        .bind(micros(s.updated_at))
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+pub(super) fn schedule_insert(conn: &Connection, s: Schedule) -> Result<()> {
+    let params = params![
+        s.id.to_string(),
+        s.name,
+        s.owner,
+        s.cron.expr(),
+        s.cron.tz_name(),
+        s.cron.dst().gap.as_str(),
+        s.cron.dst().fold.as_str(),
+        s.template.kind.as_str(),
+        s.template.queue.as_str(),
+        s.template.priority.rank(),
+        s.template.payload.as_bytes(),
+        s.template.max_attempts.get(),
+        s.template.timeout.as_millis(),
+        s.paused,
+        s.overlap.as_str(),
+        s.missed.as_str(),
+        s.catch_up.as_duration().as_millis() as i64,
+        s.next_fire_at.map(micros),
+        micros(s.created_at),
+        micros(s.updated_at),
+    ];
+    execute(conn, include_str!("schedule_insert.sql"), params).map(drop)
 }
 
-pub(super) async fn schedule_set_paused(
-    conn: &mut SqliteConnection,
+pub(super) fn schedule_set_paused(
+    conn: &Connection,
     id: ScheduleId,
     paused: bool,
     now: Timestamp,
 ) -> Result<()> {
-    let done = sqlx::query(include_str!("schedule_set_paused.sql"))
-        .bind(id.to_string())
-        .bind(paused)
-        .bind(micros(now))
-        .execute(&mut *conn)
-        .await?;
-    if done.rows_affected() == 0 {
+    let changed = execute(
+        conn,
+        include_str!("schedule_set_paused.sql"),
+        params![id.to_string(), paused, micros(now)],
+    )?;
+    if changed == 0 {
         Err(StoreError::NotFound)
     } else {
         Ok(())
     }
 }
 
-pub(super) async fn schedule_delete(conn: &mut SqliteConnection, id: ScheduleId) -> Result<()> {
-    let done = sqlx::query(include_str!("schedule_delete.sql"))
-        .bind(id.to_string())
-        .execute(&mut *conn)
-        .await?;
-    if done.rows_affected() == 0 {
+pub(super) fn schedule_delete(conn: &Connection, id: ScheduleId) -> Result<()> {
+    let changed = execute(conn, include_str!("schedule_delete.sql"), [id.to_string()])?;
+    if changed == 0 {
         Err(StoreError::NotFound)
     } else {
         Ok(())
     }
 }
 
-pub(super) async fn record_occurrences(
-    conn: &mut SqliteConnection,
+pub(super) fn record_occurrences(
+    conn: &Connection,
     batch: OccurrenceBatch,
 ) -> Result<Vec<Occurrence>> {
-    ledger::record(&mut SqliteLedger(conn), batch).await
+    run_now(ledger::record(&mut SqliteLedger(conn), batch))
+}
+
+/// Drives a future whose every await is ready at once (the ledger over synchronous
+/// statements) to completion on this thread.
+fn run_now<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(out) => out,
+        Poll::Pending => unreachable!("the SQLite ledger statements never wait"),
+    }
 }
 
 /// The occurrence ledger's statements on the writer's connection.
-struct SqliteLedger<'c>(&'c mut SqliteConnection);
+struct SqliteLedger<'c>(&'c Connection);
 
 impl LedgerTx for SqliteLedger<'_> {
     async fn advance(&mut self, batch: &OccurrenceBatch) -> Result<bool> {
-        let moved = sqlx::query(include_str!("schedule_advance.sql"))
-            .bind(batch.schedule_id.to_string())
-            .bind(micros(batch.expected_next_fire_at))
-            .bind(batch.new_next_fire_at.map(micros))
-            .bind(micros(batch.now))
-            .execute(&mut *self.0)
-            .await?;
-        Ok(moved.rows_affected() == 1)
+        let params = params![
+            batch.schedule_id.to_string(),
+            micros(batch.expected_next_fire_at),
+            batch.new_next_fire_at.map(micros),
+            micros(batch.now)
+        ];
+        Ok(execute(self.0, include_str!("schedule_advance.sql"), params)? == 1)
     }
 
     async fn active_jobs(&mut self, batch: &OccurrenceBatch) -> Result<Vec<JobId>> {
-        let rows = sqlx::query(include_str!("schedule_active_jobs.sql"))
-            .bind(batch.schedule_id.to_string())
-            .fetch_all(&mut *self.0)
-            .await?;
-        job_ids(&rows)
+        query(
+            self.0,
+            include_str!("schedule_active_jobs.sql"),
+            [batch.schedule_id.to_string()],
+            job_id,
+        )
     }
 
     async fn cancel(&mut self, ids: &[JobId], now: Timestamp) -> Result<()> {
-        cancel(self.0, ids, now).await.map(drop)
+        cancel(self.0, ids, now).map(drop)
     }
 
     async fn insert_occurrence(&mut self, o: &Occurrence) -> Result<bool> {
-        let inserted = sqlx::query(include_str!("occurrence_insert.sql"))
-            .bind(o.schedule_id.to_string())
-            .bind(micros(o.scheduled_at))
-            .bind(o.outcome.as_str())
-            .bind(o.job_id.map(|j| j.to_string()))
-            .bind(micros(o.recorded_at))
-            .execute(&mut *self.0)
-            .await?;
-        Ok(inserted.rows_affected() == 1)
+        let params = params![
+            o.schedule_id.to_string(),
+            micros(o.scheduled_at),
+            o.outcome.as_str(),
+            o.job_id.map(|j| j.to_string()),
+            micros(o.recorded_at)
+        ];
+        Ok(execute(self.0, include_str!("occurrence_insert.sql"), params)? == 1)
     }
 
     async fn insert_job(&mut self, job: &NewJob) -> Result<()> {
-        insert_jobs(self.0, std::slice::from_ref(job))
-            .await
-            .map(drop)
+        insert_jobs(self.0, std::slice::from_ref(job)).map(drop)
     }
 }
