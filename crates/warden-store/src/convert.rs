@@ -43,14 +43,3 @@ pub(crate) fn resolve_overlap(
         },
     }
 }
-
-/// Lowercase hex, for passing bytes through SQLite's JSON batch parameters.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    out
-}

@@ -1,3 +1,1 @@
-SELECT j.id, j.queue, j.idempotency_key
-FROM jobs j
-JOIN json_each(?1) AS k ON j.queue = k.value ->> 'queue' AND j.idempotency_key = k.value ->> 'key'
+SELECT id FROM jobs WHERE queue = ?1 AND idempotency_key = ?2

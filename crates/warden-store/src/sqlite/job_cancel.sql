@@ -1,0 +1,3 @@
+UPDATE jobs
+SET state = 'cancelled', finished_at = ?2, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+WHERE id = ?1 AND state IN ('scheduled', 'available', 'running', 'retryable')

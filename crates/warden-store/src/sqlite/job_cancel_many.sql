@@ -1,4 +1,0 @@
-UPDATE jobs
-SET state = 'cancelled', finished_at = ?2, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-WHERE id IN (SELECT value FROM json_each(?1)) AND state IN ('scheduled', 'available', 'running', 'retryable')
-RETURNING id
