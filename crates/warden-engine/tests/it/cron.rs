@@ -176,3 +176,70 @@ backend_tests!(
         }
     }
 );
+
+backend_tests!(
+    two_enqueuers_racing_record_and_run_each_occurrence_once,
+    |db: TestDb| async move {
+        let (registry, mut rx) = recording_registry();
+        let store = Arc::new(db.store().clone());
+        let clock = ManualClock::new(ts("2030-01-01T00:00:30Z"));
+        let config = EngineConfig {
+            run_cron: false,
+            ..fast_config()
+        };
+        let scheduler = Engine::scheduler(
+            store.clone(),
+            registry.clone(),
+            config.clone(),
+            Arc::new(clock.clone()),
+        )
+        .unwrap();
+        let mut req = request("raced", MissedPolicy::All);
+        req.job.data = serde_json::json!({"n": 1});
+        let id = scheduler.add_cron(req).await.unwrap();
+        // Two engines (as two warden processes) tick the same due occurrence at the same time.
+        let a = Engine::start_with_clock(
+            store.clone(),
+            registry.clone(),
+            config.clone(),
+            Arc::new(clock.clone()),
+        )
+        .unwrap();
+        let b = Engine::start_with_clock(store.clone(), registry, config, Arc::new(clock.clone()))
+            .unwrap();
+        clock.set(ts("2030-01-01T00:01:00Z"));
+        let (ea, eb) = (
+            a.cron_enqueuer(ts("2030-01-01T00:00:30Z")),
+            b.cron_enqueuer(ts("2030-01-01T00:00:30Z")),
+        );
+        let (ra, rb) = tokio::join!(ea.run_once(), eb.run_once());
+        assert_eq!(
+            ra.unwrap().len() + rb.unwrap().len(),
+            1,
+            "exactly one enqueuer recorded the occurrence"
+        );
+        assert_eq!(rx.recv().await, Some(1));
+        a.shutdown().await;
+        b.shutdown().await;
+        assert!(rx.try_recv().is_err(), "the occurrence ran twice");
+        assert_eq!(
+            store
+                .occurrence_list(id, Page::default())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            store
+                .job_list(JobFilter {
+                    schedule_id: Some(id),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+);
