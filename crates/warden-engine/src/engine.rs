@@ -79,13 +79,17 @@ impl Engine {
             producers.push(tokio::spawn(producer.run(shutdown.child_token())));
         }
         drop(tx);
-        let mut services = vec![tokio::spawn(
+        let mut services = vec![tokio::spawn(crate::wakeups::forward(
+            shared.clone(),
+            shutdown.child_token(),
+        ))];
+        services.push(tokio::spawn(
             Rescuer {
                 shared: shared.clone(),
                 stats: stats.clone(),
             }
             .run(shutdown.child_token()),
-        )];
+        ));
         if shared.config.run_cron {
             let enqueuer = CronEnqueuer {
                 shared: shared.clone(),

@@ -9,6 +9,7 @@
 //! - `completer`: writes outcomes in batches (group commit), fenced by lease token.
 //! - `rescuer`: returns jobs whose lease expired (at-least-once).
 //! - [`cron`]: the cron enqueuer, which records every occurrence in the ledger.
+//! - `wakeups`: wakes producers when another process inserts jobs (PostgreSQL).
 //! - [`error`]: `EngineError`, why an operation was refused.
 //!
 //! # How a job flows
@@ -28,6 +29,7 @@ mod producer;
 pub mod registry;
 mod rescuer;
 pub mod scheduler;
+mod wakeups;
 
 pub use config::{EngineConfig, QueueConfig};
 pub use engine::{Engine, EngineHandle};

@@ -179,6 +179,11 @@ impl Store for AnyStore {
     async fn occurrence_record_many(&self, batch: OccurrenceBatch) -> Result<Vec<Occurrence>> {
         delegate!(self, occurrence_record_many(batch))
     }
+    async fn job_insert_subscribe(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::UnboundedReceiver<String>>> {
+        delegate!(self, job_insert_subscribe())
+    }
     async fn occurrence_list(
         &self,
         schedule_id: ScheduleId,

@@ -8,6 +8,7 @@
 use std::future::Future;
 
 use jiff::Timestamp;
+use tokio::sync::mpsc;
 use warden_core::{JobId, QueueName, ScheduleId};
 
 use crate::{
@@ -124,6 +125,14 @@ pub trait Store: Send + Sync + 'static {
         &self,
         batch: OccurrenceBatch,
     ) -> impl Future<Output = Result<Vec<Occurrence>>> + Send;
+
+    /// Subscribes to "jobs were inserted into queue Q" from every process sharing the
+    /// database, so producers wake at once instead of at their next poll. `None` when the
+    /// backend needs none (SQLite serves one process, whose scheduler wakes its producers
+    /// directly). The subscription ends when the receiver is dropped.
+    fn job_insert_subscribe(
+        &self,
+    ) -> impl Future<Output = Result<Option<mpsc::UnboundedReceiver<String>>>> + Send;
 
     /// The ledger of one schedule, oldest first.
     fn occurrence_list(

@@ -314,3 +314,38 @@ backend_tests!(
         );
     }
 );
+
+/// PostgreSQL only: a job inserted by another process (here, a scheduler that shares no
+/// in-process wake-up with the engine) wakes the engine's producer through LISTEN/NOTIFY,
+/// long before its 60-second poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_inserted_by_another_process_is_picked_up_without_polling() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let (registry, mut rx) = recording_registry();
+    let store = Arc::new(db.store().clone());
+    let config = EngineConfig {
+        poll_interval: Duration::from_secs(60),
+        ..fast_config()
+    };
+    let engine = Engine::start(store.clone(), registry.clone(), config.clone()).unwrap();
+    // Let the engine go idle (its first claims find nothing) and subscribe.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let other = Engine::scheduler(
+        store.clone(),
+        registry,
+        config,
+        Arc::new(warden_core::SystemClock),
+    )
+    .unwrap();
+    other
+        .add("record", json!({"n": 5}), "default")
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("woken by the notification, not the poll");
+    assert_eq!(got, Some(5));
+    engine.shutdown().await;
+}

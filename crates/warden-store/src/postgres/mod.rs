@@ -8,8 +8,9 @@ use std::{collections::HashMap, time::Duration};
 use jiff::Timestamp;
 use sqlx::{
     Connection, PgPool, Postgres, Row, Transaction,
-    postgres::{PgConnectOptions, PgPoolOptions},
+    postgres::{PgConnectOptions, PgListener, PgPoolOptions},
 };
+use tokio::sync::mpsc;
 use uuid::Uuid;
 use warden_core::{JobId, ScheduleId};
 
@@ -22,6 +23,9 @@ use crate::{
     rows::{claimed_from_row, job_from_row, occurrence_from_row, run_from_row, schedule_from_row},
     store::{Result, Store},
 };
+
+/// The channel on which inserts announce their queues.
+const JOB_INSERT_CHANNEL: &str = "warden_job_insert";
 
 /// A store on a PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -95,6 +99,16 @@ impl PgStore {
             .bind(&keys)
             .fetch_all(&mut **tx)
             .await?;
+        if !inserted.is_empty() {
+            // Delivered at commit to every process listening (see `job_insert_subscribe`).
+            let mut queues: Vec<&str> = jobs.iter().map(|j| j.queue.as_str()).collect();
+            queues.sort_unstable();
+            queues.dedup();
+            sqlx::query(include_str!("job_insert_notify.sql"))
+                .bind(&queues)
+                .execute(&mut **tx)
+                .await?;
+        }
         if inserted.len() == jobs.len() {
             return Ok(ids
                 .into_iter()
@@ -431,6 +445,35 @@ impl Store for PgStore {
         let recorded = ledger::record(&mut tx, batch).await?;
         tx.0.commit().await?;
         Ok(recorded)
+    }
+
+    async fn job_insert_subscribe(&self) -> Result<Option<mpsc::UnboundedReceiver<String>>> {
+        let mut listener = PgListener::connect_with(&self.pool)
+            .await
+            .map_err(StoreError::unavailable)?;
+        listener
+            .listen(JOB_INSERT_CHANNEL)
+            .await
+            .map_err(StoreError::unavailable)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                // `recv` reconnects by itself after a lost connection; notifications sent
+                // meanwhile are lost, which the producers' polling covers.
+                match listener.recv().await {
+                    Ok(n) => {
+                        if tx.send(n.payload().to_owned()).is_err() {
+                            return; // The subscriber is gone.
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "listening for new jobs failed; retrying in 1 s");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(Some(rx))
     }
 
     async fn occurrence_list(

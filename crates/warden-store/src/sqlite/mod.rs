@@ -257,6 +257,12 @@ impl Store for SqliteStore {
         )
     }
 
+    async fn job_insert_subscribe(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::UnboundedReceiver<String>>> {
+        Ok(None)
+    }
+
     async fn occurrence_list(
         &self,
         schedule_id: ScheduleId,
