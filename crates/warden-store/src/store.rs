@@ -126,7 +126,7 @@ pub trait Store: Send + Sync + 'static {
         batch: OccurrenceBatch,
     ) -> impl Future<Output = Result<Vec<Occurrence>>> + Send;
 
-    /// Subscribes to "jobs were inserted into queue Q" from every process sharing the
+    /// Subscribes to "jobs were inserted into queue Q" (announced after commit) from every process sharing the
     /// database, so producers wake at once instead of at their next poll. `None` when the
     /// backend needs none (SQLite serves one process, whose scheduler wakes its producers
     /// directly). The subscription ends when the receiver is dropped.

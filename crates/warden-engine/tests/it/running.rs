@@ -332,8 +332,10 @@ async fn a_job_inserted_by_another_process_is_picked_up_without_polling() {
     let engine = Engine::start(store.clone(), registry.clone(), config.clone()).unwrap();
     // Let the engine go idle (its first claims find nothing) and subscribe.
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // Another process: its own connection pool to the same database.
+    let other_store = Arc::new(db.location().open().await.unwrap());
     let other = Engine::scheduler(
-        store.clone(),
+        other_store,
         registry,
         config,
         Arc::new(warden_core::SystemClock),

@@ -482,3 +482,46 @@ backend_tests!(
         );
     }
 );
+
+/// PostgreSQL: an insert through one store (process) is announced to another's subscription,
+/// and a store does not hear its own announcements.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inserts_are_announced_to_other_processes() {
+    let Some(db) = warden_testkit::TestDb::postgres().await else {
+        return;
+    };
+    let mine = db.store();
+    let mut heard = mine
+        .job_insert_subscribe()
+        .await
+        .unwrap()
+        .expect("PostgreSQL subscribes");
+    let other = db.location().open().await.unwrap();
+    mine.job_insert_many(vec![job("own-queue")]).await.unwrap();
+    other
+        .job_insert_many(vec![job("their-queue")])
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(std::time::Duration::from_secs(5), heard.recv())
+        .await
+        .expect("announced");
+    assert_eq!(got.as_deref(), Some("their-queue"));
+    assert!(
+        db.location()
+            .open()
+            .await
+            .unwrap()
+            .job_insert_subscribe()
+            .await
+            .is_ok()
+    );
+    let sqlite = warden_testkit::TestDb::sqlite().await;
+    assert!(
+        sqlite
+            .store()
+            .job_insert_subscribe()
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
