@@ -13,7 +13,9 @@
 //! - [`schedule`]: overlap and missed-run policies, occurrence outcomes.
 //! - [`outcome`]: what a handler returns.
 //! - [`clock`]: the injected `Clock`.
+//! - [`auth`]: roles, permissions, principals and scopes.
 
+pub mod auth;
 pub mod clock;
 pub mod cron;
 pub mod error;
@@ -23,6 +25,7 @@ pub mod outcome;
 pub mod retry;
 pub mod schedule;
 
+pub use auth::{Credential, Permission, Principal, PrincipalId, Role, Scope};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cron::{CronSpec, DstPolicy, FoldPolicy, GapPolicy};
 pub use error::ParseError;

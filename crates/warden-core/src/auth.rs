@@ -1,0 +1,301 @@
+//! Who may do what: roles, the permissions each grants, and the principal a request acts as.
+//!
+//! # Model
+//! A request is made by a [`Principal`] (a user or service, by id) holding one [`Role`].
+//! Each route states the [`Permission`] it needs; [`Role::grants`] is the one table that
+//! says which role has which permission. Everything not in the table is refused (deny by
+//! default). Ownership is a second, separate check: a non-admin principal reaches only
+//! the objects it owns ([`Principal::scope`]), and the store applies that scope in its
+//! queries.
+
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ParseError, error::excerpt};
+
+/// A role: a fixed bundle of permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything, across every principal.
+    Admin,
+    /// Creates, reads, updates and cancels its own jobs and schedules.
+    Scheduler,
+    /// Claims and completes jobs only (remote workers).
+    Executor,
+    /// Reads its own objects; sensitive payload fields are redacted.
+    Viewer,
+    /// Background work across users (seed 003): reads and writes every principal's jobs
+    /// and schedules, never keys or principals; refused from browsers; always audited.
+    Service,
+}
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    JobsRead,
+    JobsWrite,
+    SchedulesRead,
+    SchedulesWrite,
+    QueuesRead,
+    QueuesWrite,
+    /// Claim and complete jobs (remote workers).
+    JobsExecute,
+    KeysRead,
+    KeysWrite,
+    PrincipalsRead,
+    PrincipalsWrite,
+    AuditRead,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Scheduler,
+        Role::Executor,
+        Role::Viewer,
+        Role::Service,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Scheduler => "scheduler",
+            Role::Executor => "executor",
+            Role::Viewer => "viewer",
+            Role::Service => "service",
+        }
+    }
+
+    /// The permission table. Deny by default: a pair not listed here is refused.
+    pub fn grants(self, permission: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Admin => true,
+            Role::Scheduler => matches!(
+                permission,
+                JobsRead | JobsWrite | SchedulesRead | SchedulesWrite | QueuesRead
+            ),
+            Role::Executor => matches!(permission, JobsExecute),
+            Role::Viewer => matches!(permission, JobsRead | SchedulesRead | QueuesRead),
+            Role::Service => matches!(
+                permission,
+                JobsRead | JobsWrite | SchedulesRead | SchedulesWrite | QueuesRead
+            ),
+        }
+    }
+
+    /// Whether this role reaches every principal's objects (otherwise only its own).
+    pub fn sees_all(self) -> bool {
+        matches!(self, Role::Admin | Role::Service)
+    }
+
+    /// Whether payloads shown to this role have their sensitive fields redacted.
+    pub fn redacts_payloads(self) -> bool {
+        matches!(self, Role::Viewer)
+    }
+
+    pub fn parse(value: &str) -> Result<Self, ParseError> {
+        Ok(match value.trim().to_ascii_lowercase().as_str() {
+            "admin" => Role::Admin,
+            "scheduler" => Role::Scheduler,
+            "executor" => Role::Executor,
+            "viewer" => Role::Viewer,
+            "service" => Role::Service,
+            _ => {
+                return Err(ParseError::new(
+                    "role",
+                    format!("{} is not a role", excerpt(value)),
+                    "one of: admin, scheduler, executor, viewer, service",
+                ));
+            }
+        })
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        Self::parse(s)
+    }
+}
+
+/// A principal's id: the user or service a request acts for, and the owner of objects.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PrincipalId(String);
+
+impl PrincipalId {
+    /// 1 to 200 characters, printable, no whitespace at either end (OIDC subjects can be
+    /// long opaque strings, e-mail addresses or URLs, so the alphabet is broad).
+    pub fn parse(value: &str) -> Result<Self, ParseError> {
+        let expected = "1 to 200 printable characters without surrounding spaces";
+        if value.is_empty() || value.len() > 200 {
+            return Err(ParseError::new(
+                "principal",
+                format!("is {} characters long", value.len()),
+                expected,
+            ));
+        }
+        if value.chars().any(char::is_control) || value.trim() != value {
+            return Err(ParseError::new(
+                "principal",
+                format!("{} has control characters or surrounding spaces", excerpt(value)),
+                expected,
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PrincipalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for PrincipalId {
+    type Error = ParseError;
+    fn try_from(s: String) -> Result<Self, ParseError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<PrincipalId> for String {
+    fn from(v: PrincipalId) -> String {
+        v.0
+    }
+}
+
+/// How a request proved who it is (recorded in the audit trail).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A stored API key, by its id (never the key).
+    ApiKey { key_id: String },
+    /// `JOB_SCHEDULER_API_KEY` or `INTERNAL_API_KEY` from the environment.
+    EnvKey { name: &'static str },
+    /// An OIDC bearer token, by its issuer.
+    Oidc { issuer: String },
+}
+
+impl Credential {
+    /// The key id to record, if any.
+    pub fn key_id(&self) -> Option<&str> {
+        match self {
+            Credential::ApiKey { key_id } => Some(key_id),
+            Credential::EnvKey { name } => Some(name),
+            Credential::Oidc { .. } => None,
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub id: PrincipalId,
+    pub role: Role,
+    pub credential: Credential,
+}
+
+/// Which owners' objects a query may reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every owner's (admin, service, and the engine itself).
+    All,
+    /// Only this owner's.
+    Owner(String),
+}
+
+impl Scope {
+    /// The owner to filter on, `None` for every owner.
+    pub fn owner(&self) -> Option<&str> {
+        match self {
+            Scope::All => None,
+            Scope::Owner(o) => Some(o),
+        }
+    }
+
+    /// Whether an object owned by `owner` is in scope.
+    pub fn allows(&self, owner: &str) -> bool {
+        self.owner().is_none_or(|o| o == owner)
+    }
+}
+
+impl Principal {
+    pub fn can(&self, permission: Permission) -> bool {
+        self.role.grants(permission)
+    }
+
+    /// The objects this principal reaches.
+    pub fn scope(&self) -> Scope {
+        if self.role.sees_all() {
+            Scope::All
+        } else {
+            Scope::Owner(self.id.as_str().to_owned())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_admin_manages_keys_principals_and_audit() {
+        for p in [
+            Permission::KeysRead,
+            Permission::KeysWrite,
+            Permission::PrincipalsRead,
+            Permission::PrincipalsWrite,
+            Permission::AuditRead,
+            Permission::QueuesWrite,
+        ] {
+            let holders: Vec<Role> = Role::ALL.into_iter().filter(|r| r.grants(p)).collect();
+            assert_eq!(holders, [Role::Admin], "{p:?}");
+        }
+    }
+
+    #[test]
+    fn viewers_only_read_and_executors_only_execute() {
+        use Permission::*;
+        for p in [JobsWrite, SchedulesWrite, JobsExecute] {
+            assert!(!Role::Viewer.grants(p), "{p:?}");
+        }
+        for p in [JobsRead, JobsWrite, SchedulesRead, SchedulesWrite, QueuesRead] {
+            assert!(!Role::Executor.grants(p), "{p:?}");
+        }
+        assert!(Role::Executor.grants(JobsExecute));
+        assert!(!Role::Scheduler.grants(JobsExecute));
+    }
+
+    #[test]
+    fn roles_parse_and_scopes_follow_them() {
+        assert_eq!(Role::parse(" Scheduler ").unwrap(), Role::Scheduler);
+        let err = Role::parse("root").unwrap_err().to_string();
+        assert!(err.contains("`role`") && err.contains("admin, scheduler"), "{err}");
+        let alice = Principal {
+            id: PrincipalId::parse("alice").unwrap(),
+            role: Role::Scheduler,
+            credential: Credential::EnvKey { name: "test" },
+        };
+        assert_eq!(alice.scope(), Scope::Owner("alice".into()));
+        assert!(alice.scope().allows("alice") && !alice.scope().allows("bob"));
+        let service = Principal {
+            role: Role::Service,
+            ..alice
+        };
+        assert_eq!(service.scope(), Scope::All);
+        assert!(PrincipalId::parse(" x").is_err() && PrincipalId::parse("").is_err());
+    }
+}
