@@ -147,7 +147,10 @@ impl PrincipalId {
         if value.chars().any(char::is_control) || value.trim() != value {
             return Err(ParseError::new(
                 "principal",
-                format!("{} has control characters or surrounding spaces", excerpt(value)),
+                format!(
+                    "{} has control characters or surrounding spaces",
+                    excerpt(value)
+                ),
                 expected,
             ));
         }
@@ -272,7 +275,13 @@ mod tests {
         for p in [JobsWrite, SchedulesWrite, JobsExecute] {
             assert!(!Role::Viewer.grants(p), "{p:?}");
         }
-        for p in [JobsRead, JobsWrite, SchedulesRead, SchedulesWrite, QueuesRead] {
+        for p in [
+            JobsRead,
+            JobsWrite,
+            SchedulesRead,
+            SchedulesWrite,
+            QueuesRead,
+        ] {
             assert!(!Role::Executor.grants(p), "{p:?}");
         }
         assert!(Role::Executor.grants(JobsExecute));
@@ -283,7 +292,10 @@ mod tests {
     fn roles_parse_and_scopes_follow_them() {
         assert_eq!(Role::parse(" Scheduler ").unwrap(), Role::Scheduler);
         let err = Role::parse("root").unwrap_err().to_string();
-        assert!(err.contains("`role`") && err.contains("admin, scheduler"), "{err}");
+        assert!(
+            err.contains("`role`") && err.contains("admin, scheduler"),
+            "{err}"
+        );
         let alice = Principal {
             id: PrincipalId::parse("alice").unwrap(),
             role: Role::Scheduler,

@@ -15,6 +15,21 @@ pub enum EngineError {
     /// The queue is not declared in the engine's configuration.
     #[error("invalid `queueName`: {queue:?} is not a declared queue; expected one of: {known}")]
     UnknownQueue { queue: String, known: String },
+    /// A per-principal limit forbids this (`allowedJobTypes`, `allowedPriorities`).
+    #[error("not allowed by `{limit}`: {detail}")]
+    NotAllowed { limit: &'static str, detail: String },
+    /// A per-principal quota is used up (`maxActive`).
+    #[error("quota `{limit}` reached: {detail}")]
+    QuotaExceeded { limit: &'static str, detail: String },
+    /// No such object, or not one the actor may reach.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The change conflicts with what exists (e.g. a schedule name already used).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The object is not in a state that allows this (e.g. retrying a running job).
+    #[error("{0}")]
+    WrongState(String),
     /// The configuration is inconsistent (the message names the key).
     #[error("invalid configuration: {0}")]
     Config(String),

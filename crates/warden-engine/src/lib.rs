@@ -4,6 +4,8 @@
 //! - [`config`]: `EngineConfig` (queues, batch sizes, leases, intervals) and `validate()`.
 //! - [`registry`]: typed handlers by job type; the allowlist of schedulable types.
 //! - [`scheduler`]: the in-process API (`add`, `add_at`, `add_in`, `add_cron`, …).
+//! - [`actor`]: on whose behalf an operation runs (scope, limits, audit context).
+//! - `manage`: cancel, retry, pause, resume, update, trigger, delete — scoped and audited.
 //! - [`engine`]: `Engine::start` wires the services below and `shutdown` stops them.
 //! - `producer`: per queue, claims batches within a concurrency limit and runs them.
 //! - `completer`: writes outcomes in batches (group commit), fenced by lease token.
@@ -20,17 +22,20 @@
 //! which writes them in batches conditional on the lease token. If the process dies,
 //! the leases expire and the rescuer (of any process) puts the jobs back.
 
+pub mod actor;
 mod completer;
 pub mod config;
 pub mod cron;
 pub mod engine;
 pub mod error;
+mod manage;
 mod producer;
 pub mod registry;
 mod rescuer;
 pub mod scheduler;
 mod wakeups;
 
+pub use actor::Actor;
 pub use config::{EngineConfig, QueueConfig};
 pub use engine::{Engine, EngineHandle};
 pub use error::EngineError;

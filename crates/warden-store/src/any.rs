@@ -4,12 +4,14 @@ use std::{fmt, path::PathBuf, str::FromStr};
 
 use jiff::Timestamp;
 use sqlx::postgres::PgConnectOptions;
-use warden_core::{JobId, QueueName, ScheduleId};
+use uuid::Uuid;
+use warden_core::{JobId, QueueName, ScheduleId, Scope};
 
 use crate::{
     PgStore, SqliteStore,
     model::*,
     store::{Result, Store},
+    store_access::AccessStore,
 };
 
 /// Where the data lives: a SQLite file in a data directory (the default) or PostgreSQL.
@@ -117,11 +119,15 @@ impl Store for AnyStore {
     async fn ready(&self) -> Result<()> {
         delegate!(self, ready())
     }
-    async fn job_insert_many(&self, jobs: Vec<NewJob>) -> Result<Vec<InsertedJob>> {
-        delegate!(self, job_insert_many(jobs))
+    async fn job_insert_many(
+        &self,
+        jobs: Vec<NewJob>,
+        audit: Vec<AuditRecord>,
+    ) -> Result<Vec<InsertedJob>> {
+        delegate!(self, job_insert_many(jobs, audit))
     }
-    async fn job_get(&self, id: JobId) -> Result<Job> {
-        delegate!(self, job_get(id))
+    async fn job_get(&self, id: JobId, scope: Scope) -> Result<Job> {
+        delegate!(self, job_get(id, scope))
     }
     async fn job_list(&self, filter: JobFilter) -> Result<Vec<Job>> {
         delegate!(self, job_list(filter))
@@ -135,8 +141,23 @@ impl Store for AnyStore {
     async fn job_complete_many(&self, completions: Vec<Completion>) -> Result<Vec<JobId>> {
         delegate!(self, job_complete_many(completions))
     }
-    async fn job_cancel_many(&self, ids: Vec<JobId>, now: Timestamp) -> Result<Vec<JobId>> {
-        delegate!(self, job_cancel_many(ids, now))
+    async fn job_cancel_many(
+        &self,
+        ids: Vec<JobId>,
+        scope: Scope,
+        now: Timestamp,
+        audit: Vec<AuditRecord>,
+    ) -> Result<Vec<JobId>> {
+        delegate!(self, job_cancel_many(ids, scope, now, audit))
+    }
+    async fn job_retry_many(
+        &self,
+        ids: Vec<JobId>,
+        scope: Scope,
+        now: Timestamp,
+        audit: Vec<AuditRecord>,
+    ) -> Result<Vec<JobId>> {
+        delegate!(self, job_retry_many(ids, scope, now, audit))
     }
     async fn job_rescue_many(&self, params: RescueParams) -> Result<Vec<RescuedJob>> {
         delegate!(self, job_rescue_many(params))
@@ -147,28 +168,43 @@ impl Store for AnyStore {
     async fn job_next_run_at(&self, queue: &QueueName) -> Result<Option<Timestamp>> {
         delegate!(self, job_next_run_at(queue))
     }
-    async fn run_list_by_job(&self, job_id: JobId) -> Result<Vec<Run>> {
-        delegate!(self, run_list_by_job(job_id))
+    async fn run_list_by_job(&self, job_id: JobId, scope: Scope) -> Result<Vec<Run>> {
+        delegate!(self, run_list_by_job(job_id, scope))
     }
-    async fn schedule_insert(&self, schedule: Schedule) -> Result<()> {
-        delegate!(self, schedule_insert(schedule))
+    async fn schedule_insert(&self, schedule: Schedule, audit: Vec<AuditRecord>) -> Result<()> {
+        delegate!(self, schedule_insert(schedule, audit))
     }
-    async fn schedule_get(&self, id: ScheduleId) -> Result<Schedule> {
-        delegate!(self, schedule_get(id))
+    async fn schedule_update(
+        &self,
+        schedule: Schedule,
+        scope: Scope,
+        audit: Vec<AuditRecord>,
+    ) -> Result<()> {
+        delegate!(self, schedule_update(schedule, scope, audit))
     }
-    async fn schedule_list(&self, page: Page) -> Result<Vec<Schedule>> {
-        delegate!(self, schedule_list(page))
+    async fn schedule_get(&self, id: ScheduleId, scope: Scope) -> Result<Schedule> {
+        delegate!(self, schedule_get(id, scope))
+    }
+    async fn schedule_list(&self, page: Page, scope: Scope) -> Result<Vec<Schedule>> {
+        delegate!(self, schedule_list(page, scope))
     }
     async fn schedule_set_paused(
         &self,
         id: ScheduleId,
+        scope: Scope,
         paused: bool,
         now: Timestamp,
+        audit: Vec<AuditRecord>,
     ) -> Result<()> {
-        delegate!(self, schedule_set_paused(id, paused, now))
+        delegate!(self, schedule_set_paused(id, scope, paused, now, audit))
     }
-    async fn schedule_delete(&self, id: ScheduleId) -> Result<()> {
-        delegate!(self, schedule_delete(id))
+    async fn schedule_delete(
+        &self,
+        id: ScheduleId,
+        scope: Scope,
+        audit: Vec<AuditRecord>,
+    ) -> Result<()> {
+        delegate!(self, schedule_delete(id, scope, audit))
     }
     async fn schedule_due_many(&self, now: Timestamp, limit: u32) -> Result<Vec<Schedule>> {
         delegate!(self, schedule_due_many(now, limit))
@@ -187,8 +223,60 @@ impl Store for AnyStore {
     async fn occurrence_list(
         &self,
         schedule_id: ScheduleId,
+        scope: Scope,
         page: Page,
     ) -> Result<Vec<Occurrence>> {
-        delegate!(self, occurrence_list(schedule_id, page))
+        delegate!(self, occurrence_list(schedule_id, scope, page))
+    }
+}
+
+impl AccessStore for AnyStore {
+    async fn principal_upsert(&self, p: PrincipalRecord, audit: Vec<AuditRecord>) -> Result<()> {
+        delegate!(self, principal_upsert(p, audit))
+    }
+    async fn principal_get(&self, id: &str) -> Result<PrincipalRecord> {
+        delegate!(self, principal_get(id))
+    }
+    async fn principal_list(
+        &self,
+        page: Page,
+        after: Option<String>,
+    ) -> Result<Vec<PrincipalRecord>> {
+        delegate!(self, principal_list(page, after))
+    }
+    async fn principal_active_count(&self, owner: &str) -> Result<i64> {
+        delegate!(self, principal_active_count(owner))
+    }
+    async fn api_key_insert(&self, key: ApiKeyRecord, audit: Vec<AuditRecord>) -> Result<()> {
+        delegate!(self, api_key_insert(key, audit))
+    }
+    async fn api_key_find(&self, hash: &str) -> Result<Option<KeyLookup>> {
+        delegate!(self, api_key_find(hash))
+    }
+    async fn api_key_get(&self, id: Uuid) -> Result<ApiKeyRecord> {
+        delegate!(self, api_key_get(id))
+    }
+    async fn api_key_list(&self, principal_id: Option<String>) -> Result<Vec<ApiKeyRecord>> {
+        delegate!(self, api_key_list(principal_id))
+    }
+    async fn api_key_revoke(
+        &self,
+        id: Uuid,
+        now: Timestamp,
+        audit: Vec<AuditRecord>,
+    ) -> Result<()> {
+        delegate!(self, api_key_revoke(id, now, audit))
+    }
+    async fn api_key_rotate(&self, rotation: KeyRotation, audit: Vec<AuditRecord>) -> Result<()> {
+        delegate!(self, api_key_rotate(rotation, audit))
+    }
+    async fn api_key_touch_many(&self, ids: Vec<Uuid>, now: Timestamp) -> Result<()> {
+        delegate!(self, api_key_touch_many(ids, now))
+    }
+    async fn audit_insert_many(&self, records: Vec<AuditRecord>) -> Result<()> {
+        delegate!(self, audit_insert_many(records))
+    }
+    async fn audit_list(&self, filter: AuditFilter) -> Result<Vec<AuditEvent>> {
+        delegate!(self, audit_list(filter))
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //! - [`store`]: the `Store` trait (batch-first, `noun_verb_many` methods).
-//! - [`model`]: params and rows crossing the seam.
+//! - [`store_access`]: `AccessStore`, principals, API keys and the audit trail.
+//! - [`model`]: params and rows crossing the seam (`model_access`: principals, keys, audit).
 //! - [`sqlite`], [`postgres`]: the backends; their SQL lives beside them in `.sql` files
 //!   with the same names per backend.
 //! - [`any`]: `AnyStore`, the backend chosen at start (`open`).
@@ -18,10 +19,13 @@ pub mod error;
 mod ledger;
 mod migrations;
 pub mod model;
+mod model_access;
 pub mod postgres;
 mod rows;
+mod rows_access;
 pub mod sqlite;
 pub mod store;
+pub mod store_access;
 
 pub use any::{AnyStore, StoreLocation};
 pub use error::StoreError;
@@ -29,3 +33,4 @@ pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::Store;
+pub use store_access::AccessStore;

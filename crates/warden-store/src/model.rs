@@ -1,10 +1,12 @@
 //! The values that cross the `Store` seam: parameters in, rows out.
 
+pub use crate::model_access::*;
+
 use jiff::Timestamp;
 use uuid::Uuid;
 use warden_core::{
     CronSpec, JobId, JobKind, JobState, JobTimeout, MaxAttempts, MissedPolicy, OccurrenceOutcome,
-    OverlapPolicy, Payload, Plan, Priority, QueueName, ScheduleId, schedule::CatchUpWindow,
+    OverlapPolicy, Payload, Plan, Priority, QueueName, ScheduleId, Scope, schedule::CatchUpWindow,
 };
 
 /// A job to insert.
@@ -72,14 +74,31 @@ pub struct Job {
     pub lease_expires_at: Option<Timestamp>,
 }
 
-/// Which jobs to list.
-#[derive(Debug, Clone, Default)]
+/// Which jobs to list: those in `scope`, in id (creation) order, after `after`.
+#[derive(Debug, Clone)]
 pub struct JobFilter {
+    pub scope: Scope,
     pub queue: Option<QueueName>,
     pub state: Option<JobState>,
     pub schedule_id: Option<ScheduleId>,
+    /// Cursor: only jobs with a greater id.
+    pub after: Option<JobId>,
     /// At most this many, oldest first; 0 means 100.
     pub limit: u32,
+}
+
+impl JobFilter {
+    /// Every job in `scope`, first page.
+    pub fn new(scope: Scope) -> Self {
+        Self {
+            scope,
+            queue: None,
+            state: None,
+            schedule_id: None,
+            after: None,
+            limit: 0,
+        }
+    }
 }
 
 /// Claim up to `limit` due jobs of `queue` for `worker`.
@@ -275,10 +294,12 @@ pub struct Occurrence {
     pub recorded_at: Timestamp,
 }
 
-/// Paging for lists: at most `limit` (0 means 100) rows.
+/// Paging for lists: at most `limit` (0 means 100) rows, after the cursor `after` (the
+/// last id of the previous page) when the list is in id order.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Page {
     pub limit: u32,
+    pub after: Option<Uuid>,
 }
 
 impl Page {

@@ -9,20 +9,29 @@ use std::future::Future;
 
 use jiff::Timestamp;
 use tokio::sync::mpsc;
-use warden_core::{JobId, QueueName, ScheduleId};
+use warden_core::{JobId, QueueName, ScheduleId, Scope};
 
 use crate::{
     StoreError,
     model::{
-        ClaimParams, ClaimedJob, Completion, HeartbeatParams, InsertedJob, Job, JobFilter, NewJob,
-        Occurrence, OccurrenceBatch, Page, QueueCount, RescueParams, RescuedJob, Run, Schedule,
+        AuditRecord, ClaimParams, ClaimedJob, Completion, HeartbeatParams, InsertedJob, Job,
+        JobFilter, NewJob, Occurrence, OccurrenceBatch, Page, QueueCount, RescueParams, RescuedJob,
+        Run, Schedule,
     },
+    store_access::AccessStore,
 };
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// Durable storage for jobs, runs, schedules and the occurrence ledger.
-pub trait Store: Send + Sync + 'static {
+/// Durable storage for jobs, runs, schedules and the occurrence ledger (and, through
+/// [`AccessStore`], principals, API keys and the audit trail).
+///
+/// # Scope and audit
+/// Methods that read or change one principal's objects take a [`Scope`]: an object out of
+/// scope is `NotFound`, exactly as one that does not exist, so isolation holds in the
+/// query itself. Methods that change something on a principal's behalf take the
+/// `audit` records describing the change and write them in the same transaction.
+pub trait Store: AccessStore {
     /// Applies pending migrations (idempotent; safe to run from several processes).
     fn migrate(&self) -> impl Future<Output = Result<()>> + Send;
 
@@ -35,9 +44,10 @@ pub trait Store: Send + Sync + 'static {
     fn job_insert_many(
         &self,
         jobs: Vec<NewJob>,
+        audit: Vec<AuditRecord>,
     ) -> impl Future<Output = Result<Vec<InsertedJob>>> + Send;
 
-    fn job_get(&self, id: JobId) -> impl Future<Output = Result<Job>> + Send;
+    fn job_get(&self, id: JobId, scope: Scope) -> impl Future<Output = Result<Job>> + Send;
 
     fn job_list(&self, filter: JobFilter) -> impl Future<Output = Result<Vec<Job>>> + Send;
 
@@ -65,11 +75,25 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<JobId>>> + Send;
 
     /// Cancels jobs that are not finished (a running job's lease is revoked, so its
-    /// worker's completion is ignored). Returns the ids cancelled.
+    /// worker's completion is ignored). Returns the ids cancelled. Of the `audit`
+    /// records, only those whose target is a cancelled job are written.
     fn job_cancel_many(
         &self,
         ids: Vec<JobId>,
+        scope: Scope,
         now: Timestamp,
+        audit: Vec<AuditRecord>,
+    ) -> impl Future<Output = Result<Vec<JobId>>> + Send;
+
+    /// Makes `dead` (or `cancelled`) jobs `available` again at `now`, with one more
+    /// attempt allowed if they had used theirs up. Returns the ids retried; as for
+    /// cancel, only the audit records of retried jobs are written.
+    fn job_retry_many(
+        &self,
+        ids: Vec<JobId>,
+        scope: Scope,
+        now: Timestamp,
+        audit: Vec<AuditRecord>,
     ) -> impl Future<Output = Result<Vec<JobId>>> + Send;
 
     /// Returns running jobs whose lease expired to `retryable` (or `dead` when their
@@ -89,25 +113,58 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Timestamp>>> + Send;
 
     /// Run history of one job, oldest attempt first.
-    fn run_list_by_job(&self, job_id: JobId) -> impl Future<Output = Result<Vec<Run>>> + Send;
+    fn run_list_by_job(
+        &self,
+        job_id: JobId,
+        scope: Scope,
+    ) -> impl Future<Output = Result<Vec<Run>>> + Send;
 
     /// Inserts a schedule. `Conflict` when the owner already has one with this name.
-    fn schedule_insert(&self, schedule: Schedule) -> impl Future<Output = Result<()>> + Send;
+    fn schedule_insert(
+        &self,
+        schedule: Schedule,
+        audit: Vec<AuditRecord>,
+    ) -> impl Future<Output = Result<()>> + Send;
 
-    fn schedule_get(&self, id: ScheduleId) -> impl Future<Output = Result<Schedule>> + Send;
+    /// Replaces a schedule's definition (name, cron, template, policies, cursor);
+    /// `id`, `owner` and `created_at` are kept.
+    fn schedule_update(
+        &self,
+        schedule: Schedule,
+        scope: Scope,
+        audit: Vec<AuditRecord>,
+    ) -> impl Future<Output = Result<()>> + Send;
 
-    fn schedule_list(&self, page: Page) -> impl Future<Output = Result<Vec<Schedule>>> + Send;
+    fn schedule_get(
+        &self,
+        id: ScheduleId,
+        scope: Scope,
+    ) -> impl Future<Output = Result<Schedule>> + Send;
+
+    /// Schedules in id order, after `page.after` when paging.
+    fn schedule_list(
+        &self,
+        page: Page,
+        scope: Scope,
+    ) -> impl Future<Output = Result<Vec<Schedule>>> + Send;
 
     /// Pauses or resumes. Occurrences of a paused schedule are recorded `skipped:paused`.
     fn schedule_set_paused(
         &self,
         id: ScheduleId,
+        scope: Scope,
         paused: bool,
         now: Timestamp,
+        audit: Vec<AuditRecord>,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Deletes a schedule and its ledger; its jobs are kept.
-    fn schedule_delete(&self, id: ScheduleId) -> impl Future<Output = Result<()>> + Send;
+    fn schedule_delete(
+        &self,
+        id: ScheduleId,
+        scope: Scope,
+        audit: Vec<AuditRecord>,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// Schedules with an occurrence due at or before `now`.
     fn schedule_due_many(
@@ -138,6 +195,7 @@ pub trait Store: Send + Sync + 'static {
     fn occurrence_list(
         &self,
         schedule_id: ScheduleId,
+        scope: Scope,
         page: Page,
     ) -> impl Future<Output = Result<Vec<Occurrence>>> + Send;
 }

@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 
 use serde::Deserialize;
 use serde_json::json;
-use warden_core::{Outcome, Priority, QueueName};
+use warden_core::{Outcome, Priority, QueueName, Scope};
 use warden_engine::{CronRequest, Engine, EngineConfig, JobRequest, QueueConfig, Registry};
 use warden_store::{Page, Store, StoreLocation};
 
@@ -95,7 +95,10 @@ async fn main() -> anyhow::Result<()> {
     engine.shutdown().await;
 
     println!("occurrence ledger of the cron schedule:");
-    for o in store.occurrence_list(schedule, Page::default()).await? {
+    for o in store
+        .occurrence_list(schedule, Scope::All, Page::default())
+        .await?
+    {
         println!("  {} -> {}", o.scheduled_at, o.outcome);
     }
     Ok(())

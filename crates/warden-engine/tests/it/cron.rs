@@ -2,6 +2,7 @@
 //! missed-run policy; a live engine fires schedules on time.
 
 use std::{sync::Arc, time::Duration};
+use warden_core::Scope;
 
 use jiff::Timestamp;
 use warden_core::{ManualClock, MissedPolicy, OccurrenceOutcome, OverlapPolicy};
@@ -95,7 +96,7 @@ backend_tests!(
             let store = store.clone();
             async move {
                 store
-                    .occurrence_list(id, Page::default())
+                    .occurrence_list(id, Scope::All, Page::default())
                     .await
                     .unwrap()
                     .into_iter()
@@ -134,13 +135,14 @@ backend_tests!(
         for (id, jobs) in [(skip, 1), (latest, 2), (all, 4), (paused, 0)] {
             let made = store
                 .job_list(JobFilter {
+                    scope: Scope::All,
                     schedule_id: Some(id),
-                    ..Default::default()
+                    ..JobFilter::new(Scope::All)
                 })
                 .await
                 .unwrap();
             assert_eq!(made.len(), jobs);
-            let s = store.schedule_get(id).await.unwrap();
+            let s = store.schedule_get(id, Scope::All).await.unwrap();
             assert_eq!(
                 s.next_fire_at,
                 Some(ts("2030-01-01T00:07:00Z")),
@@ -165,7 +167,10 @@ backend_tests!(
         assert_eq!(got, Some(42));
         engine.scheduler().pause_schedule(id).await.unwrap();
         engine.shutdown().await;
-        let ledger = store.occurrence_list(id, Page::default()).await.unwrap();
+        let ledger = store
+            .occurrence_list(id, Scope::All, Page::default())
+            .await
+            .unwrap();
         assert!(ledger.iter().any(|o| o.outcome == OccurrenceOutcome::Ran));
         // Consecutive occurrences are one second apart: none was skipped or doubled.
         for pair in ledger.windows(2) {
@@ -224,7 +229,7 @@ backend_tests!(
         assert!(rx.try_recv().is_err(), "the occurrence ran twice");
         assert_eq!(
             store
-                .occurrence_list(id, Page::default())
+                .occurrence_list(id, Scope::All, Page::default())
                 .await
                 .unwrap()
                 .len(),
@@ -233,8 +238,9 @@ backend_tests!(
         assert_eq!(
             store
                 .job_list(JobFilter {
+                    scope: Scope::All,
                     schedule_id: Some(id),
-                    ..Default::default()
+                    ..JobFilter::new(Scope::All)
                 })
                 .await
                 .unwrap()

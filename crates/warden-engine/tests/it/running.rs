@@ -8,6 +8,7 @@ use std::{
     },
     time::Duration,
 };
+use warden_core::Scope;
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
@@ -21,7 +22,7 @@ use warden_testkit::{TestDb, backend_tests};
 use crate::support::{eventually, fast_config, recording_registry};
 
 async fn state_of(store: &impl Store, id: warden_core::JobId) -> JobState {
-    store.job_get(id).await.unwrap().state
+    store.job_get(id, Scope::All).await.unwrap().state
 }
 
 backend_tests!(
@@ -40,7 +41,7 @@ backend_tests!(
             state_of(&*store, id).await == JobState::Succeeded
         })
         .await;
-        let runs = store.run_list_by_job(id).await.unwrap();
+        let runs = store.run_list_by_job(id, Scope::All).await.unwrap();
         assert_eq!(runs.len(), 1);
         assert_eq!(
             (runs[0].attempt, runs[0].outcome.as_str()),
@@ -80,7 +81,7 @@ backend_tests!(
         .await;
         engine.shutdown().await;
         assert_eq!(calls.load(Ordering::SeqCst), 3);
-        let runs = store.run_list_by_job(id).await.unwrap();
+        let runs = store.run_list_by_job(id, Scope::All).await.unwrap();
         assert_eq!(
             runs.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(),
             ["retry", "retry", "dead"]
@@ -114,7 +115,7 @@ backend_tests!(a_timeout_stops_the_work, |db: TestDb| async move {
         state_of(&*store, id).await == JobState::Dead
     })
     .await;
-    let job = store.job_get(id).await.unwrap();
+    let job = store.job_get(id, Scope::All).await.unwrap();
     assert!(
         job.last_error
             .as_deref()
@@ -153,7 +154,7 @@ backend_tests!(
             state_of(&*store, id).await == JobState::Succeeded
         })
         .await;
-        let runs = store.run_list_by_job(id).await.unwrap();
+        let runs = store.run_list_by_job(id, Scope::All).await.unwrap();
         assert_eq!(
             runs.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(),
             ["retry", "succeeded"]
@@ -219,7 +220,7 @@ backend_tests!(
                 .is_empty()
         );
         assert_eq!(state_of(&*store, id).await, JobState::Succeeded);
-        let runs = store.run_list_by_job(id).await.unwrap();
+        let runs = store.run_list_by_job(id, Scope::All).await.unwrap();
         assert_eq!(
             runs.iter()
                 .map(|r| (r.attempt, r.outcome.as_str()))
@@ -299,7 +300,7 @@ backend_tests!(
         started.recv().await.unwrap();
         engine.shutdown().await;
         assert_eq!(state_of(&*store, short).await, JobState::Succeeded);
-        let released = store.job_get(long).await.unwrap();
+        let released = store.job_get(long, Scope::All).await.unwrap();
         assert_eq!(
             released.state,
             JobState::Retryable,

@@ -1,6 +1,7 @@
 //! The in-process API refuses bad input at schedule time and writes nothing.
 
 use std::{sync::Arc, time::Duration};
+use warden_core::Scope;
 
 use serde_json::json;
 use warden_core::{Priority, SystemClock};
@@ -88,14 +89,14 @@ backend_tests!(
         ));
         assert!(
             store
-                .job_list(JobFilter::default())
+                .job_list(JobFilter::new(Scope::All))
                 .await
                 .unwrap()
                 .is_empty()
         );
         assert!(
             store
-                .schedule_list(Page::default())
+                .schedule_list(Page::default(), Scope::All)
                 .await
                 .unwrap()
                 .is_empty()
@@ -119,7 +120,7 @@ backend_tests!(
             .add("record", json!({"n": 1}), "COMMUNICATIONS")
             .await
             .unwrap();
-        let job = store.job_get(id).await.unwrap();
+        let job = store.job_get(id, Scope::All).await.unwrap();
         assert_eq!(
             (job.queue.as_str(), job.owner.as_str(), job.priority),
             ("COMMUNICATIONS", "system", Priority::Medium)
@@ -133,7 +134,7 @@ backend_tests!(
             )
             .await
             .unwrap();
-        let later = store.job_get(later).await.unwrap();
+        let later = store.job_get(later, Scope::All).await.unwrap();
         assert_eq!(later.state, warden_core::JobState::Scheduled);
         let req = JobRequest::new("record", json!({"n": 3}), "default")
             .priority(Priority::Critical)
@@ -143,7 +144,7 @@ backend_tests!(
         let first = scheduler.add_job(req.clone()).await.unwrap();
         let second = scheduler.add_job(req).await.unwrap();
         assert_eq!((second.id, second.existing), (first.id, true));
-        let stored = store.job_get(first.id).await.unwrap();
+        let stored = store.job_get(first.id, Scope::All).await.unwrap();
         assert_eq!(
             (
                 stored.priority,

@@ -3,5 +3,7 @@ FROM jobs
 WHERE ($1::text IS NULL OR queue = $1)
   AND ($2::text IS NULL OR state = $2)
   AND ($3::uuid IS NULL OR schedule_id = $3)
+  AND ($5::text IS NULL OR owner = $5)
+  AND ($6::uuid IS NULL OR id > $6)
 ORDER BY id
 LIMIT $4

@@ -2,6 +2,9 @@
 //!
 //! Claims use `FOR UPDATE SKIP LOCKED` and commit at once; completions are fenced by the
 //! lease token; batches travel as arrays (`UNNEST`), so a batch is one round trip.
+//! Principals, keys and the audit trail are in `access`.
+
+mod access;
 
 use std::{collections::HashMap, time::Duration};
 
@@ -12,7 +15,7 @@ use sqlx::{
 };
 use tokio::sync::mpsc;
 use uuid::Uuid;
-use warden_core::{JobId, ScheduleId};
+use warden_core::{JobId, ScheduleId, Scope};
 
 use crate::{
     StoreError,
@@ -88,6 +91,30 @@ impl PgStore {
             // The notifier lives as long as the pool; a send fails only at shutdown.
             let _ = self.inserted.send(q.as_str().to_owned());
         }
+    }
+
+    /// Runs a scoped `UPDATE … WHERE id = ANY($1) … RETURNING id` on jobs with its audit
+    /// records, in one transaction.
+    async fn update_jobs(
+        &self,
+        sql: &'static str,
+        ids: Vec<JobId>,
+        scope: Scope,
+        now: Timestamp,
+        audit: Vec<AuditRecord>,
+    ) -> Result<Vec<JobId>> {
+        let ids: Vec<Uuid> = ids.iter().map(JobId::as_uuid).collect();
+        let mut tx = self.pool.begin().await?;
+        let done: Vec<Uuid> = sqlx::query_scalar(sql)
+            .bind(&ids)
+            .bind(micros(now))
+            .bind(scope.owner())
+            .fetch_all(&mut *tx)
+            .await?;
+        let done: Vec<JobId> = done.into_iter().map(JobId::from_uuid).collect();
+        access::audit_insert(&mut tx, &crate::model::audit_of(audit, &done)).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 
     async fn insert_jobs(
@@ -215,17 +242,23 @@ impl Store for PgStore {
         migrations::check_applied(&applied)
     }
 
-    async fn job_insert_many(&self, jobs: Vec<NewJob>) -> Result<Vec<InsertedJob>> {
+    async fn job_insert_many(
+        &self,
+        jobs: Vec<NewJob>,
+        audit: Vec<AuditRecord>,
+    ) -> Result<Vec<InsertedJob>> {
         let mut tx = self.pool.begin().await?;
         let out = Self::insert_jobs(&mut tx, &jobs).await?;
+        access::audit_insert(&mut tx, &audit).await?;
         tx.commit().await?;
         self.announce(jobs.iter().map(|j| &j.queue));
         Ok(out)
     }
 
-    async fn job_get(&self, id: JobId) -> Result<Job> {
+    async fn job_get(&self, id: JobId, scope: Scope) -> Result<Job> {
         let row = sqlx::query(include_str!("job_get.sql"))
             .bind(id.as_uuid())
+            .bind(scope.owner())
             .fetch_one(&self.pool)
             .await?;
         job_from_row(&row)
@@ -239,9 +272,12 @@ impl Store for PgStore {
             .bind(
                 Page {
                     limit: filter.limit,
+                    after: None,
                 }
                 .limit(),
             )
+            .bind(filter.scope.owner())
+            .bind(filter.after.map(|id| id.as_uuid()))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(job_from_row).collect()
@@ -325,14 +361,36 @@ impl Store for PgStore {
         Ok(done.into_iter().map(JobId::from_uuid).collect())
     }
 
-    async fn job_cancel_many(&self, ids: Vec<JobId>, now: Timestamp) -> Result<Vec<JobId>> {
-        let ids: Vec<Uuid> = ids.iter().map(JobId::as_uuid).collect();
-        let done: Vec<Uuid> = sqlx::query_scalar(include_str!("job_cancel_many.sql"))
-            .bind(&ids)
-            .bind(micros(now))
-            .fetch_all(&self.pool)
+    async fn job_cancel_many(
+        &self,
+        ids: Vec<JobId>,
+        scope: Scope,
+        now: Timestamp,
+        audit: Vec<AuditRecord>,
+    ) -> Result<Vec<JobId>> {
+        self.update_jobs(include_str!("job_cancel_many.sql"), ids, scope, now, audit)
+            .await
+    }
+
+    async fn job_retry_many(
+        &self,
+        ids: Vec<JobId>,
+        scope: Scope,
+        now: Timestamp,
+        audit: Vec<AuditRecord>,
+    ) -> Result<Vec<JobId>> {
+        let done = self
+            .update_jobs(include_str!("job_retry_many.sql"), ids, scope, now, audit)
             .await?;
-        Ok(done.into_iter().map(JobId::from_uuid).collect())
+        let queues: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT queue FROM jobs WHERE id = ANY($1)")
+                .bind(done.iter().map(JobId::as_uuid).collect::<Vec<_>>())
+                .fetch_all(&self.pool)
+                .await?;
+        for q in queues {
+            let _ = self.inserted.send(q);
+        }
+        Ok(done)
     }
 
     async fn job_rescue_many(&self, p: RescueParams) -> Result<Vec<RescuedJob>> {
@@ -374,52 +432,56 @@ impl Store for PgStore {
         crate::convert::opt_from_micros(us)
     }
 
-    async fn run_list_by_job(&self, job_id: JobId) -> Result<Vec<Run>> {
+    async fn run_list_by_job(&self, job_id: JobId, scope: Scope) -> Result<Vec<Run>> {
         let rows = sqlx::query(include_str!("run_list_by_job.sql"))
             .bind(job_id.as_uuid())
+            .bind(scope.owner())
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(run_from_row).collect()
     }
 
-    async fn schedule_insert(&self, s: Schedule) -> Result<()> {
-        sqlx::query(include_str!("schedule_insert.sql"))
-            .bind(s.id.as_uuid())
-            .bind(&s.name)
-            .bind(&s.owner)
-            .bind(s.cron.expr())
-            .bind(s.cron.tz_name())
-            .bind(s.cron.dst().gap.as_str())
-            .bind(s.cron.dst().fold.as_str())
-            .bind(s.template.kind.as_str())
-            .bind(s.template.queue.as_str())
-            .bind(s.template.priority.rank())
-            .bind(s.template.payload.as_bytes())
-            .bind(s.template.max_attempts.get())
-            .bind(s.template.timeout.as_millis())
-            .bind(s.paused)
-            .bind(s.overlap.as_str())
-            .bind(s.missed.as_str())
-            .bind(s.catch_up.as_duration().as_millis() as i64)
-            .bind(s.next_fire_at.map(micros))
-            .bind(micros(s.created_at))
-            .bind(micros(s.updated_at))
-            .execute(&self.pool)
+    async fn schedule_insert(&self, s: Schedule, audit: Vec<AuditRecord>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        bind_schedule(sqlx::query(include_str!("schedule_insert.sql")), &s)
+            .execute(&mut *tx)
             .await?;
+        access::audit_insert(&mut tx, &audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    async fn schedule_get(&self, id: ScheduleId) -> Result<Schedule> {
+    async fn schedule_update(
+        &self,
+        s: Schedule,
+        scope: Scope,
+        audit: Vec<AuditRecord>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = bind_schedule(sqlx::query(include_str!("schedule_update.sql")), &s)
+            .bind(scope.owner())
+            .execute(&mut *tx)
+            .await?;
+        found(done.rows_affected())?;
+        access::audit_insert(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn schedule_get(&self, id: ScheduleId, scope: Scope) -> Result<Schedule> {
         let row = sqlx::query(include_str!("schedule_get.sql"))
             .bind(id.as_uuid())
+            .bind(scope.owner())
             .fetch_one(&self.pool)
             .await?;
         schedule_from_row(&row)
     }
 
-    async fn schedule_list(&self, page: Page) -> Result<Vec<Schedule>> {
+    async fn schedule_list(&self, page: Page, scope: Scope) -> Result<Vec<Schedule>> {
         let rows = sqlx::query(include_str!("schedule_list.sql"))
             .bind(page.limit())
+            .bind(scope.owner())
+            .bind(page.after)
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(schedule_from_row).collect()
@@ -428,32 +490,41 @@ impl Store for PgStore {
     async fn schedule_set_paused(
         &self,
         id: ScheduleId,
+        scope: Scope,
         paused: bool,
         now: Timestamp,
+        audit: Vec<AuditRecord>,
     ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(include_str!("schedule_set_paused.sql"))
             .bind(id.as_uuid())
             .bind(paused)
             .bind(micros(now))
-            .execute(&self.pool)
+            .bind(scope.owner())
+            .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(done.rows_affected())?;
+        access::audit_insert(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
-    async fn schedule_delete(&self, id: ScheduleId) -> Result<()> {
+    async fn schedule_delete(
+        &self,
+        id: ScheduleId,
+        scope: Scope,
+        audit: Vec<AuditRecord>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(include_str!("schedule_delete.sql"))
             .bind(id.as_uuid())
-            .execute(&self.pool)
+            .bind(scope.owner())
+            .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(done.rows_affected())?;
+        access::audit_insert(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn schedule_due_many(&self, now: Timestamp, limit: u32) -> Result<Vec<Schedule>> {
@@ -526,11 +597,13 @@ impl Store for PgStore {
     async fn occurrence_list(
         &self,
         schedule_id: ScheduleId,
+        scope: Scope,
         page: Page,
     ) -> Result<Vec<Occurrence>> {
         let rows = sqlx::query(include_str!("occurrence_list.sql"))
             .bind(schedule_id.as_uuid())
             .bind(page.limit())
+            .bind(scope.owner())
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(occurrence_from_row).collect()
@@ -565,6 +638,7 @@ impl LedgerTx for PgLedger {
         sqlx::query(include_str!("job_cancel_many.sql"))
             .bind(&ids)
             .bind(micros(now))
+            .bind(None::<String>)
             .execute(&mut *self.0)
             .await?;
         Ok(())
@@ -586,6 +660,42 @@ impl LedgerTx for PgLedger {
         PgStore::insert_jobs(&mut self.0, std::slice::from_ref(job))
             .await
             .map(drop)
+    }
+}
+
+/// Binds a schedule's 20 columns in the order of `schedule_insert.sql`.
+fn bind_schedule<'q>(
+    q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    s: &'q Schedule,
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    q.bind(s.id.as_uuid())
+        .bind(&s.name)
+        .bind(&s.owner)
+        .bind(s.cron.expr())
+        .bind(s.cron.tz_name())
+        .bind(s.cron.dst().gap.as_str())
+        .bind(s.cron.dst().fold.as_str())
+        .bind(s.template.kind.as_str())
+        .bind(s.template.queue.as_str())
+        .bind(s.template.priority.rank())
+        .bind(s.template.payload.as_bytes())
+        .bind(s.template.max_attempts.get())
+        .bind(s.template.timeout.as_millis())
+        .bind(s.paused)
+        .bind(s.overlap.as_str())
+        .bind(s.missed.as_str())
+        .bind(s.catch_up.as_duration().as_millis() as i64)
+        .bind(s.next_fire_at.map(micros))
+        .bind(micros(s.created_at))
+        .bind(micros(s.updated_at))
+}
+
+/// `NotFound` when a scoped change touched no row.
+fn found(rows: u64) -> Result<()> {
+    if rows == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
     }
 }
 

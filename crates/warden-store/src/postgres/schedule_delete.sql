@@ -1,1 +1,1 @@
-DELETE FROM schedules WHERE id = $1
+DELETE FROM schedules WHERE id = $1 AND ($2::text IS NULL OR owner = $2)

@@ -3,5 +3,7 @@ FROM jobs
 WHERE (?1 IS NULL OR queue = ?1)
   AND (?2 IS NULL OR state = ?2)
   AND (?3 IS NULL OR schedule_id = ?3)
+  AND (?5 IS NULL OR owner = ?5)
+  AND (?6 IS NULL OR id > ?6)
 ORDER BY id
 LIMIT ?4

@@ -12,6 +12,7 @@
 //! - One warden process per database file: several processes sharing work need
 //!   PostgreSQL.
 
+mod access;
 mod writer;
 mod writes;
 
@@ -22,7 +23,7 @@ use sqlx::{
     SqlitePool,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
-use warden_core::{JobId, QueueName, ScheduleId};
+use warden_core::{JobId, QueueName, ScheduleId, Scope};
 
 use self::writer::{Write, Writer, Written};
 use crate::{
@@ -122,13 +123,19 @@ impl Store for SqliteStore {
         migrations::check_applied(&applied)
     }
 
-    async fn job_insert_many(&self, jobs: Vec<NewJob>) -> Result<Vec<InsertedJob>> {
-        written!(self.writer.call(Write::InsertJobs(jobs)).await, Inserted)
+    async fn job_insert_many(
+        &self,
+        jobs: Vec<NewJob>,
+        audit: Vec<AuditRecord>,
+    ) -> Result<Vec<InsertedJob>> {
+        let write = Write::InsertJobs(jobs).audited(audit);
+        written!(self.writer.call(write).await, Inserted)
     }
 
-    async fn job_get(&self, id: JobId) -> Result<Job> {
+    async fn job_get(&self, id: JobId, scope: Scope) -> Result<Job> {
         let row = sqlx::query(include_str!("job_get.sql"))
             .bind(id.to_string())
+            .bind(scope.owner())
             .fetch_one(&self.read)
             .await?;
         job_from_row(&row)
@@ -142,9 +149,12 @@ impl Store for SqliteStore {
             .bind(
                 Page {
                     limit: filter.limit,
+                    after: None,
                 }
                 .limit(),
             )
+            .bind(filter.scope.owner())
+            .bind(filter.after.map(|id| id.to_string()))
             .fetch_all(&self.read)
             .await?;
         rows.iter().map(job_from_row).collect()
@@ -162,8 +172,26 @@ impl Store for SqliteStore {
         written!(self.writer.call(Write::Complete(completions)).await, Ids)
     }
 
-    async fn job_cancel_many(&self, ids: Vec<JobId>, now: Timestamp) -> Result<Vec<JobId>> {
-        written!(self.writer.call(Write::Cancel(ids, now)).await, Ids)
+    async fn job_cancel_many(
+        &self,
+        ids: Vec<JobId>,
+        scope: Scope,
+        now: Timestamp,
+        audit: Vec<AuditRecord>,
+    ) -> Result<Vec<JobId>> {
+        let write = Write::Cancel(ids, scope, now).audited(audit);
+        written!(self.writer.call(write).await, Ids)
+    }
+
+    async fn job_retry_many(
+        &self,
+        ids: Vec<JobId>,
+        scope: Scope,
+        now: Timestamp,
+        audit: Vec<AuditRecord>,
+    ) -> Result<Vec<JobId>> {
+        let write = Write::Retry(ids, scope, now).audited(audit);
+        written!(self.writer.call(write).await, Ids)
     }
 
     async fn job_rescue_many(&self, params: RescueParams) -> Result<Vec<RescuedJob>> {
@@ -193,29 +221,44 @@ impl Store for SqliteStore {
         opt_from_micros(us)
     }
 
-    async fn run_list_by_job(&self, job_id: JobId) -> Result<Vec<Run>> {
+    async fn run_list_by_job(&self, job_id: JobId, scope: Scope) -> Result<Vec<Run>> {
         let rows = sqlx::query(include_str!("run_list_by_job.sql"))
             .bind(job_id.to_string())
+            .bind(scope.owner())
             .fetch_all(&self.read)
             .await?;
         rows.iter().map(run_from_row).collect()
     }
 
-    async fn schedule_insert(&self, schedule: Schedule) -> Result<()> {
-        self.done(Write::ScheduleInsert(Box::new(schedule))).await
+    async fn schedule_insert(&self, schedule: Schedule, audit: Vec<AuditRecord>) -> Result<()> {
+        self.done(Write::ScheduleInsert(Box::new(schedule)).audited(audit))
+            .await
     }
 
-    async fn schedule_get(&self, id: ScheduleId) -> Result<Schedule> {
+    async fn schedule_update(
+        &self,
+        schedule: Schedule,
+        scope: Scope,
+        audit: Vec<AuditRecord>,
+    ) -> Result<()> {
+        self.done(Write::ScheduleUpdate(Box::new(schedule), scope).audited(audit))
+            .await
+    }
+
+    async fn schedule_get(&self, id: ScheduleId, scope: Scope) -> Result<Schedule> {
         let row = sqlx::query(include_str!("schedule_get.sql"))
             .bind(id.to_string())
+            .bind(scope.owner())
             .fetch_one(&self.read)
             .await?;
         schedule_from_row(&row)
     }
 
-    async fn schedule_list(&self, page: Page) -> Result<Vec<Schedule>> {
+    async fn schedule_list(&self, page: Page, scope: Scope) -> Result<Vec<Schedule>> {
         let rows = sqlx::query(include_str!("schedule_list.sql"))
             .bind(page.limit())
+            .bind(scope.owner())
+            .bind(page.after.map(|u| u.to_string()))
             .fetch_all(&self.read)
             .await?;
         rows.iter().map(schedule_from_row).collect()
@@ -224,14 +267,23 @@ impl Store for SqliteStore {
     async fn schedule_set_paused(
         &self,
         id: ScheduleId,
+        scope: Scope,
         paused: bool,
         now: Timestamp,
+        audit: Vec<AuditRecord>,
     ) -> Result<()> {
-        self.done(Write::SchedulePaused(id, paused, now)).await
+        self.done(Write::SchedulePaused(id, scope, paused, now).audited(audit))
+            .await
     }
 
-    async fn schedule_delete(&self, id: ScheduleId) -> Result<()> {
-        self.done(Write::ScheduleDelete(id)).await
+    async fn schedule_delete(
+        &self,
+        id: ScheduleId,
+        scope: Scope,
+        audit: Vec<AuditRecord>,
+    ) -> Result<()> {
+        self.done(Write::ScheduleDelete(id, scope).audited(audit))
+            .await
     }
 
     async fn schedule_due_many(&self, now: Timestamp, limit: u32) -> Result<Vec<Schedule>> {
@@ -266,11 +318,13 @@ impl Store for SqliteStore {
     async fn occurrence_list(
         &self,
         schedule_id: ScheduleId,
+        scope: Scope,
         page: Page,
     ) -> Result<Vec<Occurrence>> {
         let rows = sqlx::query(include_str!("occurrence_list.sql"))
             .bind(schedule_id.to_string())
             .bind(page.limit())
+            .bind(scope.owner())
             .fetch_all(&self.read)
             .await?;
         rows.iter().map(occurrence_from_row).collect()

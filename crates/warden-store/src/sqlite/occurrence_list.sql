@@ -1,2 +1,4 @@
-SELECT schedule_id, scheduled_at, outcome, job_id, recorded_at
-FROM schedule_occurrences WHERE schedule_id = ?1 ORDER BY scheduled_at LIMIT ?2
+SELECT o.schedule_id, o.scheduled_at, o.outcome, o.job_id, o.recorded_at
+FROM schedule_occurrences o JOIN schedules s ON s.id = o.schedule_id
+WHERE o.schedule_id = ?1 AND (?3 IS NULL OR s.owner = ?3)
+ORDER BY o.scheduled_at LIMIT ?2

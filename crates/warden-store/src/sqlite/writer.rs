@@ -19,9 +19,12 @@ use std::{path::Path, time::Duration};
 
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
-use warden_core::{JobId, ScheduleId};
+use warden_core::{JobId, ScheduleId, Scope};
 
-use super::writes;
+use super::{
+    access::{self, AccessWrite},
+    writes,
+};
 use crate::{StoreError, model::*};
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -35,12 +38,29 @@ pub(super) enum Write {
     Claim(ClaimParams),
     Heartbeat(HeartbeatParams),
     Complete(Vec<Completion>),
-    Cancel(Vec<JobId>, jiff::Timestamp),
+    Cancel(Vec<JobId>, Scope, jiff::Timestamp),
+    Retry(Vec<JobId>, Scope, jiff::Timestamp),
     Rescue(RescueParams),
     ScheduleInsert(Box<Schedule>),
-    SchedulePaused(ScheduleId, bool, jiff::Timestamp),
-    ScheduleDelete(ScheduleId),
+    ScheduleUpdate(Box<Schedule>, Scope),
+    SchedulePaused(ScheduleId, Scope, bool, jiff::Timestamp),
+    ScheduleDelete(ScheduleId, Scope),
     RecordOccurrences(OccurrenceBatch),
+    /// Principals, keys, audit records.
+    Access(AccessWrite),
+    /// A write and the audit records describing it, committed together.
+    Audited(Box<Write>, Vec<AuditRecord>),
+}
+
+impl Write {
+    /// Adds audit records to a write (none: the write as it is).
+    pub(super) fn audited(self, audit: Vec<AuditRecord>) -> Self {
+        if audit.is_empty() {
+            self
+        } else {
+            Write::Audited(Box::new(self), audit)
+        }
+    }
 }
 
 /// What a write returns.
@@ -176,19 +196,50 @@ fn perform(conn: &Connection, write: Write) -> Result<Written> {
         Write::Claim(p) => Written::Claimed(writes::claim(conn, p)?),
         Write::Heartbeat(p) => Written::Ids(writes::heartbeat(conn, p)?),
         Write::Complete(c) => Written::Ids(writes::complete(conn, c)?),
-        Write::Cancel(ids, now) => Written::Ids(writes::cancel(conn, &ids, now)?),
+        Write::Cancel(ids, scope, now) => Written::Ids(writes::update_jobs(
+            conn,
+            include_str!("job_cancel.sql"),
+            &ids,
+            &scope,
+            now,
+        )?),
+        Write::Retry(ids, scope, now) => Written::Ids(writes::update_jobs(
+            conn,
+            include_str!("job_retry.sql"),
+            &ids,
+            &scope,
+            now,
+        )?),
         Write::Rescue(p) => Written::Rescued(writes::rescue(conn, p)?),
         Write::ScheduleInsert(s) => {
             writes::schedule_insert(conn, *s)?;
             Written::Done
         }
-        Write::SchedulePaused(id, paused, now) => {
-            writes::schedule_set_paused(conn, id, paused, now)?;
+        Write::ScheduleUpdate(s, scope) => {
+            writes::schedule_update(conn, *s, &scope)?;
             Written::Done
         }
-        Write::ScheduleDelete(id) => {
-            writes::schedule_delete(conn, id)?;
+        Write::SchedulePaused(id, scope, paused, now) => {
+            writes::schedule_set_paused(conn, id, &scope, paused, now)?;
             Written::Done
+        }
+        Write::ScheduleDelete(id, scope) => {
+            writes::schedule_delete(conn, id, &scope)?;
+            Written::Done
+        }
+        Write::Access(w) => {
+            access::perform(conn, w)?;
+            Written::Done
+        }
+        Write::Audited(write, records) => {
+            let written = perform(conn, *write)?;
+            // A job update audits only the jobs it changed.
+            let records = match &written {
+                Written::Ids(changed) => crate::model::audit_of(records, changed),
+                _ => records,
+            };
+            access::audit_insert(conn, &records)?;
+            written
         }
         Write::RecordOccurrences(batch) => {
             Written::Occurrences(writes::record_occurrences(conn, batch)?)

@@ -14,7 +14,7 @@ use std::{
 
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Params, Row, params};
-use warden_core::{JobId, ScheduleId};
+use warden_core::{JobId, ScheduleId, Scope};
 
 use crate::{
     StoreError,
@@ -27,7 +27,7 @@ use crate::{
 type Result<T> = std::result::Result<T, StoreError>;
 
 /// Runs a cached statement and decodes every row it returns.
-fn query<T>(
+pub(super) fn query<T>(
     conn: &Connection,
     sql: &str,
     params: impl Params,
@@ -42,7 +42,7 @@ fn query<T>(
     Ok(out)
 }
 
-fn execute(conn: &Connection, sql: &str, params: impl Params) -> Result<usize> {
+pub(super) fn execute(conn: &Connection, sql: &str, params: impl Params) -> Result<usize> {
     Ok(conn.prepare_cached(sql)?.execute(params)?)
 }
 
@@ -157,15 +157,22 @@ pub(super) fn complete(conn: &Connection, completions: Vec<Completion>) -> Resul
     Ok(counted)
 }
 
-pub(super) fn cancel(conn: &Connection, ids: &[JobId], now: Timestamp) -> Result<Vec<JobId>> {
-    let mut cancel = conn.prepare_cached(include_str!("job_cancel.sql"))?;
-    let mut cancelled = Vec::with_capacity(ids.len());
+/// Runs a scoped per-job `UPDATE` (cancel, retry) over `ids`; returns those it changed.
+pub(super) fn update_jobs(
+    conn: &Connection,
+    sql: &str,
+    ids: &[JobId],
+    scope: &Scope,
+    now: Timestamp,
+) -> Result<Vec<JobId>> {
+    let mut update = conn.prepare_cached(sql)?;
+    let mut changed = Vec::with_capacity(ids.len());
     for id in ids {
-        if cancel.execute(params![id.to_string(), micros(now)])? == 1 {
-            cancelled.push(*id);
+        if update.execute(params![id.to_string(), micros(now), scope.owner()])? == 1 {
+            changed.push(*id);
         }
     }
-    Ok(cancelled)
+    Ok(changed)
 }
 
 pub(super) fn rescue(conn: &Connection, p: RescueParams) -> Result<Vec<RescuedJob>> {
@@ -209,56 +216,76 @@ pub(super) fn rescue(conn: &Connection, p: RescueParams) -> Result<Vec<RescuedJo
 }
 
 pub(super) fn schedule_insert(conn: &Connection, s: Schedule) -> Result<()> {
-    let params = params![
-        s.id.to_string(),
-        s.name,
-        s.owner,
-        s.cron.expr(),
-        s.cron.tz_name(),
-        s.cron.dst().gap.as_str(),
-        s.cron.dst().fold.as_str(),
-        s.template.kind.as_str(),
-        s.template.queue.as_str(),
-        s.template.priority.rank(),
-        s.template.payload.as_bytes(),
-        s.template.max_attempts.get(),
-        s.template.timeout.as_millis(),
-        s.paused,
-        s.overlap.as_str(),
-        s.missed.as_str(),
-        s.catch_up.as_duration().as_millis() as i64,
-        s.next_fire_at.map(micros),
-        micros(s.created_at),
-        micros(s.updated_at),
-    ];
+    let params = rusqlite::params_from_iter(schedule_params(&s, None));
     execute(conn, include_str!("schedule_insert.sql"), params).map(drop)
+}
+
+pub(super) fn schedule_update(conn: &Connection, s: Schedule, scope: &Scope) -> Result<()> {
+    let params = rusqlite::params_from_iter(schedule_params(&s, Some(scope.owner())));
+    found(execute(conn, include_str!("schedule_update.sql"), params)?)
+}
+
+/// A schedule's 20 columns in the order of `schedule_insert.sql`, plus the scope's owner
+/// as the 21st for `schedule_update.sql`.
+fn schedule_params(s: &Schedule, scope: Option<Option<&str>>) -> Vec<rusqlite::types::Value> {
+    use rusqlite::types::Value;
+    let text = |v: &str| Value::Text(v.to_owned());
+    let mut v = vec![
+        text(&s.id.to_string()),
+        text(&s.name),
+        text(&s.owner),
+        text(s.cron.expr()),
+        text(s.cron.tz_name()),
+        text(s.cron.dst().gap.as_str()),
+        text(s.cron.dst().fold.as_str()),
+        text(s.template.kind.as_str()),
+        text(s.template.queue.as_str()),
+        Value::Integer(s.template.priority.rank().into()),
+        Value::Blob(s.template.payload.as_bytes().to_vec()),
+        Value::Integer(s.template.max_attempts.get().into()),
+        Value::Integer(s.template.timeout.as_millis()),
+        Value::Integer(s.paused.into()),
+        text(s.overlap.as_str()),
+        text(s.missed.as_str()),
+        Value::Integer(s.catch_up.as_duration().as_millis() as i64),
+        s.next_fire_at
+            .map_or(Value::Null, |t| Value::Integer(micros(t))),
+        Value::Integer(micros(s.created_at)),
+        Value::Integer(micros(s.updated_at)),
+    ];
+    if let Some(owner) = scope {
+        v.push(owner.map_or(Value::Null, text));
+    }
+    v
+}
+
+/// `NotFound` when a scoped change touched no row.
+pub(super) fn found(changed: usize) -> Result<()> {
+    if changed == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
 }
 
 pub(super) fn schedule_set_paused(
     conn: &Connection,
     id: ScheduleId,
+    scope: &Scope,
     paused: bool,
     now: Timestamp,
 ) -> Result<()> {
-    let changed = execute(
+    let params = params![id.to_string(), paused, micros(now), scope.owner()];
+    found(execute(
         conn,
         include_str!("schedule_set_paused.sql"),
-        params![id.to_string(), paused, micros(now)],
-    )?;
-    if changed == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
+        params,
+    )?)
 }
 
-pub(super) fn schedule_delete(conn: &Connection, id: ScheduleId) -> Result<()> {
-    let changed = execute(conn, include_str!("schedule_delete.sql"), [id.to_string()])?;
-    if changed == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
+pub(super) fn schedule_delete(conn: &Connection, id: ScheduleId, scope: &Scope) -> Result<()> {
+    let params = params![id.to_string(), scope.owner()];
+    found(execute(conn, include_str!("schedule_delete.sql"), params)?)
 }
 
 pub(super) fn record_occurrences(
@@ -305,7 +332,14 @@ impl LedgerTx for SqliteLedger<'_> {
     }
 
     async fn cancel(&mut self, ids: &[JobId], now: Timestamp) -> Result<()> {
-        cancel(self.0, ids, now).map(drop)
+        update_jobs(
+            self.0,
+            include_str!("job_cancel.sql"),
+            ids,
+            &Scope::All,
+            now,
+        )
+        .map(drop)
     }
 
     async fn insert_occurrence(&mut self, o: &Occurrence) -> Result<bool> {

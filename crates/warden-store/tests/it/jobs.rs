@@ -2,6 +2,7 @@
 //! retries, rescue, cancel, counts and history.
 
 use uuid::Uuid;
+use warden_core::Scope;
 use warden_core::{JobState, Priority, QueueName};
 use warden_store::{
     Completion, CompletionResult, HeartbeatParams, JobFilter, RescueParams, Store, StoreError,
@@ -40,14 +41,14 @@ backend_tests!(
         later.run_at = at(60);
         let now = job("q");
         let ids = store
-            .job_insert_many(vec![now.clone(), later.clone()])
+            .job_insert_many(vec![now.clone(), later.clone()], vec![])
             .await
             .unwrap();
         assert_eq!(
             ids.iter().map(|i| (i.id, i.existing)).collect::<Vec<_>>(),
             [(now.id, false), (later.id, false)]
         );
-        let got = store.job_get(now.id).await.unwrap();
+        let got = store.job_get(now.id, Scope::All).await.unwrap();
         assert_eq!(got.state, JobState::Available);
         assert_eq!(got.payload, now.payload);
         assert_eq!(
@@ -63,14 +64,20 @@ backend_tests!(
             ("user-1", t0(), t0())
         );
         assert_eq!(
-            store.job_get(later.id).await.unwrap().state,
+            store.job_get(later.id, Scope::All).await.unwrap().state,
             JobState::Scheduled
         );
         assert!(matches!(
-            store.job_get(warden_core::JobId::new()).await,
+            store.job_get(warden_core::JobId::new(), Scope::All).await,
             Err(StoreError::NotFound)
         ));
-        assert!(store.job_insert_many(vec![]).await.unwrap().is_empty());
+        assert!(
+            store
+                .job_insert_many(vec![], vec![])
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 );
 
@@ -83,23 +90,30 @@ backend_tests!(
         let mut same_batch = job("q");
         same_batch.idempotency_key = Some("order-42".into());
         let out = store
-            .job_insert_many(vec![first.clone(), same_batch])
+            .job_insert_many(vec![first.clone(), same_batch], vec![])
             .await
             .unwrap();
         assert_eq!((out[0].id, out[0].existing), (first.id, false));
         assert_eq!((out[1].id, out[1].existing), (first.id, true));
         let mut again = job("q");
         again.idempotency_key = Some("order-42".into());
-        let out = store.job_insert_many(vec![again]).await.unwrap();
+        let out = store.job_insert_many(vec![again], vec![]).await.unwrap();
         assert_eq!((out[0].id, out[0].existing), (first.id, true));
         let mut other_queue = job("other");
         other_queue.idempotency_key = Some("order-42".into());
         let out = store
-            .job_insert_many(vec![other_queue.clone()])
+            .job_insert_many(vec![other_queue.clone()], vec![])
             .await
             .unwrap();
         assert_eq!((out[0].id, out[0].existing), (other_queue.id, false));
-        assert_eq!(store.job_list(JobFilter::default()).await.unwrap().len(), 2);
+        assert_eq!(
+            store
+                .job_list(JobFilter::new(Scope::All))
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
     }
 );
 
@@ -120,14 +134,17 @@ backend_tests!(
         future.created_at = t0();
         let other = job("elsewhere");
         store
-            .job_insert_many(vec![
-                low.clone(),
-                crit.clone(),
-                medium.clone(),
-                old_medium.clone(),
-                future.clone(),
-                other,
-            ])
+            .job_insert_many(
+                vec![
+                    low.clone(),
+                    crit.clone(),
+                    medium.clone(),
+                    old_medium.clone(),
+                    future.clone(),
+                    other,
+                ],
+                vec![],
+            )
             .await
             .unwrap();
         let first = store.job_claim_many(claim("q", 2, t0())).await.unwrap();
@@ -146,7 +163,7 @@ backend_tests!(
             [medium.id, low.id].into()
         );
         assert!(rest.iter().all(|c| c.attempt == 1));
-        let running = store.job_get(low.id).await.unwrap();
+        let running = store.job_get(low.id, Scope::All).await.unwrap();
         assert_eq!(
             (running.state, running.lease_owner.as_deref()),
             (JobState::Running, Some("worker-a"))
@@ -183,7 +200,10 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
         let j = job("q");
-        store.job_insert_many(vec![j.clone()]).await.unwrap();
+        store
+            .job_insert_many(vec![j.clone()], vec![])
+            .await
+            .unwrap();
         let stale = store
             .job_claim_many(claim("q", 1, t0()))
             .await
@@ -215,13 +235,16 @@ backend_tests!(
                 .unwrap()
                 .is_empty()
         );
-        assert_eq!(store.job_get(j.id).await.unwrap().state, JobState::Running);
+        assert_eq!(
+            store.job_get(j.id, Scope::All).await.unwrap().state,
+            JobState::Running
+        );
         let ok = store
             .job_complete_many(vec![done(&fresh, CompletionResult::Succeeded)])
             .await
             .unwrap();
         assert_eq!(ok, [j.id]);
-        let finished = store.job_get(j.id).await.unwrap();
+        let finished = store.job_get(j.id, Scope::All).await.unwrap();
         assert_eq!(finished.state, JobState::Succeeded);
         assert_eq!(finished.finished_at, Some(at(2)));
         assert!(finished.lease_owner.is_none());
@@ -233,7 +256,7 @@ backend_tests!(
                 .unwrap()
                 .is_empty()
         );
-        let runs = store.run_list_by_job(j.id).await.unwrap();
+        let runs = store.run_list_by_job(j.id, Scope::All).await.unwrap();
         assert_eq!(
             runs.iter()
                 .map(|r| (r.attempt, r.outcome.as_str()))
@@ -254,7 +277,7 @@ backend_tests!(
         let store = db.store();
         let (a, b, c) = (job("q"), job("q"), job("q"));
         store
-            .job_insert_many(vec![a.clone(), b.clone(), c.clone()])
+            .job_insert_many(vec![a.clone(), b.clone(), c.clone()], vec![])
             .await
             .unwrap();
         let claimed = store.job_claim_many(claim("q", 3, t0())).await.unwrap();
@@ -284,14 +307,17 @@ backend_tests!(
             .await
             .unwrap();
         assert_eq!(applied.len(), 3);
-        let ra = store.job_get(a.id).await.unwrap();
+        let ra = store.job_get(a.id, Scope::All).await.unwrap();
         assert_eq!(
             (ra.state, ra.run_at, ra.last_error.as_deref()),
             (JobState::Retryable, at(50), Some("smtp 451"))
         );
-        assert_eq!(store.job_get(b.id).await.unwrap().state, JobState::Dead);
         assert_eq!(
-            store.job_get(c.id).await.unwrap().state,
+            store.job_get(b.id, Scope::All).await.unwrap().state,
+            JobState::Dead
+        );
+        assert_eq!(
+            store.job_get(c.id, Scope::All).await.unwrap().state,
             JobState::Cancelled
         );
         assert!(
@@ -304,7 +330,7 @@ backend_tests!(
         let again = store.job_claim_many(claim("q", 3, at(50))).await.unwrap();
         assert_eq!((again[0].id, again[0].attempt), (a.id, 2));
         let outcomes: Vec<String> = store
-            .run_list_by_job(b.id)
+            .run_list_by_job(b.id, Scope::All)
             .await
             .unwrap()
             .into_iter()
@@ -320,7 +346,7 @@ backend_tests!(
         let store = db.store();
         let (a, b) = (job("q"), job("q"));
         store
-            .job_insert_many(vec![a.clone(), b.clone()])
+            .job_insert_many(vec![a.clone(), b.clone()], vec![])
             .await
             .unwrap();
         let claimed = store.job_claim_many(claim("q", 2, t0())).await.unwrap();
@@ -334,7 +360,11 @@ backend_tests!(
             .unwrap();
         assert_eq!(held, [a.id]);
         assert_eq!(
-            store.job_get(a.id).await.unwrap().lease_expires_at,
+            store
+                .job_get(a.id, Scope::All)
+                .await
+                .unwrap()
+                .lease_expires_at,
             Some(at(300))
         );
         // At t+100 only b's lease (30 s) has expired.
@@ -365,7 +395,10 @@ backend_tests!(
         let store = db.store();
         let mut j = job("q");
         j.max_attempts = warden_core::MaxAttempts::new(1).unwrap();
-        store.job_insert_many(vec![j.clone()]).await.unwrap();
+        store
+            .job_insert_many(vec![j.clone()], vec![])
+            .await
+            .unwrap();
         store.job_claim_many(claim("q", 1, t0())).await.unwrap();
         assert!(
             store
@@ -385,7 +418,10 @@ backend_tests!(
             .await
             .unwrap();
         assert_eq!(rescued[0].state, JobState::Dead);
-        assert_eq!(store.job_get(j.id).await.unwrap().finished_at, Some(at(31)));
+        assert_eq!(
+            store.job_get(j.id, Scope::All).await.unwrap().finished_at,
+            Some(at(31))
+        );
     }
 );
 
@@ -394,15 +430,21 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
         let (running, waiting) = (job("q"), job("q"));
-        store.job_insert_many(vec![running.clone()]).await.unwrap();
+        store
+            .job_insert_many(vec![running.clone()], vec![])
+            .await
+            .unwrap();
         let claimed = store
             .job_claim_many(claim("q", 1, t0()))
             .await
             .unwrap()
             .remove(0);
-        store.job_insert_many(vec![waiting.clone()]).await.unwrap();
+        store
+            .job_insert_many(vec![waiting.clone()], vec![])
+            .await
+            .unwrap();
         let cancelled = store
-            .job_cancel_many(vec![running.id, waiting.id], at(5))
+            .job_cancel_many(vec![running.id, waiting.id], Scope::All, at(5), vec![])
             .await
             .unwrap();
         assert_eq!(cancelled.len(), 2);
@@ -414,12 +456,12 @@ backend_tests!(
                 .is_empty()
         );
         assert_eq!(
-            store.job_get(running.id).await.unwrap().state,
+            store.job_get(running.id, Scope::All).await.unwrap().state,
             JobState::Cancelled
         );
         assert!(
             store
-                .job_cancel_many(vec![running.id], at(6))
+                .job_cancel_many(vec![running.id], Scope::All, at(6), vec![])
                 .await
                 .unwrap()
                 .is_empty(),
@@ -441,7 +483,7 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
         store
-            .job_insert_many(vec![job("a"), job("a"), job("b")])
+            .job_insert_many(vec![job("a"), job("a"), job("b")], vec![])
             .await
             .unwrap();
         store.job_claim_many(claim("a", 1, t0())).await.unwrap();
@@ -462,9 +504,10 @@ backend_tests!(
         }
         let running = store
             .job_list(JobFilter {
+                scope: Scope::All,
                 queue: Some(QueueName::parse("a").unwrap()),
                 state: Some(JobState::Running),
-                ..Default::default()
+                ..JobFilter::new(Scope::All)
             })
             .await
             .unwrap();
@@ -472,8 +515,9 @@ backend_tests!(
         assert_eq!(
             store
                 .job_list(JobFilter {
+                    scope: Scope::All,
                     limit: 2,
-                    ..Default::default()
+                    ..JobFilter::new(Scope::All)
                 })
                 .await
                 .unwrap()
@@ -497,9 +541,11 @@ async fn inserts_are_announced_to_other_processes() {
         .unwrap()
         .expect("PostgreSQL subscribes");
     let other = db.location().open().await.unwrap();
-    mine.job_insert_many(vec![job("own-queue")]).await.unwrap();
+    mine.job_insert_many(vec![job("own-queue")], vec![])
+        .await
+        .unwrap();
     other
-        .job_insert_many(vec![job("their-queue")])
+        .job_insert_many(vec![job("their-queue")], vec![])
         .await
         .unwrap();
     let got = tokio::time::timeout(std::time::Duration::from_secs(5), heard.recv())

@@ -1,5 +1,7 @@
 //! The storage conformance suite: every `Store` method, run against SQLite and PostgreSQL.
 
+mod access;
+mod isolation;
 mod jobs;
 mod schedules;
 mod support;

@@ -1,6 +1,7 @@
 //! Conformance: schedules and the occurrence ledger.
 
 use std::sync::Arc;
+use warden_core::Scope;
 
 use warden_core::{JobId, OccurrenceOutcome, OverlapPolicy, Plan};
 use warden_store::{
@@ -46,8 +47,8 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
         let s = schedule("nightly", "0 3 * * *");
-        store.schedule_insert(s.clone()).await.unwrap();
-        let got = store.schedule_get(s.id).await.unwrap();
+        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        let got = store.schedule_get(s.id, Scope::All).await.unwrap();
         assert_eq!(
             (got.name.as_str(), &got.cron, got.next_fire_at),
             ("nightly", &s.cron, s.next_fire_at)
@@ -62,23 +63,38 @@ backend_tests!(
         );
         let dup = schedule("nightly", "0 4 * * *");
         assert!(matches!(
-            store.schedule_insert(dup).await,
+            store.schedule_insert(dup, vec![]).await,
             Err(StoreError::Conflict(_))
         ));
-        store.schedule_set_paused(s.id, true, at(1)).await.unwrap();
-        assert!(store.schedule_get(s.id).await.unwrap().paused);
-        assert_eq!(store.schedule_list(Page::default()).await.unwrap().len(), 1);
-        store.schedule_delete(s.id).await.unwrap();
+        store
+            .schedule_set_paused(s.id, Scope::All, true, at(1), vec![])
+            .await
+            .unwrap();
+        assert!(store.schedule_get(s.id, Scope::All).await.unwrap().paused);
+        assert_eq!(
+            store
+                .schedule_list(Page::default(), Scope::All)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        store
+            .schedule_delete(s.id, Scope::All, vec![])
+            .await
+            .unwrap();
         assert!(matches!(
-            store.schedule_get(s.id).await,
+            store.schedule_get(s.id, Scope::All).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            store.schedule_delete(s.id).await,
+            store.schedule_delete(s.id, Scope::All, vec![]).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            store.schedule_set_paused(s.id, false, at(2)).await,
+            store
+                .schedule_set_paused(s.id, Scope::All, false, at(2), vec![])
+                .await,
             Err(StoreError::NotFound)
         ));
     }
@@ -91,7 +107,7 @@ backend_tests!(
         assert_eq!(store.schedule_next_fire_at().await.unwrap(), None);
         let mut s = schedule("every-minute", "* * * * *");
         s.next_fire_at = Some(at(60));
-        store.schedule_insert(s.clone()).await.unwrap();
+        store.schedule_insert(s.clone(), vec![]).await.unwrap();
         assert_eq!(store.schedule_next_fire_at().await.unwrap(), Some(at(60)));
         assert!(
             store
@@ -113,7 +129,7 @@ backend_tests!(
         let store = db.store();
         let mut s = schedule("s", "* * * * *");
         s.next_fire_at = Some(at(60));
-        store.schedule_insert(s.clone()).await.unwrap();
+        store.schedule_insert(s.clone(), vec![]).await.unwrap();
         let items = vec![
             OccurrenceItem {
                 scheduled_at: at(60),
@@ -137,9 +153,16 @@ backend_tests!(
             [OccurrenceOutcome::MissedDowntime, OccurrenceOutcome::Ran]
         );
         let job_id = recorded[1].job_id.unwrap();
-        assert_eq!(store.job_get(job_id).await.unwrap().schedule_id, Some(s.id));
         assert_eq!(
-            store.schedule_get(s.id).await.unwrap().next_fire_at,
+            store.job_get(job_id, Scope::All).await.unwrap().schedule_id,
+            Some(s.id)
+        );
+        assert_eq!(
+            store
+                .schedule_get(s.id, Scope::All)
+                .await
+                .unwrap()
+                .next_fire_at,
             Some(at(180))
         );
         // The same batch again: the cursor moved, nothing is written.
@@ -158,7 +181,10 @@ backend_tests!(
             ))
             .await;
         assert!(repeat.unwrap().is_empty());
-        let ledger = store.occurrence_list(s.id, Page::default()).await.unwrap();
+        let ledger = store
+            .occurrence_list(s.id, Scope::All, Page::default())
+            .await
+            .unwrap();
         assert_eq!(
             ledger
                 .iter()
@@ -171,8 +197,9 @@ backend_tests!(
         );
         let jobs = store
             .job_list(JobFilter {
+                scope: Scope::All,
                 schedule_id: Some(s.id),
-                ..Default::default()
+                ..JobFilter::new(Scope::All)
             })
             .await
             .unwrap();
@@ -186,7 +213,7 @@ backend_tests!(
         let store = db.store();
         let mut s = schedule("s", "* * * * *");
         s.next_fire_at = Some(at(60));
-        store.schedule_insert(s.clone()).await.unwrap();
+        store.schedule_insert(s.clone(), vec![]).await.unwrap();
         let first = store
             .occurrence_record_many(batch(
                 &s,
@@ -224,7 +251,7 @@ backend_tests!(
             .unwrap();
         assert_eq!(replaced[0].outcome, OccurrenceOutcome::Ran);
         assert_eq!(
-            store.job_get(first_job).await.unwrap().state,
+            store.job_get(first_job, Scope::All).await.unwrap().state,
             warden_core::JobState::Cancelled
         );
         // Within one batch, forbid lets only the first of several catch-up runs start.
@@ -245,7 +272,14 @@ backend_tests!(
                 OccurrenceOutcome::SkippedOverlap
             ]
         );
-        assert_eq!(store.schedule_get(s.id).await.unwrap().next_fire_at, None);
+        assert_eq!(
+            store
+                .schedule_get(s.id, Scope::All)
+                .await
+                .unwrap()
+                .next_fire_at,
+            None
+        );
     }
 );
 
@@ -255,7 +289,7 @@ backend_tests!(
         let store = Arc::new(db.store().clone());
         let mut s = schedule("race", "* * * * *");
         s.next_fire_at = Some(at(60));
-        store.schedule_insert(s.clone()).await.unwrap();
+        store.schedule_insert(s.clone(), vec![]).await.unwrap();
         let mut tasks = Vec::new();
         for _ in 0..8 {
             let (store, s) = (store.clone(), s.clone());
@@ -283,7 +317,7 @@ backend_tests!(
         assert_eq!(winners, 1);
         assert_eq!(
             store
-                .occurrence_list(s.id, Page::default())
+                .occurrence_list(s.id, Scope::All, Page::default())
                 .await
                 .unwrap()
                 .len(),
@@ -292,8 +326,9 @@ backend_tests!(
         assert_eq!(
             store
                 .job_list(JobFilter {
+                    scope: Scope::All,
                     schedule_id: Some(s.id),
-                    ..Default::default()
+                    ..JobFilter::new(Scope::All)
                 })
                 .await
                 .unwrap()

@@ -1,0 +1,164 @@
+//! The values of access control that cross the `Store` seam: principals, API keys and
+//! audit records.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use warden_core::{Priority, Role};
+
+/// Per-principal limits (seed 004). `None` means "no limit".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Limits {
+    /// Job types this principal may schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_job_types: Option<Vec<String>>,
+    /// Priorities this principal may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_priorities: Option<Vec<Priority>>,
+    /// Most jobs not yet finished plus schedules this principal may own at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_active: Option<u32>,
+    /// Most of this principal's jobs running at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+}
+
+/// A principal as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalRecord {
+    pub id: String,
+    /// A disabled principal is refused at once, with every key it holds.
+    pub disabled: bool,
+    pub limits: Limits,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// An API key as stored: never the key itself, only its keyed hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: Uuid,
+    pub principal_id: String,
+    pub name: String,
+    pub role: Role,
+    /// The key's first characters (`wdn_` + 8), to recognise it in a list.
+    pub prefix: String,
+    /// HMAC-SHA-256 of the key with the server secret, hex.
+    pub hash: String,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    /// The key this one replaced, when made by a rotation.
+    pub rotated_from: Option<Uuid>,
+}
+
+impl ApiKeyRecord {
+    /// Whether the key may be used at `now` (not revoked, not expired).
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| now < e)
+    }
+}
+
+/// A key found by its hash, with its principal.
+#[derive(Debug, Clone)]
+pub struct KeyLookup {
+    pub key: ApiKeyRecord,
+    pub principal: PrincipalRecord,
+}
+
+/// Replace a key: the old one keeps working until `old_expires_at`.
+#[derive(Debug, Clone)]
+pub struct KeyRotation {
+    pub old_id: Uuid,
+    pub old_expires_at: Timestamp,
+    /// Must name the old key's principal and role (the store checks).
+    pub new_key: ApiKeyRecord,
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AuditRecord {
+    pub at: Timestamp,
+    pub principal_id: Option<String>,
+    /// The key id (or the env key's name) that authenticated, never the key.
+    pub key_id: Option<String>,
+    /// What was attempted, `resource.verb` (`job.create`, `auth.failure`, …).
+    pub action: String,
+    pub target: Option<String>,
+    /// `ok`, `denied`, `unauthenticated`, `not_found`, `invalid`, `limited`, `failed`.
+    pub outcome: String,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    /// Extra context; never a secret.
+    pub detail: Option<String>,
+}
+
+/// An audit record with its position in the trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub record: AuditRecord,
+}
+
+/// Which audit events to list: newest first, before `before_id` when paging.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub principal_id: Option<String>,
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    pub target: Option<String>,
+    pub since: Option<Timestamp>,
+    pub before_id: Option<i64>,
+    /// 0 means 100.
+    pub limit: u32,
+}
+
+/// Who is acting, for the audit records of the changes they make (never a key or token).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditContext {
+    pub principal_id: Option<String>,
+    pub key_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl AuditContext {
+    /// A record of `action` on `target` with `outcome`, by this actor, at `at`.
+    pub fn record(
+        &self,
+        at: Timestamp,
+        action: &str,
+        target: Option<String>,
+        outcome: &str,
+    ) -> AuditRecord {
+        AuditRecord {
+            at,
+            principal_id: self.principal_id.clone(),
+            key_id: self.key_id.clone(),
+            action: action.to_owned(),
+            target,
+            outcome: outcome.to_owned(),
+            client_ip: self.client_ip.clone(),
+            user_agent: self.user_agent.clone(),
+            request_id: self.request_id.clone(),
+            detail: None,
+        }
+    }
+}
+
+/// The records among `audit` whose target is one of `changed` (the rest describe
+/// changes that did not happen).
+pub(crate) fn audit_of(
+    audit: Vec<AuditRecord>,
+    changed: &[warden_core::JobId],
+) -> Vec<AuditRecord> {
+    let changed: Vec<String> = changed.iter().map(ToString::to_string).collect();
+    audit
+        .into_iter()
+        .filter(|r| r.target.as_ref().is_some_and(|t| changed.contains(t)))
+        .collect()
+}

@@ -1,0 +1,234 @@
+//! Principals, API keys and the audit trail on SQLite: writes on the writer's connection
+//! (rusqlite), reads on the read pool.
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+use uuid::Uuid;
+
+use super::{
+    SqliteStore,
+    writer::Write,
+    writes::{execute, found},
+};
+use crate::{
+    StoreError,
+    convert::micros,
+    model::*,
+    rows_access::{api_key_from_row, audit_from_row, limits_json, principal_from_row},
+    store::Result,
+    store_access::AccessStore,
+};
+
+/// A write to principals, keys or the audit trail.
+pub(super) enum AccessWrite {
+    PrincipalUpsert(PrincipalRecord),
+    KeyInsert(Box<ApiKeyRecord>),
+    KeyRevoke(Uuid, Timestamp),
+    KeyRotate(Box<KeyRotation>),
+    KeyTouch(Vec<Uuid>, Timestamp),
+    /// Nothing but the audit records the write is wrapped with.
+    AuditOnly,
+}
+
+pub(super) fn perform(conn: &Connection, write: AccessWrite) -> Result<()> {
+    match write {
+        AccessWrite::PrincipalUpsert(p) => {
+            let params = params![
+                p.id,
+                p.disabled,
+                limits_json(&p.limits),
+                micros(p.created_at),
+                micros(p.updated_at)
+            ];
+            execute(conn, include_str!("principal_upsert.sql"), params).map(drop)
+        }
+        AccessWrite::KeyInsert(k) => insert_key(conn, &k),
+        AccessWrite::KeyRevoke(id, now) => {
+            let params = params![id.to_string(), micros(now)];
+            found(execute(conn, include_str!("api_key_revoke.sql"), params)?)
+        }
+        AccessWrite::KeyRotate(r) => {
+            let old: Option<(String, String)> = conn
+                .prepare_cached(include_str!("api_key_shorten.sql"))?
+                .query_row(
+                    params![r.old_id.to_string(), micros(r.old_expires_at)],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            let (principal, role) = old.ok_or(StoreError::NotFound)?;
+            if principal != r.new_key.principal_id || role != r.new_key.role.as_str() {
+                return Err(StoreError::Conflict(
+                    "a rotated key must keep its principal and role".into(),
+                ));
+            }
+            insert_key(conn, &r.new_key)
+        }
+        AccessWrite::KeyTouch(ids, now) => {
+            let mut touch = conn.prepare_cached(include_str!("api_key_touch.sql"))?;
+            for id in ids {
+                touch.execute(params![id.to_string(), micros(now)])?;
+            }
+            Ok(())
+        }
+        AccessWrite::AuditOnly => Ok(()),
+    }
+}
+
+fn insert_key(conn: &Connection, k: &ApiKeyRecord) -> Result<()> {
+    execute(
+        conn,
+        include_str!("principal_ensure.sql"),
+        params![k.principal_id, micros(k.created_at)],
+    )?;
+    let params = params![
+        k.id.to_string(),
+        k.principal_id,
+        k.name,
+        k.role.as_str(),
+        k.prefix,
+        k.hash,
+        micros(k.created_at),
+        k.expires_at.map(micros),
+        k.revoked_at.map(micros),
+        k.last_used_at.map(micros),
+        k.rotated_from.map(|u| u.to_string()),
+    ];
+    execute(conn, include_str!("api_key_insert.sql"), params).map(drop)
+}
+
+/// Appends audit records on the writer's connection (inside the current savepoint).
+pub(super) fn audit_insert(conn: &Connection, records: &[AuditRecord]) -> Result<()> {
+    let mut insert = conn.prepare_cached(include_str!("audit_insert.sql"))?;
+    for r in records {
+        insert.execute(params![
+            micros(r.at),
+            r.principal_id,
+            r.key_id,
+            r.action,
+            r.target,
+            r.outcome,
+            r.client_ip,
+            r.user_agent,
+            r.request_id,
+            r.detail
+        ])?;
+    }
+    Ok(())
+}
+
+impl AccessStore for SqliteStore {
+    async fn principal_upsert(&self, p: PrincipalRecord, audit: Vec<AuditRecord>) -> Result<()> {
+        self.done(Write::Access(AccessWrite::PrincipalUpsert(p)).audited(audit))
+            .await
+    }
+
+    async fn principal_get(&self, id: &str) -> Result<PrincipalRecord> {
+        let row = sqlx::query(include_str!("principal_get.sql"))
+            .bind(id)
+            .fetch_one(&self.read)
+            .await?;
+        principal_from_row(&row)
+    }
+
+    async fn principal_list(
+        &self,
+        page: Page,
+        after: Option<String>,
+    ) -> Result<Vec<PrincipalRecord>> {
+        let rows = sqlx::query(include_str!("principal_list.sql"))
+            .bind(page.limit())
+            .bind(after)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(principal_from_row).collect()
+    }
+
+    async fn principal_active_count(&self, owner: &str) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar(include_str!("principal_active_count.sql"))
+                .bind(owner)
+                .fetch_one(&self.read)
+                .await?,
+        )
+    }
+
+    async fn api_key_insert(&self, key: ApiKeyRecord, audit: Vec<AuditRecord>) -> Result<()> {
+        self.done(Write::Access(AccessWrite::KeyInsert(Box::new(key))).audited(audit))
+            .await
+    }
+
+    async fn api_key_find(&self, hash: &str) -> Result<Option<KeyLookup>> {
+        let row = sqlx::query(include_str!("api_key_find.sql"))
+            .bind(hash)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| {
+            Ok(KeyLookup {
+                key: api_key_from_row(&r)?,
+                principal: principal_from_row(&r)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn api_key_get(&self, id: Uuid) -> Result<ApiKeyRecord> {
+        let row = sqlx::query(include_str!("api_key_get.sql"))
+            .bind(id.to_string())
+            .fetch_one(&self.read)
+            .await?;
+        api_key_from_row(&row)
+    }
+
+    async fn api_key_list(&self, principal_id: Option<String>) -> Result<Vec<ApiKeyRecord>> {
+        let rows = sqlx::query(include_str!("api_key_list.sql"))
+            .bind(principal_id)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
+    async fn api_key_revoke(
+        &self,
+        id: Uuid,
+        now: Timestamp,
+        audit: Vec<AuditRecord>,
+    ) -> Result<()> {
+        self.done(Write::Access(AccessWrite::KeyRevoke(id, now)).audited(audit))
+            .await
+    }
+
+    async fn api_key_rotate(&self, rotation: KeyRotation, audit: Vec<AuditRecord>) -> Result<()> {
+        self.done(Write::Access(AccessWrite::KeyRotate(Box::new(rotation))).audited(audit))
+            .await
+    }
+
+    async fn api_key_touch_many(&self, ids: Vec<Uuid>, now: Timestamp) -> Result<()> {
+        self.done(Write::Access(AccessWrite::KeyTouch(ids, now)))
+            .await
+    }
+
+    async fn audit_insert_many(&self, records: Vec<AuditRecord>) -> Result<()> {
+        self.done(Write::Access(AccessWrite::AuditOnly).audited(records))
+            .await
+    }
+
+    async fn audit_list(&self, f: AuditFilter) -> Result<Vec<AuditEvent>> {
+        let rows = sqlx::query(include_str!("audit_list.sql"))
+            .bind(f.principal_id)
+            .bind(f.action)
+            .bind(f.outcome)
+            .bind(f.target)
+            .bind(f.since.map(micros))
+            .bind(f.before_id)
+            .bind(
+                Page {
+                    limit: f.limit,
+                    after: None,
+                }
+                .limit(),
+            )
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(audit_from_row).collect()
+    }
+}

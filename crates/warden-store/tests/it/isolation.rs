@@ -1,0 +1,230 @@
+//! Conformance: a scope confines every read and change to one owner's objects, and a
+//! change's audit records commit (or roll back) with it.
+
+use warden_core::{JobState, Scope};
+use warden_store::{AccessStore, AuditFilter, AuditRecord, JobFilter, Page, Store, StoreError};
+use warden_testkit::backend_tests;
+
+use crate::support::{at, claim, job, schedule, t0};
+
+fn alice() -> Scope {
+    Scope::Owner("alice".into())
+}
+
+fn record(action: &str, target: String) -> AuditRecord {
+    AuditRecord {
+        at: t0(),
+        principal_id: Some("alice".into()),
+        action: action.into(),
+        target: Some(target),
+        outcome: "ok".into(),
+        ..Default::default()
+    }
+}
+
+backend_tests!(
+    scoped_reads_and_changes_reach_only_the_owners_objects,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let mut mine = job("q");
+        mine.owner = "alice".into();
+        let theirs = job("q"); // owned by user-1
+        store
+            .job_insert_many(vec![mine.clone(), theirs.clone()], vec![])
+            .await
+            .unwrap();
+        assert!(store.job_get(mine.id, alice()).await.is_ok());
+        assert!(matches!(
+            store.job_get(theirs.id, alice()).await,
+            Err(StoreError::NotFound)
+        ));
+        let listed = store.job_list(JobFilter::new(alice())).await.unwrap();
+        assert_eq!(listed.iter().map(|j| j.id).collect::<Vec<_>>(), [mine.id]);
+        assert_eq!(
+            store
+                .job_list(JobFilter::new(Scope::All))
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        // Cursor paging: after the first job, only the second.
+        let mut after = JobFilter::new(Scope::All);
+        after.after = Some(mine.id.min(theirs.id));
+        assert_eq!(store.job_list(after).await.unwrap().len(), 1);
+
+        // Changes out of scope do nothing, and their audit records are not written.
+        let cancelled = store
+            .job_cancel_many(
+                vec![theirs.id],
+                alice(),
+                at(1),
+                vec![record("job.cancel", theirs.id.to_string())],
+            )
+            .await
+            .unwrap();
+        assert!(cancelled.is_empty());
+        assert!(
+            store
+                .run_list_by_job(theirs.id, alice())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let cancelled = store
+            .job_cancel_many(
+                vec![mine.id, theirs.id],
+                alice(),
+                at(1),
+                vec![
+                    record("job.cancel", mine.id.to_string()),
+                    record("job.cancel", theirs.id.to_string()),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(cancelled, [mine.id]);
+        let trail = store.audit_list(AuditFilter::default()).await.unwrap();
+        assert_eq!(trail.len(), 1);
+        assert_eq!(trail[0].record.target, Some(mine.id.to_string()));
+        assert_eq!(
+            store.job_get(theirs.id, Scope::All).await.unwrap().state,
+            JobState::Available
+        );
+
+        let mut s = schedule("mine", "0 3 * * *");
+        s.owner = "alice".into();
+        let other = schedule("theirs", "0 4 * * *");
+        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        store.schedule_insert(other.clone(), vec![]).await.unwrap();
+        assert!(matches!(
+            store.schedule_get(other.id, alice()).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            store
+                .schedule_list(Page::default(), alice())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        for result in [
+            store
+                .schedule_set_paused(other.id, alice(), true, at(1), vec![])
+                .await,
+            store.schedule_delete(other.id, alice(), vec![]).await,
+            store.schedule_update(other.clone(), alice(), vec![]).await,
+        ] {
+            assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+        }
+        assert!(
+            store
+                .occurrence_list(other.id, alice(), Page::default())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let untouched = store.schedule_get(other.id, Scope::All).await.unwrap();
+        assert!(!untouched.paused);
+        assert_eq!(store.principal_active_count("alice").await.unwrap(), 1);
+        assert_eq!(store.principal_active_count("user-1").await.unwrap(), 2);
+    }
+);
+
+backend_tests!(
+    a_failed_change_writes_no_audit_record,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let s = schedule("nightly", "0 3 * * *");
+        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        // Same owner and name: refused, and the audit record goes with it.
+        let mut dup = schedule("nightly", "0 5 * * *");
+        dup.owner = s.owner.clone();
+        assert!(matches!(
+            store
+                .schedule_insert(dup, vec![record("schedule.create", "dup".into())])
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store
+                .schedule_delete(
+                    warden_core::ScheduleId::new(),
+                    Scope::All,
+                    vec![record("schedule.delete", "x".into())]
+                )
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(
+            store
+                .audit_list(AuditFilter::default())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+);
+
+backend_tests!(
+    updates_replace_a_schedule_and_retries_revive_dead_jobs,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let s = schedule("nightly", "0 3 * * *");
+        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        let mut changed = schedule("renamed", "30 4 * * *");
+        changed.id = s.id;
+        changed.owner = "someone-else".into(); // ignored: the owner is kept
+        changed.updated_at = at(9);
+        store
+            .schedule_update(changed.clone(), Scope::All, vec![])
+            .await
+            .unwrap();
+        let got = store.schedule_get(s.id, Scope::All).await.unwrap();
+        assert_eq!(
+            (got.name.as_str(), got.cron.expr(), got.owner.as_str()),
+            ("renamed", "30 4 * * *", s.owner.as_str())
+        );
+        assert_eq!((got.created_at, got.updated_at), (s.created_at, at(9)));
+
+        let mut j = job("q");
+        j.max_attempts = warden_core::MaxAttempts::new(1).unwrap();
+        store
+            .job_insert_many(vec![j.clone()], vec![])
+            .await
+            .unwrap();
+        // Not dead yet: a retry does nothing.
+        assert!(
+            store
+                .job_retry_many(vec![j.id], Scope::All, at(1), vec![])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        store.job_claim_many(claim("q", 1, t0())).await.unwrap();
+        store
+            .job_rescue_many(warden_store::RescueParams {
+                now: at(60),
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            store.job_get(j.id, Scope::All).await.unwrap().state,
+            JobState::Dead
+        );
+        let retried = store
+            .job_retry_many(vec![j.id], Scope::All, at(61), vec![])
+            .await
+            .unwrap();
+        assert_eq!(retried, [j.id]);
+        let revived = store.job_get(j.id, Scope::All).await.unwrap();
+        assert_eq!(revived.state, JobState::Available);
+        assert_eq!((revived.attempt, revived.max_attempts), (1, 2));
+        assert_eq!(revived.finished_at, None);
+        let again = store.job_claim_many(claim("q", 1, at(62))).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].attempt, 2);
+    }
+);
