@@ -5,13 +5,22 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
+use secrecy::SecretString;
 use tokio::net::TcpListener;
-use warden_api::{AppState, router};
+use warden_api::{AppState, AuthConfig, HttpLimits, router};
 use warden_core::QueueName;
 use warden_engine::{Engine, EngineConfig, EngineHandle, QueueConfig, Registry};
+use warden_security::{
+    envkey::StaticKey,
+    oidc::{Algorithm, KeySource, OidcConfig, OidcVerifier},
+};
 use warden_store::AnyStore;
 
-use crate::{cli::ServeArgs, commands::migrate::open_migrated};
+use crate::{
+    cli::{OidcArgs, ServeArgs},
+    commands::{keys::env_secret, migrate::open_migrated},
+    secret,
+};
 
 /// Job types every `warden serve` can run.
 pub(crate) fn builtin_registry() -> Registry {
@@ -45,11 +54,78 @@ pub(crate) struct Application {
     listener: TcpListener,
     engine: EngineHandle<AnyStore>,
     store: Arc<AnyStore>,
+    auth: Arc<AuthConfig>,
+    limits: HttpLimits,
+}
+
+/// A static key from the environment variable `name`, if set; a weak one stops the start.
+fn static_key(name: &'static str) -> anyhow::Result<Option<StaticKey>> {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => Ok(Some(StaticKey::new(name, SecretString::from(v))?)),
+        _ => Ok(None),
+    }
+}
+
+/// The OIDC verifier the flags describe, if `--oidc-issuer` is given.
+fn oidc(args: &OidcArgs) -> anyhow::Result<Option<OidcVerifier>> {
+    let Some(issuer) = &args.oidc_issuer else {
+        return Ok(None);
+    };
+    let audience = args
+        .oidc_audience
+        .clone()
+        .context("`--oidc-issuer` needs `--oidc-audience`")?;
+    let source = match (&args.oidc_jwks_url, &args.oidc_public_key_file) {
+        (Some(url), None) => KeySource::Jwks { url: url.clone() },
+        (None, Some(file)) => KeySource::StaticPem {
+            pem: std::fs::read_to_string(file).with_context(|| {
+                format!("could not read `--oidc-public-key-file` {}", file.display())
+            })?,
+        },
+        _ => anyhow::bail!(
+            "`--oidc-issuer` needs exactly one of `--oidc-jwks-url` or `--oidc-public-key-file`"
+        ),
+    };
+    let mut config = OidcConfig::new(issuer.clone(), audience, source);
+    config.roles_claim = args.oidc_roles_claim.clone();
+    config.algorithms = args
+        .oidc_algorithms
+        .iter()
+        .map(|a| {
+            a.trim().parse::<Algorithm>().map_err(|_| {
+                anyhow::anyhow!("invalid `--oidc-algorithms` value {a:?}; expected e.g. RS256, ES256, PS256, EdDSA")
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    config.validate()?;
+    Ok(Some(OidcVerifier::new(config)?))
 }
 
 impl Application {
     pub(crate) async fn build(args: ServeArgs) -> anyhow::Result<Self> {
         let queues = parse_queues(&args.queues)?;
+        let admin_key = static_key("JOB_SCHEDULER_API_KEY")?;
+        let internal_key = static_key("INTERNAL_API_KEY")?;
+        let oidc = oidc(&args.oidc)?;
+        let (hasher, secret_source) = secret::load(&args.store.data_dir, env_secret())?;
+        if let secret::Source::File(path) = &secret_source {
+            tracing::info!(path = %path.display(), "API keys are hashed with the server secret in this file");
+            if args.store.database_url.is_some() {
+                tracing::warn!(
+                    "WARDEN_SECRET is not set: other nodes sharing this database will not accept keys made here unless they share the secret file"
+                );
+            }
+        }
+        let auth = Arc::new(AuthConfig {
+            hasher,
+            admin_key,
+            internal_key,
+            oidc,
+        });
+        let limits = HttpLimits {
+            max_body_bytes: args.max_body_bytes,
+            request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        };
         let store = Arc::new(open_migrated(&args.store).await?);
         let config = EngineConfig {
             queues,
@@ -67,6 +143,8 @@ impl Application {
             listener,
             engine,
             store,
+            auth,
+            limits,
         })
     }
 
@@ -80,10 +158,16 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
         tracing::info!(addr = %addr, backend = self.store.backend_name(), "warden is serving");
-        let app = router(AppState {
-            store: self.store.clone(),
-        });
+        let app = router(
+            AppState {
+                store: self.store.clone(),
+                scheduler: self.engine.scheduler().clone(),
+                auth: self.auth.clone(),
+            },
+            self.limits,
+        );
         let token = self.engine.shutdown_token();
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!(

@@ -27,9 +27,15 @@ pub(crate) enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run the scheduler: the engine (cron, queues, retries, rescue) and the HTTP server
-    /// (`GET /healthz`, `GET /readyz`). Applies migrations first. Stops gracefully on
-    /// SIGTERM or Ctrl-C: running jobs get a grace period, the rest are released.
+    /// (the authenticated REST API under /api/v1, `POST /api/jobs/schedule`, and the public
+    /// probes `GET /healthz`, `GET /readyz`). Applies migrations first. Stops gracefully
+    /// on SIGTERM or Ctrl-C: running jobs get a grace period, the rest are released.
+    #[command(after_help = SERVE_ENV_HELP)]
     Serve(ServeArgs),
+    /// Manage API keys directly on the database (works without a running server, so an
+    /// operator can make the first admin key). A key is shown once, when made.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Apply pending database migrations and exit (also done by `serve` at start).
     Migrate(StoreArgs),
     /// Cron tools.
@@ -45,7 +51,7 @@ impl Command {
     pub(crate) fn default_log_level(&self) -> &'static str {
         match self {
             Command::Serve(_) | Command::Migrate(_) => "info",
-            Command::Cron(_) | Command::Bench(_) => "warn",
+            Command::Cron(_) | Command::Bench(_) | Command::Keys(_) => "warn",
         }
     }
 }
@@ -85,6 +91,133 @@ pub(crate) struct ServeArgs {
     /// Seconds running jobs get to finish at shutdown before they are released.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub(crate) shutdown_grace: u64,
+
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, default_value_t = 1024 * 1024, env = "WARDEN_MAX_BODY_BYTES")]
+    pub(crate) max_body_bytes: usize,
+
+    /// Seconds a request may take before it is answered 408.
+    #[arg(
+        long,
+        default_value_t = 30,
+        value_name = "SECONDS",
+        env = "WARDEN_REQUEST_TIMEOUT"
+    )]
+    pub(crate) request_timeout: u64,
+
+    #[command(flatten)]
+    pub(crate) oidc: OidcArgs,
+}
+
+/// Secrets are read from the environment only, never from flags (which `ps` shows).
+pub(crate) const SERVE_ENV_HELP: &str = "\
+Secrets (environment only):
+  JOB_SCHEDULER_API_KEY  an admin key (header x-job-api-key or Authorization: Bearer), >= 32 characters
+  INTERNAL_API_KEY       the service role's key (header x-internal-api-key), >= 32 characters
+  WARDEN_SECRET          the secret API keys are hashed with; default: DATA_DIR/server.secret
+                         (created on first start). Nodes sharing PostgreSQL need the same one.
+Generate keys with `openssl rand -hex 32`, or make stored keys with `warden keys create`.";
+
+/// Bearer JWTs from an OpenID Connect provider (enabled by `--oidc-issuer`).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct OidcArgs {
+    /// The provider's issuer (`iss`), compared exactly. Enables OIDC bearer tokens.
+    #[arg(long, env = "WARDEN_OIDC_ISSUER", requires = "oidc_audience")]
+    pub(crate) oidc_issuer: Option<String>,
+    /// The audience (`aud`) tokens for warden carry (usually the client id).
+    #[arg(long, env = "WARDEN_OIDC_AUDIENCE")]
+    pub(crate) oidc_audience: Option<String>,
+    /// The provider's JWKS URL (https, or http on loopback), fetched and cached.
+    #[arg(
+        long,
+        env = "WARDEN_OIDC_JWKS_URL",
+        conflicts_with = "oidc_public_key_file"
+    )]
+    pub(crate) oidc_jwks_url: Option<String>,
+    /// A PEM public key to verify tokens with, instead of a JWKS URL.
+    #[arg(long, env = "WARDEN_OIDC_PUBLIC_KEY_FILE")]
+    pub(crate) oidc_public_key_file: Option<PathBuf>,
+    /// The claim holding warden roles (admin, scheduler, executor, viewer, service); a
+    /// dotted path such as `realm_access.roles` reads a nested claim.
+    #[arg(long, env = "WARDEN_OIDC_ROLES_CLAIM", default_value = "roles")]
+    pub(crate) oidc_roles_claim: String,
+    /// Accepted signature algorithms (public-key ones only).
+    #[arg(
+        long,
+        env = "WARDEN_OIDC_ALGORITHMS",
+        value_delimiter = ',',
+        default_value = "RS256,ES256"
+    )]
+    pub(crate) oidc_algorithms: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Make a key and print it (once). The principal (`--user`, default: the key's name)
+    /// is created if it does not exist.
+    Create(KeysCreateArgs),
+    /// List keys (never the keys themselves: their prefix, role, expiry and last use).
+    List(KeysListArgs),
+    /// Revoke a key at once.
+    Revoke(KeyIdArgs),
+    /// Make a new key for the same principal and role; the old one keeps working until
+    /// the overlap ends, so clients can switch without downtime.
+    Rotate(KeysRotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeysCreateArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// A name to recognise the key by.
+    #[arg(long)]
+    pub(crate) name: String,
+    /// admin, scheduler, executor, viewer or service.
+    #[arg(long)]
+    pub(crate) role: String,
+    /// The principal the key acts as (owner of what it creates). Default: the name.
+    #[arg(long)]
+    pub(crate) user: Option<String>,
+    /// Expire after this long, e.g. `90d`, `24h`. Default: never.
+    #[arg(long)]
+    pub(crate) expires: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeysListArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Only this principal's keys.
+    #[arg(long)]
+    pub(crate) user: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeyIdArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// The key's id (from `warden keys list`).
+    pub(crate) id: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeysRotateArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// The key's id (from `warden keys list`).
+    pub(crate) id: String,
+    /// How long the old key keeps working, e.g. `24h`.
+    #[arg(long, default_value = "24h")]
+    pub(crate) overlap: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,13 +2,15 @@
 //!
 //! # Layout
 //! - `cli`: the command line (clap), with `--help` for every subcommand.
-//! - `commands/*`: one file per subcommand (`serve`, `migrate`, `cron next`, `bench`).
+//! - `commands/*`: one file per subcommand (`serve`, `migrate`, `keys`, `cron next`, `bench`).
+//! - `secret`: the server secret API keys are hashed with.
 //! - `app`: `Application::build` (store, engine, HTTP listener) and `run_until_stopped`.
 //! - `telemetry`: structured logs (readable or JSON).
 
 mod app;
 mod cli;
 mod commands;
+mod secret;
 mod telemetry;
 
 use std::process::ExitCode;
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
             Command::Migrate(args) => commands::migrate::run(args).await,
             Command::Cron(cli::CronCommand::Next(args)) => commands::cron_next::run(args),
             Command::Bench(args) => commands::bench::run(args).await,
+            Command::Keys(command) => commands::keys::run(command).await,
         }
     });
     match result {

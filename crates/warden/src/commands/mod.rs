@@ -2,5 +2,6 @@
 
 pub(crate) mod bench;
 pub(crate) mod cron_next;
+pub(crate) mod keys;
 pub(crate) mod migrate;
 pub(crate) mod serve;

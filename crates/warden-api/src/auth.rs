@@ -1,0 +1,337 @@
+//! Authentication: who is calling. Deny by default — this layer covers every route but
+//! the explicit public list, and a request without a valid credential never reaches a
+//! handler.
+//!
+//! # Credentials, in the order they are tried
+//! 1. `x-internal-api-key`: `INTERNAL_API_KEY`, the `service` role (seed 003). Refused
+//!    when the request comes from a browser (`Origin`, `Cookie` or `Sec-Fetch-*` headers).
+//! 2. `x-job-api-key: KEY` or `Authorization: Bearer KEY`:
+//!    - `JOB_SCHEDULER_API_KEY` (admin), compared in constant time;
+//!    - a stored key (`wdn_…`): its HMAC is looked up; it must be neither revoked nor
+//!      expired and its principal not disabled;
+//!    - otherwise, with OIDC configured, a bearer JWT.
+//!
+//! A failure answers 401 with `WWW-Authenticate` and one generic message (which check
+//! failed is not revealed to the caller), and is recorded in the audit trail with the
+//! reason. Credentials never reach a log or the audit trail.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    http::{HeaderMap, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use jiff::{SignedDuration, Timestamp};
+use warden_core::{Credential, Permission, Principal, PrincipalId, Role};
+use warden_engine::Actor;
+use warden_security::{apikey::KeyHasher, envkey::StaticKey, oidc::OidcVerifier};
+use warden_store::{AuditContext, AuditRecord, Limits, Store};
+
+use crate::{AppState, error::ApiError, request_id::current_request_id};
+
+/// What the server accepts as credentials.
+pub struct AuthConfig {
+    /// Hashes presented API keys for lookup (the server secret).
+    pub hasher: KeyHasher,
+    /// `JOB_SCHEDULER_API_KEY`: admin.
+    pub admin_key: Option<StaticKey>,
+    /// `INTERNAL_API_KEY`: the service role.
+    pub internal_key: Option<StaticKey>,
+    pub oidc: Option<OidcVerifier>,
+}
+
+/// An authenticated request: the principal, its limits, and where it came from.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub limits: Limits,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Caller {
+    /// Refuses (403) unless the caller's role grants `permission`.
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        if self.principal.can(permission) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "the `{}` role may not do this; ask an admin for a key with a role that may",
+                self.principal.role
+            )))
+        }
+    }
+
+    pub fn audit_context(&self) -> AuditContext {
+        AuditContext {
+            principal_id: Some(self.principal.id.to_string()),
+            key_id: self.principal.credential.key_id().map(str::to_owned),
+            client_ip: self.client_ip.clone(),
+            user_agent: self.user_agent.clone(),
+            request_id: Some(current_request_id()),
+        }
+    }
+
+    /// The engine's view of this caller: its scope, limits and audit context.
+    pub fn actor(&self) -> Actor {
+        Actor::principal(
+            self.principal.id.as_str(),
+            self.principal.scope(),
+            self.limits.clone(),
+            self.audit_context(),
+        )
+    }
+}
+
+/// Where a request came from, for the audit trail.
+pub(crate) fn origin(request: &Request) -> (Option<String>, Option<String>) {
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let ua = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(256).collect());
+    (ip, ua)
+}
+
+/// Why a credential was refused (recorded in the audit trail, never sent to the client).
+enum Refusal {
+    Missing,
+    Invalid(&'static str),
+    Browser,
+    NoRole,
+}
+
+impl Refusal {
+    fn reason(&self) -> &'static str {
+        match self {
+            Refusal::Missing => "no credentials",
+            Refusal::Invalid(why) => why,
+            Refusal::Browser => "service key used from a browser",
+            Refusal::NoRole => "token carries no warden role",
+        }
+    }
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+fn from_browser(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::ORIGIN)
+        || headers.contains_key(header::COOKIE)
+        || headers.contains_key("sec-fetch-site")
+        || headers.contains_key("sec-fetch-mode")
+}
+
+fn env_principal(id: &str, role: Role, key: &StaticKey) -> Principal {
+    Principal {
+        id: PrincipalId::parse(id).expect("static principal id"),
+        role,
+        credential: Credential::EnvKey {
+            name: key.var_name(),
+        },
+    }
+}
+
+/// The most privileged warden role among a token's roles.
+fn oidc_role(roles: &[String]) -> Option<Role> {
+    const ORDER: [Role; 5] = [
+        Role::Admin,
+        Role::Service,
+        Role::Scheduler,
+        Role::Executor,
+        Role::Viewer,
+    ];
+    let parsed: Vec<Role> = roles.iter().filter_map(|r| Role::parse(r).ok()).collect();
+    ORDER.into_iter().find(|r| parsed.contains(r))
+}
+
+async fn authenticate<S: Store>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+) -> Result<(Principal, Limits), Refusal> {
+    let auth = &state.auth;
+    if let Some(presented) = header_str(headers, "x-internal-api-key") {
+        let key = auth
+            .internal_key
+            .as_ref()
+            .ok_or(Refusal::Invalid("INTERNAL_API_KEY is not configured"))?;
+        if !key.matches(presented) {
+            return Err(Refusal::Invalid("wrong internal key"));
+        }
+        if from_browser(headers) {
+            return Err(Refusal::Browser);
+        }
+        return Ok((
+            env_principal("service", Role::Service, key),
+            Limits::default(),
+        ));
+    }
+    let bearer = header_str(headers, "authorization").map(|v| {
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+            .map(str::trim)
+    });
+    let presented = match (header_str(headers, "x-job-api-key"), bearer) {
+        (Some(k), _) => k,
+        (None, Some(Some(k))) => k,
+        (None, Some(None)) => {
+            return Err(Refusal::Invalid("Authorization is not a Bearer credential"));
+        }
+        (None, None) => return Err(Refusal::Missing),
+    };
+    if let Some(key) = &auth.admin_key
+        && key.matches(presented)
+    {
+        return Ok((env_principal("admin", Role::Admin, key), Limits::default()));
+    }
+    if warden_security::apikey::looks_like_api_key(presented) {
+        return stored_key(state, presented).await;
+    }
+    if let Some(oidc) = &auth.oidc
+        && presented.matches('.').count() == 2
+    {
+        let token = oidc
+            .verify(presented)
+            .await
+            .map_err(|_| Refusal::Invalid("bearer token refused"))?;
+        let role = oidc_role(&token.roles).ok_or(Refusal::NoRole)?;
+        let id = PrincipalId::parse(&token.subject)
+            .map_err(|_| Refusal::Invalid("token subject is not a valid principal id"))?;
+        let limits = match state.store.principal_get(id.as_str()).await {
+            Ok(p) if p.disabled => return Err(Refusal::Invalid("principal is disabled")),
+            Ok(p) => p.limits,
+            Err(_) => Limits::default(),
+        };
+        let principal = Principal {
+            id,
+            role,
+            credential: Credential::Oidc {
+                issuer: token.issuer,
+            },
+        };
+        return Ok((principal, limits));
+    }
+    Err(Refusal::Invalid("unknown key"))
+}
+
+async fn stored_key<S: Store>(
+    state: &AppState<S>,
+    presented: &str,
+) -> Result<(Principal, Limits), Refusal> {
+    let hash = state.auth.hasher.hash(presented).to_hex();
+    let found = state
+        .store
+        .api_key_find(&hash)
+        .await
+        .map_err(|_| Refusal::Invalid("key lookup failed"))?
+        .ok_or(Refusal::Invalid("unknown key"))?;
+    let now = Timestamp::now();
+    if found.key.revoked_at.is_some() {
+        return Err(Refusal::Invalid("key revoked"));
+    }
+    if !found.key.is_live(now) {
+        return Err(Refusal::Invalid("key expired"));
+    }
+    if found.principal.disabled {
+        return Err(Refusal::Invalid("principal is disabled"));
+    }
+    // Record use at most once a minute per key, off the request's path.
+    let stale = found
+        .key
+        .last_used_at
+        .is_none_or(|t| now.duration_since(t) > SignedDuration::from_secs(60));
+    if stale {
+        let store = state.store.clone();
+        let id = found.key.id;
+        tokio::spawn(async move {
+            if let Err(e) = store.api_key_touch_many(vec![id], now).await {
+                tracing::warn!(error = %e, "recording a key's last use failed");
+            }
+        });
+    }
+    let id = PrincipalId::parse(&found.key.principal_id)
+        .map_err(|_| Refusal::Invalid("stored principal id is invalid"))?;
+    let principal = Principal {
+        id,
+        role: found.key.role,
+        credential: Credential::ApiKey {
+            key_id: found.key.id.to_string(),
+        },
+    };
+    Ok((principal, found.principal.limits))
+}
+
+/// The authentication middleware of every non-public route.
+pub(crate) async fn require_caller<S: Store>(
+    State(state): State<AppState<S>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let (client_ip, user_agent) = origin(&request);
+    let (principal, limits) = match authenticate(&state, request.headers()).await {
+        Ok(found) => found,
+        Err(refusal) => {
+            let record = AuditRecord {
+                at: Timestamp::now(),
+                action: "auth.failure".into(),
+                target: Some(request.uri().path().to_owned()),
+                outcome: "unauthenticated".into(),
+                client_ip,
+                user_agent,
+                request_id: Some(current_request_id()),
+                detail: Some(refusal.reason().into()),
+                ..Default::default()
+            };
+            state.audit(vec![record]).await;
+            let message = match refusal {
+                Refusal::Missing => {
+                    "authentication required: send `Authorization: Bearer KEY` or `x-job-api-key: KEY`"
+                }
+                Refusal::Browser => "the internal key may not be used from a browser",
+                _ => "invalid credentials",
+            };
+            return ApiError::unauthenticated(message).into_response();
+        }
+    };
+    let caller = Caller {
+        principal,
+        limits,
+        client_ip,
+        user_agent,
+    };
+    let service = caller.principal.role == Role::Service;
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    request.extensions_mut().insert(Arc::new(caller.clone()));
+    let response = next.run(request).await;
+    // Refusals are recorded here, once for every route. The service role's writes are
+    // audited with their changes; its reads and its failures are recorded here.
+    let status = response.status();
+    let entry = if status == StatusCode::FORBIDDEN {
+        Some(("authz.denied", "denied"))
+    } else if service && !status.is_success() {
+        Some(("service.request", "failed"))
+    } else if service && method.is_safe() {
+        Some(("service.read", "ok"))
+    } else {
+        None
+    };
+    if let Some((action, outcome)) = entry {
+        let mut record =
+            caller
+                .audit_context()
+                .record(Timestamp::now(), action, Some(path), outcome);
+        record.detail = Some(format!("{method} answered {}", status.as_u16()));
+        state.audit(vec![record]).await;
+    }
+    response
+}

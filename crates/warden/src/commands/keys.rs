@@ -1,0 +1,157 @@
+//! `warden keys create|list|revoke|rotate`: API keys, directly on the database, so an
+//! operator can bootstrap the first admin key without a running server. Each change is
+//! recorded in the audit trail as made by the `cli` principal.
+
+use anyhow::Context;
+use jiff::Timestamp;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+use uuid::Uuid;
+use warden_api::keys::{IssuedKey, issue_key, parse_duration, rotate_key};
+use warden_core::{PrincipalId, Role};
+use warden_store::{AccessStore, AnyStore, AuditContext};
+
+use crate::{
+    cli::{KeyIdArgs, KeysCommand, KeysCreateArgs, KeysListArgs, KeysRotateArgs, StoreArgs},
+    commands::migrate::open_migrated,
+    secret,
+};
+
+/// Who the CLI's changes are attributed to in the audit trail.
+fn cli_actor() -> AuditContext {
+    AuditContext {
+        principal_id: Some("cli".into()),
+        user_agent: Some(format!("warden-cli/{}", env!("CARGO_PKG_VERSION"))),
+        ..Default::default()
+    }
+}
+
+async fn open(store: &StoreArgs) -> anyhow::Result<(AnyStore, warden_security::apikey::KeyHasher)> {
+    let (hasher, _) = secret::load(&store.data_dir, env_secret())?;
+    Ok((open_migrated(store).await?, hasher))
+}
+
+/// `WARDEN_SECRET` from the environment, if set.
+pub(crate) fn env_secret() -> Option<SecretString> {
+    std::env::var("WARDEN_SECRET").ok().map(SecretString::from)
+}
+
+fn print_issued(key: &IssuedKey, json: bool) {
+    let r = &key.record;
+    let expires = r.expires_at.map_or("never".to_owned(), |t| t.to_string());
+    if json {
+        let v = json!({
+            "key": key.secret.expose_secret(), "id": r.id, "name": r.name,
+            "principal": r.principal_id, "role": r.role, "expiresAt": r.expires_at,
+        });
+        println!("{v}");
+    } else {
+        println!("key:       {}", key.secret.expose_secret());
+        println!("id:        {}", r.id);
+        println!("name:      {}", r.name);
+        println!("principal: {}", r.principal_id);
+        println!("role:      {}", r.role);
+        println!("expires:   {expires}");
+        println!(
+            "Store the key now: it is not shown again. Send it as `Authorization: Bearer KEY`."
+        );
+    }
+}
+
+async fn create(a: KeysCreateArgs) -> anyhow::Result<()> {
+    let role = Role::parse(&a.role)?;
+    let principal = PrincipalId::parse(a.user.as_deref().unwrap_or(&a.name))
+        .context("invalid `--user` (or `--name`, used when `--user` is not given)")?;
+    let expires = a
+        .expires
+        .as_deref()
+        .map(|e| parse_duration("expires", e))
+        .transpose()?;
+    let (store, hasher) = open(&a.store).await?;
+    let key = issue_key(
+        &store,
+        &hasher,
+        &a.name,
+        role,
+        &principal,
+        expires,
+        Some(&cli_actor()),
+    )
+    .await?;
+    print_issued(&key, a.json);
+    Ok(())
+}
+
+async fn list(a: KeysListArgs) -> anyhow::Result<()> {
+    let store = open_migrated(&a.store).await?;
+    let keys = store.api_key_list(a.user).await?;
+    if a.json {
+        let v: Vec<_> = keys.iter().map(warden_api::views::api_key).collect();
+        println!("{}", serde_json::Value::Array(v));
+        return Ok(());
+    }
+    let now = Timestamp::now();
+    println!(
+        "{:<36}  {:<12}  {:<16}  {:<16}  {:<9}  {:<8}  LAST USED",
+        "ID", "PREFIX", "NAME", "PRINCIPAL", "ROLE", "STATUS"
+    );
+    for k in keys {
+        let status = if k.revoked_at.is_some() {
+            "revoked"
+        } else if !k.is_live(now) {
+            "expired"
+        } else {
+            "active"
+        };
+        let used = k.last_used_at.map_or("never".to_owned(), |t| t.to_string());
+        println!(
+            "{:<36}  {:<12}  {:<16}  {:<16}  {:<9}  {:<8}  {used}",
+            k.id, k.prefix, k.name, k.principal_id, k.role, status
+        );
+    }
+    Ok(())
+}
+
+fn key_id(s: &str) -> anyhow::Result<Uuid> {
+    s.parse().with_context(|| {
+        format!("invalid key id {s:?}: expected the UUID shown by `warden keys list`")
+    })
+}
+
+async fn revoke(a: KeyIdArgs) -> anyhow::Result<()> {
+    let id = key_id(&a.id)?;
+    let store = open_migrated(&a.store).await?;
+    let now = Timestamp::now();
+    let record = cli_actor().record(now, "key.revoke", Some(id.to_string()), "ok");
+    store
+        .api_key_revoke(id, now, vec![record])
+        .await
+        .with_context(|| {
+            format!("could not revoke key {id} (is the id right? see `warden keys list`)")
+        })?;
+    println!("key {id} revoked");
+    Ok(())
+}
+
+async fn rotate(a: KeysRotateArgs) -> anyhow::Result<()> {
+    let id = key_id(&a.id)?;
+    let overlap = parse_duration("overlap", &a.overlap)?;
+    let (store, hasher) = open(&a.store).await?;
+    let key = rotate_key(&store, &hasher, id, overlap, Some(&cli_actor()))
+        .await
+        .with_context(|| format!("could not rotate key {id}"))?;
+    print_issued(&key, a.json);
+    if !a.json {
+        println!("The old key {id} keeps working for {}.", a.overlap);
+    }
+    Ok(())
+}
+
+pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Create(a) => create(a).await,
+        KeysCommand::List(a) => list(a).await,
+        KeysCommand::Revoke(a) => revoke(a).await,
+        KeysCommand::Rotate(a) => rotate(a).await,
+    }
+}
