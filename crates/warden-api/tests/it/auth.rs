@@ -1,0 +1,245 @@
+//! Authentication: deny by default, env keys, stored keys, request ids, refusals audited.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use warden_api::{PUBLIC_ROUTES, routes_table};
+use warden_core::Role;
+use warden_store::{AccessStore, AnyStore, AuditFilter, PrincipalRecord};
+use warden_testkit::backend_tests;
+
+use crate::support::{ADMIN_ENV_KEY, INTERNAL_ENV_KEY, TestApp};
+
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "0190f5e4-0000-7000-8000-000000000000")
+}
+
+backend_tests!(
+    every_route_but_the_public_ones_refuses_an_anonymous_call,
+    |db: warden_testkit::TestDb| async move {
+        let app = TestApp::spawn(db).await;
+        let table = routes_table::<AnyStore>();
+        assert!(table.len() > 25, "the route table lost routes");
+        for (path, method, _) in table {
+            let path_now = concrete(path);
+            let body = (method != Method::GET && method != Method::DELETE).then(|| json!({}));
+            for key in [
+                None,
+                Some("wdn_0000000000000000000000000000000000000000000000000000000000000000"),
+                Some("not-a-key"),
+            ] {
+                let a = app.call(method.clone(), &path_now, key, body.clone()).await;
+                if PUBLIC_ROUTES.contains(&path) {
+                    assert!(
+                        a.status.is_success(),
+                        "{method} {path} is public but answered {}",
+                        a.status
+                    );
+                    continue;
+                }
+                assert_eq!(
+                    a.status,
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {path} with {key:?}"
+                );
+                assert_eq!(a.code(), "unauthenticated");
+                assert_eq!(
+                    a.headers["www-authenticate"], r#"Bearer realm="warden""#,
+                    "{method} {path}"
+                );
+                assert!(
+                    a.body["error"]["request_id"]
+                        .as_str()
+                        .is_some_and(|r| !r.is_empty())
+                );
+            }
+        }
+        // Every refusal is in the audit trail, with why, and never the presented key.
+        let trail = app
+            .store
+            .audit_list(AuditFilter {
+                action: Some("auth.failure".into()),
+                limit: 500,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(trail.len() >= 3 * 27, "{}", trail.len());
+        for e in &trail {
+            let detail = e.record.detail.clone().unwrap_or_default();
+            assert!(
+                !detail.contains("not-a-key") && !detail.contains("wdn_0000"),
+                "{detail}"
+            );
+            assert_eq!(e.record.outcome, "unauthenticated");
+            assert_eq!(e.record.client_ip.as_deref(), Some("127.0.0.1"));
+        }
+    }
+);
+
+backend_tests!(
+    env_keys_give_admin_and_service_and_the_service_key_refuses_browsers,
+    |db: warden_testkit::TestDb| async move {
+        let app = TestApp::spawn(db).await;
+        // JOB_SCHEDULER_API_KEY as `x-job-api-key` (seed 000) and as a bearer key.
+        let req = app
+            .client
+            .get(app.url("/api/v1/keys"))
+            .header("x-job-api-key", ADMIN_ENV_KEY);
+        assert_eq!(app.send(req, None).await.status, StatusCode::OK);
+        assert_eq!(
+            app.get("/api/v1/audit", ADMIN_ENV_KEY).await.status,
+            StatusCode::OK
+        );
+        let almost = format!("{}x", &ADMIN_ENV_KEY[..ADMIN_ENV_KEY.len() - 1]);
+        assert_eq!(
+            app.get("/api/v1/keys", &almost).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+
+        // INTERNAL_API_KEY as `x-internal-api-key`: the service role, across users,
+        // but never keys or the audit trail.
+        let service = |path: &str| {
+            app.client
+                .get(app.url(path))
+                .header("x-internal-api-key", INTERNAL_ENV_KEY)
+        };
+        assert_eq!(
+            app.send(service("/api/v1/jobs"), None).await.status,
+            StatusCode::OK
+        );
+        let denied = app.send(service("/api/v1/keys"), None).await;
+        assert_eq!(denied.status, StatusCode::FORBIDDEN);
+        assert_eq!(denied.code(), "forbidden");
+        let browser = app
+            .send(
+                service("/api/v1/jobs").header("origin", "https://evil.example"),
+                None,
+            )
+            .await;
+        assert_eq!(browser.status, StatusCode::UNAUTHORIZED);
+        let wrong = app
+            .send(
+                app.client
+                    .get(app.url("/api/v1/jobs"))
+                    .header("x-internal-api-key", ADMIN_ENV_KEY),
+                None,
+            )
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        // The service role's reads and refusals are recorded.
+        let trail = app.store.audit_list(AuditFilter::default()).await.unwrap();
+        let actions: Vec<&str> = trail.iter().map(|e| e.record.action.as_str()).collect();
+        assert!(actions.contains(&"service.read"), "{actions:?}");
+        assert!(actions.contains(&"authz.denied"), "{actions:?}");
+        let read = trail
+            .iter()
+            .find(|e| e.record.action == "service.read")
+            .unwrap();
+        assert_eq!(read.record.principal_id.as_deref(), Some("service"));
+        assert_eq!(read.record.key_id.as_deref(), Some("INTERNAL_API_KEY"));
+    }
+);
+
+backend_tests!(
+    revoked_expired_and_disabled_credentials_are_refused_at_once,
+    |db: warden_testkit::TestDb| async move {
+        let app = TestApp::spawn(db).await;
+        let key = app.key("alice", Role::Scheduler).await;
+        assert_eq!(app.get("/api/v1/jobs", &key).await.status, StatusCode::OK);
+        // Also accepted as `x-job-api-key`.
+        let req = app
+            .client
+            .get(app.url("/api/v1/jobs"))
+            .header("x-job-api-key", &key);
+        assert_eq!(app.send(req, None).await.status, StatusCode::OK);
+
+        // Disabling the principal refuses its keys at once.
+        let p = app.store.principal_get("alice").await.unwrap();
+        app.store
+            .principal_upsert(
+                PrincipalRecord {
+                    disabled: true,
+                    ..p.clone()
+                },
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            app.get("/api/v1/jobs", &key).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        app.store
+            .principal_upsert(
+                PrincipalRecord {
+                    disabled: false,
+                    ..p
+                },
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(app.get("/api/v1/jobs", &key).await.status, StatusCode::OK);
+
+        // Revoking through the API.
+        let listed = app.get("/api/v1/keys?principal=alice", ADMIN_ENV_KEY).await;
+        let id = listed.body["data"][0]["id"].as_str().unwrap().to_owned();
+        assert!(
+            listed.body.to_string().find(&key).is_none(),
+            "a listing showed the key"
+        );
+        let revoked = app
+            .call(
+                Method::DELETE,
+                &format!("/api/v1/keys/{id}"),
+                Some(ADMIN_ENV_KEY),
+                None,
+            )
+            .await;
+        assert_eq!(revoked.status, StatusCode::OK);
+        assert_eq!(
+            app.get("/api/v1/jobs", &key).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        let reasons: Vec<String> = app
+            .store
+            .audit_list(AuditFilter {
+                action: Some("auth.failure".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| e.record.detail)
+            .collect();
+        assert!(reasons.iter().any(|r| r == "key revoked"), "{reasons:?}");
+        assert!(
+            reasons.iter().any(|r| r == "principal is disabled"),
+            "{reasons:?}"
+        );
+    }
+);
+
+backend_tests!(
+    request_ids_are_echoed_or_made_and_errors_carry_them,
+    |db: warden_testkit::TestDb| async move {
+        let app = TestApp::spawn(db).await;
+        let req = app
+            .client
+            .get(app.url("/api/v1/jobs"))
+            .header("x-request-id", "trace-123");
+        let a = app.send(req, None).await;
+        assert_eq!(a.headers["x-request-id"], "trace-123");
+        assert_eq!(a.body["error"]["request_id"], "trace-123");
+        // An id that could inject into logs is replaced.
+        let req = app
+            .client
+            .get(app.url("/healthz"))
+            .header("x-request-id", "bad id\twith tab");
+        let a = app.send(req, None).await;
+        let id = a.headers["x-request-id"].to_str().unwrap();
+        assert!(!id.contains(' ') && id.len() == 36, "{id}");
+        let a = app.get("/api/v1/nowhere", ADMIN_ENV_KEY).await;
+        assert_eq!((a.status, a.code()), (StatusCode::NOT_FOUND, "no_route"));
+    }
+);

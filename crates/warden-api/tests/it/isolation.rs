@@ -1,0 +1,163 @@
+//! Isolation: a principal reaches only its own objects, with every endpoint, and cannot
+//! make an object someone else's.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use warden_core::Role;
+use warden_testkit::backend_tests;
+
+use crate::support::TestApp;
+
+backend_tests!(
+    another_principals_ids_are_not_found_through_any_endpoint,
+    |db: warden_testkit::TestDb| async move {
+        let app = TestApp::spawn(db).await;
+        let alice = app.key("alice", Role::Scheduler).await;
+        let bob = app.key("bob", Role::Scheduler).await;
+        let job = app
+            .post(
+                "/api/v1/jobs",
+                &alice,
+                json!({"jobType": "send-email", "delayMs": 60000, "data": {"secret": "alice's"}}),
+            )
+            .await;
+        let job = job.body["data"]["jobId"].as_str().unwrap().to_owned();
+        let s = app
+            .post(
+                "/api/v1/schedules",
+                &alice,
+                json!({"name": "mine", "cron": "0 3 * * *", "jobType": "report"}),
+            )
+            .await;
+        let sid = s.body["data"]["id"].as_str().unwrap().to_owned();
+
+        for (method, path, body) in [
+            (Method::GET, format!("/api/v1/jobs/{job}"), None),
+            (Method::GET, format!("/api/v1/jobs/{job}/runs"), None),
+            (
+                Method::POST,
+                format!("/api/v1/jobs/{job}/cancel"),
+                Some(json!({})),
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/jobs/{job}/retry"),
+                Some(json!({})),
+            ),
+            (Method::GET, format!("/api/v1/schedules/{sid}"), None),
+            (
+                Method::PUT,
+                format!("/api/v1/schedules/{sid}"),
+                Some(json!({"name": "stolen", "cron": "* * * * *", "jobType": "report"})),
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/schedules/{sid}/pause"),
+                Some(json!({})),
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/schedules/{sid}/resume"),
+                Some(json!({})),
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/schedules/{sid}/trigger"),
+                Some(json!({})),
+            ),
+            (Method::GET, format!("/api/v1/schedules/{sid}/next"), None),
+            (
+                Method::GET,
+                format!("/api/v1/schedules/{sid}/occurrences"),
+                None,
+            ),
+            (Method::DELETE, format!("/api/v1/schedules/{sid}"), None),
+        ] {
+            let a = app.call(method.clone(), &path, Some(&bob), body).await;
+            assert_eq!(
+                a.status,
+                StatusCode::NOT_FOUND,
+                "{method} {path}: {}",
+                a.body
+            );
+            assert_eq!(a.code(), "not_found");
+        }
+        // Lists show bob nothing of alice's; filters cannot reach it either.
+        for path in [
+            "/api/v1/jobs",
+            &format!("/api/v1/jobs?schedule={sid}"),
+            "/api/v1/schedules",
+        ] {
+            let a = app.get(path, &bob).await;
+            assert_eq!(a.body["data"].as_array().unwrap().len(), 0, "{path}");
+        }
+        // Alice's objects are untouched.
+        let mine = app.get(&format!("/api/v1/jobs/{job}"), &alice).await;
+        assert_eq!(mine.body["data"]["state"], "scheduled");
+        let s = app.get(&format!("/api/v1/schedules/{sid}"), &alice).await;
+        assert_eq!(
+            (
+                s.body["data"]["name"].as_str(),
+                s.body["data"]["paused"].as_bool()
+            ),
+            (Some("mine"), Some(false))
+        );
+        // A batch from bob is his, whatever it says.
+        let batch = app
+            .post(
+                "/api/v1/jobs/batch",
+                &bob,
+                json!({"jobs": [{"jobType": "send-email", "owner": "alice"}]}),
+            )
+            .await;
+        assert_eq!(batch.status, StatusCode::BAD_REQUEST);
+        let batch = app
+            .post(
+                "/api/v1/jobs/batch",
+                &bob,
+                json!({"jobs": [{"jobType": "send-email", "delayMs": 1000}]}),
+            )
+            .await;
+        let id = batch.body["data"]["jobs"][0]["jobId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            app.get(&format!("/api/v1/jobs/{id}"), &bob).await.body["data"]["owner"],
+            "bob"
+        );
+        assert_eq!(
+            app.get(&format!("/api/v1/jobs/{id}"), &alice).await.status,
+            StatusCode::NOT_FOUND
+        );
+        // Queue counts span owners, so a scheduler sees the queues without them.
+        let queues = app.get("/api/v1/queues", &bob).await;
+        assert!(
+            queues.body["data"][0].get("counts").is_none(),
+            "{}",
+            queues.body
+        );
+    }
+);
+
+backend_tests!(
+    viewers_read_their_objects_with_sensitive_fields_redacted,
+    |db: warden_testkit::TestDb| async move {
+        let app = TestApp::spawn(db).await;
+        let writer = app.key("alice", Role::Scheduler).await;
+        let viewer = app.key("alice", Role::Viewer).await;
+        let job = app
+            .post("/api/v1/jobs", &writer, json!({"jobType": "send-email", "delayMs": 60000, "data": {"to": "a@example.com", "smtpPassword": "hunter2"}}))
+            .await;
+        let id = job.body["data"]["jobId"].as_str().unwrap();
+        let seen = app.get(&format!("/api/v1/jobs/{id}"), &viewer).await;
+        assert_eq!(
+            seen.body["data"]["data"],
+            json!({"to": "a@example.com", "smtpPassword": "[REDACTED]"})
+        );
+        let listed = app.get("/api/v1/jobs", &viewer).await;
+        assert!(!listed.body.to_string().contains("hunter2"));
+        let own = app.get(&format!("/api/v1/jobs/{id}"), &writer).await;
+        assert_eq!(own.body["data"]["data"]["smtpPassword"], "hunter2");
+    }
+);

@@ -1,0 +1,9 @@
+//! The HTTP API end to end: a real server on 127.0.0.1 over a real database (SQLite and
+//! PostgreSQL), called with real HTTP.
+
+mod auth;
+mod isolation;
+mod jobs;
+mod keys;
+mod matrix;
+mod support;

@@ -1,0 +1,206 @@
+//! The authorisation matrix: every endpoint × every role × the caller's own object and
+//! another principal's. A refused permission is 403, another's object is 404 for roles
+//! confined to their own, and everything else is answered without 401/403/404/5xx.
+
+use std::collections::HashMap;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use warden_api::{PUBLIC_ROUTES, routes_table};
+use warden_core::{Permission, Role};
+use warden_store::AnyStore;
+use warden_testkit::backend_tests;
+
+use crate::support::{ADMIN_ENV_KEY, TestApp};
+
+/// What an endpoint acts on.
+#[derive(Clone, Copy, PartialEq)]
+enum Target {
+    None,
+    Job,
+    Schedule,
+    Key,
+    Principal,
+}
+
+fn spec() -> HashMap<(Method, &'static str), (Permission, Target)> {
+    use Permission::*;
+    use Target::*;
+    HashMap::from([
+        ((Method::POST, "/api/jobs/schedule"), (JobsWrite, None)),
+        ((Method::POST, "/api/v1/jobs"), (JobsWrite, None)),
+        ((Method::GET, "/api/v1/jobs"), (JobsRead, None)),
+        ((Method::POST, "/api/v1/jobs/batch"), (JobsWrite, None)),
+        ((Method::GET, "/api/v1/jobs/{id}"), (JobsRead, Job)),
+        ((Method::POST, "/api/v1/jobs/{id}/cancel"), (JobsWrite, Job)),
+        ((Method::POST, "/api/v1/jobs/{id}/retry"), (JobsWrite, Job)),
+        ((Method::GET, "/api/v1/jobs/{id}/runs"), (JobsRead, Job)),
+        ((Method::POST, "/api/v1/schedules"), (SchedulesWrite, None)),
+        ((Method::GET, "/api/v1/schedules"), (SchedulesRead, None)),
+        (
+            (Method::GET, "/api/v1/schedules/{id}"),
+            (SchedulesRead, Schedule),
+        ),
+        (
+            (Method::PUT, "/api/v1/schedules/{id}"),
+            (SchedulesWrite, Schedule),
+        ),
+        (
+            (Method::DELETE, "/api/v1/schedules/{id}"),
+            (SchedulesWrite, Schedule),
+        ),
+        (
+            (Method::POST, "/api/v1/schedules/{id}/pause"),
+            (SchedulesWrite, Schedule),
+        ),
+        (
+            (Method::POST, "/api/v1/schedules/{id}/resume"),
+            (SchedulesWrite, Schedule),
+        ),
+        (
+            (Method::POST, "/api/v1/schedules/{id}/trigger"),
+            (SchedulesWrite, Schedule),
+        ),
+        (
+            (Method::GET, "/api/v1/schedules/{id}/next"),
+            (SchedulesRead, Schedule),
+        ),
+        (
+            (Method::GET, "/api/v1/schedules/{id}/occurrences"),
+            (SchedulesRead, Schedule),
+        ),
+        ((Method::GET, "/api/v1/queues"), (QueuesRead, None)),
+        ((Method::POST, "/api/v1/keys"), (KeysWrite, None)),
+        ((Method::GET, "/api/v1/keys"), (KeysRead, None)),
+        ((Method::DELETE, "/api/v1/keys/{id}"), (KeysWrite, Key)),
+        ((Method::POST, "/api/v1/keys/{id}/rotate"), (KeysWrite, Key)),
+        ((Method::GET, "/api/v1/principals"), (PrincipalsRead, None)),
+        (
+            (Method::GET, "/api/v1/principals/{id}"),
+            (PrincipalsRead, Principal),
+        ),
+        (
+            (Method::PUT, "/api/v1/principals/{id}"),
+            (PrincipalsWrite, Principal),
+        ),
+        ((Method::GET, "/api/v1/audit"), (AuditRead, None)),
+    ])
+}
+
+fn body(method: &Method, path: &str, n: usize) -> Option<Value> {
+    let name = format!("m{n}");
+    Some(match (method.as_str(), path) {
+        ("POST", "/api/jobs/schedule") => {
+            json!({"type": "immediate", "jobType": "send-email", "data": {}, "queueName": "default"})
+        }
+        ("POST", "/api/v1/jobs") => json!({"jobType": "send-email", "delayMs": 60000}),
+        ("POST", "/api/v1/jobs/batch") => {
+            json!({"jobs": [{"jobType": "send-email", "delayMs": 60000}]})
+        }
+        ("POST", "/api/v1/schedules") | ("PUT", "/api/v1/schedules/{id}") => {
+            json!({"name": name, "cron": "0 3 * * *", "jobType": "report"})
+        }
+        ("POST", "/api/v1/keys") => json!({"name": name, "role": "viewer"}),
+        ("PUT", "/api/v1/principals/{id}") => json!({"disabled": false}),
+        ("POST", _) => json!({}),
+        _ => return None,
+    })
+}
+
+/// Makes a fresh object of `target` owned by `owner` and returns its id.
+async fn object(app: &TestApp, target: Target, owner: &str, owner_key: &str, n: usize) -> String {
+    match target {
+        Target::None => String::new(),
+        Target::Job => app
+            .post(
+                "/api/v1/jobs",
+                owner_key,
+                json!({"jobType": "send-email", "delayMs": 60000}),
+            )
+            .await
+            .body["data"]["jobId"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        Target::Schedule => app
+            .post(
+                "/api/v1/schedules",
+                owner_key,
+                json!({"name": format!("obj{n}"), "cron": "0 3 * * *", "jobType": "report"}),
+            )
+            .await
+            .body["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        Target::Key => app
+            .post(
+                "/api/v1/keys",
+                ADMIN_ENV_KEY,
+                json!({"name": format!("k{n}"), "role": "viewer", "principal": owner}),
+            )
+            .await
+            .body["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        Target::Principal => owner.to_owned(),
+    }
+}
+
+backend_tests!(
+    every_endpoint_for_every_role_on_own_and_others_objects,
+    |db: warden_testkit::TestDb| async move {
+        let app = TestApp::spawn(db).await;
+        let spec = spec();
+        let routes: Vec<(&str, Method)> = routes_table::<AnyStore>()
+            .into_iter()
+            .filter(|(p, _, _)| !PUBLIC_ROUTES.contains(p))
+            .map(|(p, m, _)| (p, m))
+            .collect();
+        for (path, method) in &routes {
+            assert!(
+                spec.contains_key(&(method.clone(), *path)),
+                "{method} {path} is missing from the matrix"
+            );
+        }
+        assert_eq!(routes.len(), spec.len());
+        let owners = [
+            ("alice", app.key("alice", Role::Scheduler).await),
+            ("bob", app.key("bob", Role::Scheduler).await),
+        ];
+        let mut n = 0;
+        for role in Role::ALL {
+            let caller = app.key("alice", role).await;
+            for (path, method) in &routes {
+                let (permission, target) = spec[&(method.clone(), *path)];
+                for (owner, owner_key) in &owners {
+                    n += 1;
+                    let id = object(&app, target, owner, owner_key, n).await;
+                    let url = path.replace("{id}", &id);
+                    let a = app
+                        .call(method.clone(), &url, Some(&caller), body(method, path, n))
+                        .await;
+                    let others =
+                        *owner != "alice" && matches!(target, Target::Job | Target::Schedule);
+                    let what = format!(
+                        "{role} {method} {path} on {owner}'s object: {} {}",
+                        a.status, a.body
+                    );
+                    if !role.grants(permission) {
+                        assert_eq!(a.status, StatusCode::FORBIDDEN, "{what}");
+                        assert_eq!(a.code(), "forbidden", "{what}");
+                    } else if others && !role.sees_all() {
+                        assert_eq!(a.status, StatusCode::NOT_FOUND, "{what}");
+                    } else {
+                        assert!(
+                            !matches!(a.status.as_u16(), 401 | 403 | 404)
+                                && !a.status.is_server_error(),
+                            "{what}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+);

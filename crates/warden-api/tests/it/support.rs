@@ -1,0 +1,190 @@
+//! `TestApp`: the real router and engine on 127.0.0.1:0 over a test database, with
+//! helpers to make keys and call the API.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use reqwest::{Method, StatusCode, header::HeaderMap};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use warden_api::{AppState, AuthConfig, HttpLimits, keys::issue_key, router};
+use warden_core::{PrincipalId, QueueName, Role};
+use warden_engine::{Engine, EngineConfig, EngineHandle, QueueConfig, Registry};
+use warden_security::{apikey::KeyHasher, envkey::StaticKey};
+use warden_store::{AnyStore, AuditContext};
+use warden_testkit::TestDb;
+
+/// The bootstrap keys the test server accepts from its "environment".
+pub(crate) const ADMIN_ENV_KEY: &str = "admin-env-key-0123456789abcdef0123456789abcdef";
+pub(crate) const INTERNAL_ENV_KEY: &str = "internal-env-key-0123456789abcdef0123456789ab";
+
+pub(crate) struct TestApp {
+    pub(crate) addr: SocketAddr,
+    pub(crate) store: Arc<AnyStore>,
+    pub(crate) client: reqwest::Client,
+    hasher: KeyHasher,
+    _engine: EngineHandle<AnyStore>,
+    _db: TestDb,
+}
+
+/// An answer: status, headers and the JSON body (`Null` when not JSON).
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Value,
+}
+
+impl Answer {
+    pub(crate) fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+    pub(crate) fn message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or("")
+    }
+}
+
+fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.register("warden.noop", |_, _: Value| async {}).unwrap();
+    r.register("send-email", |_, _: Value| async {}).unwrap();
+    r.register("report", |_, _: Value| async {}).unwrap();
+    r
+}
+
+impl TestApp {
+    pub(crate) async fn spawn(db: TestDb) -> Self {
+        Self::spawn_with(db, HttpLimits::default()).await
+    }
+
+    pub(crate) async fn spawn_with(db: TestDb, limits: HttpLimits) -> Self {
+        let store = Arc::new(db.store().clone());
+        let config = EngineConfig {
+            queues: vec![
+                QueueConfig::new(QueueName::parse("default").unwrap(), 4),
+                QueueConfig::new(QueueName::parse("COMMUNICATIONS").unwrap(), 4),
+            ],
+            poll_interval: Duration::from_millis(100),
+            shutdown_grace: Duration::from_millis(200),
+            ..EngineConfig::default()
+        };
+        let engine = Engine::start(store.clone(), registry(), config).unwrap();
+        let secret = warden_security::apikey::generate_server_secret();
+        let hasher = KeyHasher::new(secret.expose_secret().as_bytes()).unwrap();
+        let auth = AuthConfig {
+            hasher: KeyHasher::new(secret.expose_secret().as_bytes()).unwrap(),
+            admin_key: Some(
+                StaticKey::new("JOB_SCHEDULER_API_KEY", SecretString::from(ADMIN_ENV_KEY)).unwrap(),
+            ),
+            internal_key: Some(
+                StaticKey::new("INTERNAL_API_KEY", SecretString::from(INTERNAL_ENV_KEY)).unwrap(),
+            ),
+            oidc: None,
+        };
+        let app = router(
+            AppState {
+                store: store.clone(),
+                scheduler: engine.scheduler().clone(),
+                auth: Arc::new(auth),
+            },
+            limits,
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        Self {
+            addr,
+            store,
+            client: reqwest::Client::builder().no_proxy().build().unwrap(),
+            hasher,
+            _engine: engine,
+            _db: db,
+        }
+    }
+
+    /// A stored key for `user` with `role`, as `warden keys create` makes it.
+    pub(crate) async fn key(&self, user: &str, role: Role) -> String {
+        let issued = issue_key(
+            self.store.as_ref(),
+            &self.hasher,
+            &format!("{user}-{role}"),
+            role,
+            &PrincipalId::parse(user).unwrap(),
+            None,
+            Some(&AuditContext::default()),
+        )
+        .await
+        .unwrap();
+        issued.secret.expose_secret().to_owned()
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Calls the API with a bearer key (or none) and an optional JSON body.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        self.send(req, body).await
+    }
+
+    pub(crate) async fn send(
+        &self,
+        mut req: reqwest::RequestBuilder,
+        body: Option<Value>,
+    ) -> Answer {
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&b).unwrap());
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub(crate) async fn get(&self, path: &str, key: &str) -> Answer {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+
+    pub(crate) async fn post(&self, path: &str, key: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(key), Some(body)).await
+    }
+}
+
+/// Polls `check` every 20 ms until it holds, failing after 10 s.
+pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
