@@ -1,5 +1,6 @@
 //! End-to-end tests of the `warden` binary, run as a real process.
 
+mod api;
 mod cli;
 mod serve;
 mod support;

@@ -27,14 +27,20 @@ pub(crate) struct Server {
 
 impl Server {
     /// Starts `warden serve --listen 127.0.0.1:0 <extra>` and waits for its address.
+    pub(crate) fn start(extra: &[&str]) -> Server {
+        Self::start_with_env(extra, &[])
+    }
+
+    /// As [`start`](Self::start), with extra environment variables.
     #[expect(
         clippy::zombie_processes,
         reason = "the child moves into `Server`, whose Drop waits for it"
     )]
-    pub(crate) fn start(extra: &[&str]) -> Server {
+    pub(crate) fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = warden()
             .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
             .args(extra)
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -62,13 +68,32 @@ impl Server {
 
     /// GET `path`: (status, body).
     pub(crate) fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.request("GET", path, &[], None)
+    }
+
+    /// Any request with extra headers and an optional JSON body: (status, body).
+    pub(crate) fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
         let mut s = TcpStream::connect(self.addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut head =
+            format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !body.is_empty() {
+            head.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        write!(s, "{head}\r\n{body}").unwrap();
         let mut raw = String::new();
         s.read_to_string(&mut raw).unwrap();
         let status = raw.split_whitespace().nth(1).unwrap().parse().unwrap();

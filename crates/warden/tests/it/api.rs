@@ -1,0 +1,204 @@
+//! The binary end to end: `warden keys` bootstraps a key the server accepts, env keys
+//! are checked at start, and no key ever reaches a log line or the database file.
+
+use serde_json::json;
+
+use crate::support::{Server, run, warden};
+
+fn random_hex() -> String {
+    (0..4)
+        .map(|_| format!("{:016x}", rand::random::<u64>()))
+        .collect()
+}
+
+fn keys(args: &[&str], dir: &str) -> serde_json::Value {
+    let mut all = vec!["keys"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--data-dir", dir, "--json"]);
+    let out = run(&all);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn keys_made_by_the_cli_are_accepted_rotated_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let made = keys(
+        &[
+            "create",
+            "--name",
+            "ops",
+            "--role",
+            "admin",
+            "--expires",
+            "30d",
+        ],
+        d,
+    );
+    let key = made["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("wdn_"));
+    let server = Server::start(&["--data-dir", d]);
+    let bearer = format!("Bearer {key}");
+    let (status, body) = server.request("GET", "/api/v1/keys", &[("Authorization", &bearer)], None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"][0]["name"], "ops");
+
+    let rotated = keys(
+        &["rotate", made["id"].as_str().unwrap(), "--overlap", "1h"],
+        d,
+    );
+    let new_bearer = format!("Bearer {}", rotated["key"].as_str().unwrap());
+    for b in [&bearer, &new_bearer] {
+        assert_eq!(
+            server
+                .request("GET", "/api/v1/jobs", &[("Authorization", b)], None)
+                .0,
+            200
+        );
+    }
+    let out = run(&[
+        "keys",
+        "revoke",
+        made["id"].as_str().unwrap(),
+        "--data-dir",
+        d,
+    ]);
+    assert!(out.status.success());
+    assert_eq!(
+        server
+            .request("GET", "/api/v1/jobs", &[("Authorization", &bearer)], None)
+            .0,
+        401
+    );
+    assert_eq!(
+        server
+            .request(
+                "GET",
+                "/api/v1/jobs",
+                &[("Authorization", &new_bearer)],
+                None
+            )
+            .0,
+        200
+    );
+
+    let listed = run(&["keys", "list", "--data-dir", d]);
+    let table = String::from_utf8(listed.stdout).unwrap();
+    assert!(
+        table.contains("revoked") && table.contains("active"),
+        "{table}"
+    );
+    assert!(!table.contains(&key[12..]), "the list showed a key");
+
+    let bad = run(&[
+        "keys",
+        "create",
+        "--name",
+        "x",
+        "--role",
+        "root",
+        "--data-dir",
+        d,
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("`role`"));
+    server.terminate();
+}
+
+#[test]
+fn a_weak_env_key_stops_the_server_without_echoing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = warden()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .env("JOB_SCHEDULER_API_KEY", "hunter2-short")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("JOB_SCHEDULER_API_KEY") && err.contains("openssl rand -hex 32"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn no_key_reaches_a_log_line_or_the_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let admin_canary = random_hex();
+    let internal_canary = random_hex();
+    let stored = keys(&["create", "--name", "canary", "--role", "scheduler"], d);
+    let stored_canary = stored["key"].as_str().unwrap().to_owned();
+    let server = Server::start_with_env(
+        &["--data-dir", d],
+        &[
+            ("JOB_SCHEDULER_API_KEY", &admin_canary),
+            ("INTERNAL_API_KEY", &internal_canary),
+            ("RUST_LOG", "trace"),
+        ],
+    );
+    let job =
+        json!({"type": "immediate", "jobType": "warden.noop", "data": {}, "queueName": "default"});
+    let calls: Vec<(&str, String)> = vec![
+        ("x-job-api-key", admin_canary.clone()),
+        ("Authorization", format!("Bearer {admin_canary}")),
+        ("x-internal-api-key", internal_canary.clone()),
+        ("Authorization", format!("Bearer {stored_canary}")),
+        // Near misses are refused and logged as failures: still without the value.
+        ("Authorization", format!("Bearer {admin_canary}x")),
+        (
+            "x-job-api-key",
+            format!("{}0", &stored_canary[..stored_canary.len() - 1]),
+        ),
+        ("Authorization", format!("Basic {admin_canary}")),
+    ];
+    let mut statuses = Vec::new();
+    for (header, value) in &calls {
+        statuses.push(
+            server
+                .request("POST", "/api/jobs/schedule", &[(header, value)], Some(&job))
+                .0,
+        );
+        server.request("GET", "/api/v1/audit", &[(header, value)], None);
+    }
+    assert_eq!(statuses, [201, 201, 201, 201, 401, 401, 401]);
+    let logs = server.terminate();
+    assert!(logs.len() > 20, "expected trace logs, got {}", logs.len());
+    let canaries = [&admin_canary, &internal_canary, &stored_canary];
+    for line in &logs {
+        for c in canaries {
+            assert!(!line.contains(c.as_str()), "a key reached the log: {line}");
+        }
+    }
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("warden.db")
+        {
+            let bytes = std::fs::read(&path).unwrap();
+            for c in canaries {
+                assert!(
+                    !bytes.windows(c.len()).any(|w| w == c.as_bytes()),
+                    "a key is in {}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
