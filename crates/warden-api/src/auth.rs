@@ -29,7 +29,12 @@ use warden_engine::Actor;
 use warden_security::{apikey::KeyHasher, envkey::StaticKey, oidc::OidcVerifier};
 use warden_store::{AuditContext, AuditRecord, Limits, Store};
 
-use crate::{AppState, error::ApiError, request_id::current_request_id};
+use crate::{
+    AppState,
+    error::ApiError,
+    ratelimit::{ClientIp, Limiters},
+    request_id::current_request_id,
+};
 
 /// What the server accepts as credentials.
 pub struct AuthConfig {
@@ -87,10 +92,13 @@ impl Caller {
 
 /// Where a request came from, for the audit trail.
 pub(crate) fn origin(request: &Request) -> (Option<String>, Option<String>) {
-    let ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+    let ip = match request.extensions().get::<ClientIp>() {
+        Some(ClientIp(ip)) => Some(ip.to_string()),
+        None => request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+    };
     let ua = request
         .headers()
         .get(header::USER_AGENT)
@@ -303,6 +311,11 @@ pub(crate) async fn require_caller<S: Store>(
             return ApiError::unauthenticated(message).into_response();
         }
     };
+    if let Some(limiters) = request.extensions().get::<Arc<Limiters>>()
+        && let Err(e) = limiters.check_principal(principal.id.as_str())
+    {
+        return e.into_response();
+    }
     let caller = Caller {
         principal,
         limits,

@@ -9,6 +9,7 @@
 //! - [`extract`]: extractors whose rejections use the envelope.
 //! - `routes/*`: one file per resource; [`views`]: the JSON shapes of answers.
 //! - [`keys`]: issuing and rotating API keys (also used by `warden keys`).
+//! - [`ratelimit`]: token buckets per client IP and per principal; trusted proxies.
 //! - `health`: `GET /healthz`, `GET /readyz`.
 
 pub mod auth;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod extract;
 mod health;
 pub mod keys;
+pub mod ratelimit;
 pub mod request_id;
 mod routes;
 pub mod views;
@@ -63,12 +65,13 @@ impl<S: Store> AppState<S> {
 }
 
 /// Limits on every request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct HttpLimits {
     /// Larger bodies are refused with 413.
     pub max_body_bytes: usize,
     /// A request still running after this is answered 408.
     pub request_timeout: Duration,
+    pub rate: ratelimit::RateLimitConfig,
 }
 
 impl Default for HttpLimits {
@@ -76,6 +79,7 @@ impl Default for HttpLimits {
         Self {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            rate: ratelimit::RateLimitConfig::standard(),
         }
     }
 }
@@ -201,8 +205,10 @@ pub fn routes_table<S: Store>() -> Vec<(&'static str, Method, MethodRouter<AppSt
 }
 
 /// Builds the router: public routes as they are, every other route behind the
-/// authentication layer; request ids, body limit and timeout on all.
+/// authentication layer; request ids, the per-IP rate limit, the body limit and the
+/// timeout on all.
 pub fn router<S: Store>(state: AppState<S>, limits: HttpLimits) -> Router {
+    let limiters = Arc::new(ratelimit::Limiters::new(&limits.rate));
     let (mut public, mut private) = (Router::new(), Router::new());
     for (path, _, handler) in routes_table::<S>() {
         if PUBLIC_ROUTES.contains(&path) {
@@ -225,6 +231,11 @@ pub fn router<S: Store>(state: AppState<S>, limits: HttpLimits) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            limiters.clone(),
+            ratelimit::limit_by_ip,
+        ))
+        .layer(axum::Extension(limiters))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,

@@ -7,7 +7,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
-use warden_api::{AppState, AuthConfig, HttpLimits, router};
+use warden_api::{AppState, AuthConfig, HttpLimits, ratelimit::RateLimitConfig, router};
 use warden_core::QueueName;
 use warden_engine::{Engine, EngineConfig, EngineHandle, QueueConfig, Registry};
 use warden_security::{
@@ -125,6 +125,11 @@ impl Application {
         let limits = HttpLimits {
             max_body_bytes: args.max_body_bytes,
             request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+            rate: RateLimitConfig {
+                per_ip_per_minute: args.rate_limit_per_ip,
+                per_principal_per_minute: args.rate_limit_per_principal,
+                trusted_proxies: args.trusted_proxies.clone(),
+            },
         };
         let store = Arc::new(open_migrated(&args.store).await?);
         let config = EngineConfig {
@@ -164,7 +169,7 @@ impl Application {
                 scheduler: self.engine.scheduler().clone(),
                 auth: self.auth.clone(),
             },
-            self.limits,
+            self.limits.clone(),
         );
         let token = self.engine.shutdown_token();
         let app = app.into_make_service_with_connect_info::<SocketAddr>();

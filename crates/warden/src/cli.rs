@@ -105,6 +105,25 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) request_timeout: u64,
 
+    /// Requests per minute one client IP may make (0: no limit). Over it: 429 with
+    /// Retry-After.
+    #[arg(long, default_value_t = 600, env = "WARDEN_RATE_LIMIT_PER_IP")]
+    pub(crate) rate_limit_per_ip: u32,
+
+    /// Requests per minute one principal may make (0: no limit).
+    #[arg(long, default_value_t = 1200, env = "WARDEN_RATE_LIMIT_PER_PRINCIPAL")]
+    pub(crate) rate_limit_per_principal: u32,
+
+    /// A reverse proxy (CIDR, repeatable) whose `X-Forwarded-For` names the client.
+    /// Without one, the connection's peer address is the client.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "CIDR",
+        env = "WARDEN_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub(crate) trusted_proxies: Vec<ipnet::IpNet>,
+
     #[command(flatten)]
     pub(crate) oidc: OidcArgs,
 }

@@ -243,3 +243,53 @@ backend_tests!(
         assert_eq!((a.status, a.code()), (StatusCode::NOT_FOUND, "no_route"));
     }
 );
+
+backend_tests!(
+    clients_and_principals_over_their_rate_get_429_with_retry_after,
+    |db: warden_testkit::TestDb| async move {
+        use warden_api::{HttpLimits, ratelimit::RateLimitConfig};
+        let limits = HttpLimits {
+            rate: RateLimitConfig {
+                per_ip_per_minute: 40,
+                per_principal_per_minute: 8,
+                trusted_proxies: vec![],
+            },
+            ..HttpLimits::default()
+        };
+        let app = TestApp::spawn_with(db, limits).await;
+        let alice = app.key("alice", Role::Scheduler).await;
+        let bob = app.key("bob", Role::Scheduler).await;
+        // Per principal: a burst of 2 (a quarter minute of 8/min), then 429.
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            statuses.push(app.get("/api/v1/jobs", &alice).await.status.as_u16());
+        }
+        assert_eq!(statuses, [200, 200, 429]);
+        let limited = app.get("/api/v1/jobs", &alice).await;
+        assert_eq!(limited.code(), "rate_limited");
+        let wait: u64 = limited.headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=8).contains(&wait), "{wait}");
+        // Bob is not held up by alice.
+        assert_eq!(app.get("/api/v1/jobs", &bob).await.status, StatusCode::OK);
+        // Per IP, before authentication: anonymous floods are cut off too.
+        let mut last = StatusCode::OK;
+        for _ in 0..20 {
+            last = app
+                .call(Method::GET, "/api/v1/jobs", None, None)
+                .await
+                .status;
+            if last == StatusCode::TOO_MANY_REQUESTS {
+                break;
+            }
+        }
+        assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            app.call(Method::GET, "/healthz", None, None).await.status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+);

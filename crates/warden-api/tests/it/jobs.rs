@@ -8,7 +8,7 @@ use warden_core::{Priority, Role};
 use warden_store::{AccessStore, AuditFilter, Limits};
 use warden_testkit::backend_tests;
 
-use crate::support::{ADMIN_ENV_KEY, TestApp, eventually};
+use crate::support::{ADMIN_ENV_KEY, TestApp, eventually, unlimited};
 
 backend_tests!(
     the_seed_endpoint_schedules_immediate_delayed_and_cron_jobs,

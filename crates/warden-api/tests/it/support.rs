@@ -50,9 +50,18 @@ fn registry() -> Registry {
     r
 }
 
+/// Default limits without rate limiting.
+pub(crate) fn unlimited() -> HttpLimits {
+    HttpLimits {
+        rate: warden_api::ratelimit::RateLimitConfig::default(),
+        ..HttpLimits::default()
+    }
+}
+
 impl TestApp {
+    /// The app with the default limits but no rate limits (tests call fast).
     pub(crate) async fn spawn(db: TestDb) -> Self {
-        Self::spawn_with(db, HttpLimits::default()).await
+        Self::spawn_with(db, unlimited()).await
     }
 
     pub(crate) async fn spawn_with(db: TestDb, limits: HttpLimits) -> Self {
