@@ -430,7 +430,7 @@ backend_tests!(
             db,
             HttpLimits {
                 max_body_bytes: 2048,
-                ..HttpLimits::default()
+                ..unlimited()
             },
         )
         .await;
