@@ -36,6 +36,12 @@ pub(crate) enum Command {
     /// operator can make the first admin key). A key is shown once, when made.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Jobs on a running server, through its API (`--url`, `--api-key`).
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Schedules on a running server, through its API (`--url`, `--api-key`).
+    #[command(subcommand)]
+    Schedules(SchedulesCommand),
     /// Apply pending database migrations and exit (also done by `serve` at start).
     Migrate(StoreArgs),
     /// Cron tools.
@@ -51,7 +57,11 @@ impl Command {
     pub(crate) fn default_log_level(&self) -> &'static str {
         match self {
             Command::Serve(_) | Command::Migrate(_) => "info",
-            Command::Cron(_) | Command::Bench(_) | Command::Keys(_) => "warn",
+            Command::Cron(_)
+            | Command::Bench(_)
+            | Command::Keys(_)
+            | Command::Jobs(_)
+            | Command::Schedules(_) => "warn",
         }
     }
 }
@@ -282,4 +292,76 @@ mod tests {
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
     }
+}
+
+/// Where the server is and how to authenticate to it.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ClientArgs {
+    /// The server's base URL.
+    #[arg(long, env = "WARDEN_URL", default_value = "http://127.0.0.1:8080")]
+    pub(crate) url: String,
+    /// An API key (prefer the environment variable: flags are visible to other users in
+    /// the process list).
+    #[arg(long, env = "WARDEN_API_KEY", hide_env_values = true)]
+    pub(crate) api_key: Option<String>,
+    /// Print the server's JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum JobsCommand {
+    /// List jobs (yours, or everyone's for admin and service keys), oldest first.
+    List(JobsListArgs),
+    /// Show one job.
+    Get(ClientIdArgs),
+    /// Cancel a job that has not finished (a running one stops counting; its outcome is ignored).
+    Cancel(ClientIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JobsListArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+    /// Only jobs in this state: scheduled, available, running, retryable, succeeded, dead, cancelled.
+    #[arg(long)]
+    pub(crate) state: Option<String>,
+    /// Only jobs of this queue.
+    #[arg(long)]
+    pub(crate) queue: Option<String>,
+    /// Only jobs made by this schedule (its id).
+    #[arg(long)]
+    pub(crate) schedule: Option<String>,
+    /// At most this many (the server caps pages at 500).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ClientIdArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+    /// The object's id.
+    pub(crate) id: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SchedulesCommand {
+    /// List schedules with their next fire time.
+    List(ClientListArgs),
+    /// Pause a schedule: its occurrences are recorded `skipped:paused` until resumed.
+    Pause(ClientIdArgs),
+    /// Resume a paused schedule.
+    Resume(ClientIdArgs),
+    /// Run a schedule's job now, outside its cron times.
+    Trigger(ClientIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ClientListArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+    /// At most this many (the server caps pages at 500).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) limit: u32,
 }

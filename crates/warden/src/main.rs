@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //! - `cli`: the command line (clap), with `--help` for every subcommand.
-//! - `commands/*`: one file per subcommand (`serve`, `migrate`, `keys`, `cron next`, `bench`).
+//! - `commands/*`: one file per subcommand (`serve`, `migrate`, `keys`, `cron next`, `bench`,
+//!   and `client`: `jobs` and `schedules` through a running server's API).
 //! - `secret`: the server secret API keys are hashed with.
 //! - `app`: `Application::build` (store, engine, HTTP listener) and `run_until_stopped`.
 //! - `telemetry`: structured logs (readable or JSON).
@@ -39,6 +40,8 @@ fn main() -> ExitCode {
             Command::Cron(cli::CronCommand::Next(args)) => commands::cron_next::run(args),
             Command::Bench(args) => commands::bench::run(args).await,
             Command::Keys(command) => commands::keys::run(command).await,
+            Command::Jobs(command) => commands::client::run_jobs(command).await,
+            Command::Schedules(command) => commands::client::run_schedules(command).await,
         }
     });
     match result {

@@ -202,3 +202,82 @@ fn no_key_reaches_a_log_line_or_the_database_file() {
         }
     }
 }
+
+#[test]
+fn the_cli_client_lists_cancels_pauses_and_triggers() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = random_hex();
+    let server = Server::start_with_env(
+        &["--data-dir", dir.path().to_str().unwrap()],
+        &[("JOB_SCHEDULER_API_KEY", &admin)],
+    );
+    let auth = [("x-job-api-key", admin.as_str())];
+    let (status, job) = server.request(
+        "POST",
+        "/api/jobs/schedule",
+        &auth,
+        Some(&json!({"type": "delayed", "jobType": "warden.noop", "data": {}, "queueName": "default", "delayMs": 3_600_000})),
+    );
+    assert_eq!(status, 201, "{job}");
+    let job_id = job["data"]["jobId"].as_str().unwrap().to_owned();
+    let (_, schedule) = server.request(
+        "POST",
+        "/api/jobs/schedule",
+        &auth,
+        Some(&json!({"type": "cron", "jobType": "warden.noop", "data": {}, "queueName": "default", "cron": "0 3 * * *", "name": "nightly"})),
+    );
+    let schedule_id = schedule["data"]["scheduleId"].as_str().unwrap().to_owned();
+    let url = format!("http://{}", server.addr);
+    let cli = |args: &[&str], key: &str| {
+        let out = warden()
+            .args(args)
+            .args(["--url", &url])
+            .env("WARDEN_API_KEY", key)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (ok, table, _) = cli(&["jobs", "list"], &admin);
+    assert!(
+        ok && table.starts_with("ID") && table.contains(&job_id) && table.contains("scheduled"),
+        "{table}"
+    );
+    let (ok, json_out, _) = cli(&["jobs", "list", "--state", "scheduled", "--json"], &admin);
+    let v: serde_json::Value = serde_json::from_str(&json_out).unwrap();
+    assert!(ok && v["data"][0]["id"] == job_id.as_str(), "{json_out}");
+    let (ok, shown, _) = cli(&["jobs", "get", &job_id], &admin);
+    assert!(ok && shown.contains("warden.noop"), "{shown}");
+    let (ok, out, _) = cli(&["jobs", "cancel", &job_id], &admin);
+    assert!(ok && out.contains("cancelled"), "{out}");
+    let (ok, _, err) = cli(&["jobs", "cancel", &job_id], &admin);
+    assert!(
+        !ok && err.contains("409") && err.contains("request id"),
+        "{err}"
+    );
+
+    let (ok, list, _) = cli(&["schedules", "list"], &admin);
+    assert!(
+        ok && list.contains("nightly") && list.contains("0 3 * * *"),
+        "{list}"
+    );
+    for (verb, word) in [
+        ("pause", "paused"),
+        ("resume", "resumed"),
+        ("trigger", "triggered"),
+    ] {
+        let (ok, out, err) = cli(&["schedules", verb, &schedule_id], &admin);
+        assert!(ok && out.contains(word), "{verb}: {out} {err}");
+    }
+    let wrong = random_hex();
+    let (ok, _, err) = cli(&["jobs", "list"], &wrong);
+    assert!(
+        !ok && err.contains("401") && err.contains("WARDEN_API_KEY"),
+        "{err}"
+    );
+    assert!(!err.contains(&wrong), "{err}");
+    server.terminate();
+}
