@@ -44,7 +44,8 @@ pub(crate) enum Command {
     Schedules(SchedulesCommand),
     /// Apply pending database migrations and exit (also done by `serve` at start).
     Migrate(StoreArgs),
-    /// Cron tools.
+    /// Cron tools: `warden cron next "<expr>"` prints when an expression fires, in its time
+    /// zone and in UTC, under a DST policy.
     #[command(subcommand)]
     Cron(CronCommand),
     /// Measure enqueue and processing throughput and pick-up latency on a fresh,
@@ -98,8 +99,10 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) queues: Vec<String>,
 
-    /// Seconds running jobs get to finish at shutdown before they are released.
-    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    /// Seconds running jobs get to finish at shutdown before they are released (at most
+    /// 3600).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS", env = "WARDEN_SHUTDOWN_GRACE",
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub(crate) shutdown_grace: u64,
 
     /// Largest request body accepted, in bytes; larger ones get 413.
@@ -266,9 +269,10 @@ pub(crate) struct CronNextArgs {
     /// IANA time zone of the schedule.
     #[arg(long, default_value = "UTC")]
     pub(crate) tz: String,
-    /// How many fire times to print.
-    #[arg(short = 'n', long = "count", default_value_t = 5)]
-    pub(crate) count: usize,
+    /// How many fire times to print (1 to 1000).
+    #[arg(short = 'n', long = "count", default_value_t = 5,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub(crate) count: u16,
     /// A local time skipped by a spring-forward: `shift` fires at the first valid instant
     /// after the gap (default); `skip` does not fire.
     #[arg(long, default_value = "shift")]

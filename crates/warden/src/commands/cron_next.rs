@@ -25,7 +25,7 @@ fn render(args: &CronNextArgs) -> anyhow::Result<String> {
         })?,
         None => Timestamp::now(),
     };
-    let fires = spec.upcoming(after, args.count);
+    let fires = spec.upcoming(after, usize::from(args.count));
     let mut out = String::new();
     writeln!(out, "{:<32} UTC", format!("local ({})", spec.tz_name()))?;
     for t in &fires {
@@ -37,7 +37,7 @@ fn render(args: &CronNextArgs) -> anyhow::Result<String> {
             t.to_zoned(TimeZone::UTC).strftime("%Y-%m-%d %H:%M:%SZ")
         )?;
     }
-    if fires.len() < args.count {
+    if fires.len() < usize::from(args.count) {
         writeln!(out, "(no further fire times)")?;
     }
     Ok(out)
@@ -47,7 +47,7 @@ fn render(args: &CronNextArgs) -> anyhow::Result<String> {
 mod tests {
     use super::*;
 
-    fn args(expr: &str, tz: &str, n: usize) -> CronNextArgs {
+    fn args(expr: &str, tz: &str, n: u16) -> CronNextArgs {
         CronNextArgs {
             expr: expr.into(),
             tz: tz.into(),
