@@ -171,6 +171,18 @@ impl Store for AnyStore {
     async fn run_list_by_job(&self, job_id: JobId, scope: Scope) -> Result<Vec<Run>> {
         delegate!(self, run_list_by_job(job_id, scope))
     }
+    async fn run_get(&self, id: i64, scope: Scope) -> Result<Run> {
+        delegate!(self, run_get(id, scope))
+    }
+    async fn run_list_by_schedule(
+        &self,
+        schedule_id: ScheduleId,
+        scope: Scope,
+        before: Option<i64>,
+        page: Page,
+    ) -> Result<Vec<Run>> {
+        delegate!(self, run_list_by_schedule(schedule_id, scope, before, page))
+    }
     async fn schedule_insert(&self, schedule: Schedule, audit: Vec<AuditRecord>) -> Result<()> {
         delegate!(self, schedule_insert(schedule, audit))
     }

@@ -23,6 +23,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_access.sql"),
         include_str!("../migrations/postgres/0002_access.sql"),
     ),
+    (
+        3,
+        "runs_queues",
+        include_str!("../migrations/sqlite/0003_runs_queues.sql"),
+        include_str!("../migrations/postgres/0003_runs_queues.sql"),
+    ),
 ];
 
 #[derive(Clone, Copy)]

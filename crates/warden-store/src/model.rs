@@ -213,6 +213,8 @@ pub struct RescuedJob {
 /// One row of the run history: one attempt of a job.
 #[derive(Debug, Clone)]
 pub struct Run {
+    /// Increasing in the order runs were recorded.
+    pub id: i64,
     pub job_id: JobId,
     pub attempt: i32,
     pub worker: String,

@@ -171,6 +171,7 @@ pub(crate) fn claimed_from_row(r: &impl Cols, lease_token: Uuid) -> Result<Claim
 
 pub(crate) fn run_from_row(r: &impl Cols) -> Result<Run> {
     Ok(Run {
+        id: r.int("id")?,
         job_id: JobId::from_uuid(r.uuid("job_id")?),
         attempt: int32(r.int("attempt")?, "attempt")?,
         worker: r.text("worker")?,

@@ -119,6 +119,18 @@ pub trait Store: AccessStore {
         scope: Scope,
     ) -> impl Future<Output = Result<Vec<Run>>> + Send;
 
+    /// One run record, if its job is in scope.
+    fn run_get(&self, id: i64, scope: Scope) -> impl Future<Output = Result<Run>> + Send;
+
+    /// The runs of a schedule's jobs, newest first, older than `before` when paging.
+    fn run_list_by_schedule(
+        &self,
+        schedule_id: ScheduleId,
+        scope: Scope,
+        before: Option<i64>,
+        page: Page,
+    ) -> impl Future<Output = Result<Vec<Run>>> + Send;
+
     /// Inserts a schedule. `Conflict` when the owner already has one with this name.
     fn schedule_insert(
         &self,

@@ -230,6 +230,32 @@ impl Store for SqliteStore {
         rows.iter().map(run_from_row).collect()
     }
 
+    async fn run_get(&self, id: i64, scope: Scope) -> Result<Run> {
+        let row = sqlx::query(include_str!("run_get.sql"))
+            .bind(id)
+            .bind(scope.owner())
+            .fetch_one(&self.read)
+            .await?;
+        run_from_row(&row)
+    }
+
+    async fn run_list_by_schedule(
+        &self,
+        schedule_id: ScheduleId,
+        scope: Scope,
+        before: Option<i64>,
+        page: Page,
+    ) -> Result<Vec<Run>> {
+        let rows = sqlx::query(include_str!("run_list_by_schedule.sql"))
+            .bind(schedule_id.to_string())
+            .bind(scope.owner())
+            .bind(before)
+            .bind(page.limit())
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
     async fn schedule_insert(&self, schedule: Schedule, audit: Vec<AuditRecord>) -> Result<()> {
         self.done(Write::ScheduleInsert(Box::new(schedule)).audited(audit))
             .await

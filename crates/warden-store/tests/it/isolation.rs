@@ -228,3 +228,69 @@ backend_tests!(
         assert_eq!(again[0].attempt, 2);
     }
 );
+
+backend_tests!(
+    runs_are_found_by_id_and_by_schedule_within_scope,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let mut s = schedule("nightly", "0 3 * * *");
+        s.owner = "alice".into();
+        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            let mut j = job("q");
+            j.owner = "alice".into();
+            j.schedule_id = Some(s.id);
+            store.job_insert_many(vec![j], vec![]).await.unwrap();
+            let claimed = store.job_claim_many(claim("q", 1, at(i))).await.unwrap();
+            let c = &claimed[0];
+            store
+                .job_complete_many(vec![warden_store::Completion {
+                    id: c.id,
+                    lease_token: c.lease_token,
+                    attempt: c.attempt,
+                    worker: "w".into(),
+                    started_at: at(i),
+                    finished_at: at(i + 1),
+                    result: warden_store::CompletionResult::Succeeded,
+                }])
+                .await
+                .unwrap();
+            ids.push(c.id);
+        }
+        // A job of no schedule does not show up.
+        store.job_insert_many(vec![job("q")], vec![]).await.unwrap();
+        let page = Page {
+            limit: 2,
+            after: None,
+        };
+        let newest = store
+            .run_list_by_schedule(s.id, alice(), None, page)
+            .await
+            .unwrap();
+        assert_eq!(
+            newest.iter().map(|r| r.job_id).collect::<Vec<_>>(),
+            [ids[2], ids[1]]
+        );
+        let older = store
+            .run_list_by_schedule(s.id, alice(), Some(newest[1].id), page)
+            .await
+            .unwrap();
+        assert_eq!(older.len(), 1);
+        assert_eq!(older[0].job_id, ids[0]);
+        let run = store.run_get(newest[0].id, alice()).await.unwrap();
+        assert_eq!((run.job_id, run.outcome.as_str()), (ids[2], "succeeded"));
+        let bob = Scope::Owner("bob".into());
+        assert!(matches!(
+            store.run_get(newest[0].id, bob.clone()).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(
+            store
+                .run_list_by_schedule(s.id, bob, None, page)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+);
