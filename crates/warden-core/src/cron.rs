@@ -8,8 +8,12 @@
 //!
 //! - **Fields.** `[second] minute hour day-of-month month day-of-week`; ranges, steps,
 //!   lists, names (`JAN`, `MON`), `L`, `W`, `#`, `?`, and `@yearly`, `@monthly`,
-//!   `@weekly`, `@daily`, `@hourly`. When both day-of-month and day-of-week are
-//!   restricted, a day matches if *either* matches (Vixie cron's OR rule).
+//!   `@weekly`, `@daily`, `@hourly`.
+//! - **Day-of-month and day-of-week** combine as in Vixie cron: when both fields are
+//!   restricted, a day matches if *either* matches (`0 0 1,15 * MON`: the 1st, the 15th
+//!   and every Monday). When either field starts with `*` (or `?`), the two are ANDed,
+//!   so a starred field restricts nothing of its own beyond its step: `0 0 */2 * MON`
+//!   fires on Mondays that fall on an odd day, not on every odd day and every Monday.
 //! - **Gap** (spring forward: the wall clock skips e.g. 02:00–03:00). A civil time inside
 //!   the gap fires once at the first valid instant after it (the transition itself,
 //!   03:00 local) with [`GapPolicy::Shift`], the default; it does not fire with
@@ -166,7 +170,7 @@ impl CronSpec {
         let parser = CronParser::builder()
             .seconds(Seconds::Optional)
             .year(Year::Disallowed)
-            .dom_and_dow(false)
+            .dom_and_dow(days_are_anded(trimmed))
             .build();
         let cron = parser.parse(trimmed).map_err(|e| {
             ParseError::new(
@@ -313,6 +317,22 @@ impl CronSpec {
             SignedDuration::ZERO
         }
     }
+}
+
+/// Vixie cron's day rule: day-of-month and day-of-week are ANDed when either field
+/// starts with `*` (croner reads `?` as `*`), and ORed when both are restricted.
+///
+/// Croner alone only treats a bare `*` as unrestricted, so `*/2` with `MON` would be
+/// ORed there ("every odd day or any Monday"); Vixie cron looks at the first character.
+/// Macros (`@daily`, …) have a bare `*` day field, for which both rules agree.
+fn days_are_anded(expr: &str) -> bool {
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    let (dom, dow) = match fields.as_slice() {
+        [_, _, dom, _, dow] | [_, _, _, dom, _, dow] => (*dom, *dow),
+        _ => return false,
+    };
+    let starred = |f: &str| f.starts_with('*') || f.starts_with('?');
+    starred(dom) || starred(dow)
 }
 
 #[cfg(test)]

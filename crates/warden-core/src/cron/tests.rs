@@ -82,6 +82,63 @@ fn day_of_month_and_day_of_week_combine_with_or() {
     assert_eq!(days, ["2026-03-13", "2026-03-20"]);
 }
 
+fn fire_days(expr: &str, after: &str, n: usize) -> Vec<String> {
+    spec(expr, "UTC")
+        .upcoming(ts(after), n)
+        .iter()
+        .map(|t| t.to_zoned(TimeZone::UTC).date().to_string())
+        .collect()
+}
+
+#[test]
+fn a_starred_day_field_is_anded_with_the_other_as_in_vixie_cron() {
+    // Odd days (`*/2` starts with `*`) AND Mondays: 2026-06-01, 06-15, 06-29 are odd
+    // Mondays; 06-08 and 06-22 are even Mondays, 06-03 an odd Wednesday.
+    assert_eq!(
+        fire_days("0 0 */2 * MON", "2026-05-31T00:00:00Z", 4),
+        ["2026-06-01", "2026-06-15", "2026-06-29", "2026-07-13"]
+    );
+    // The same with the star on the day-of-week side, and with `?`.
+    assert_eq!(
+        fire_days("0 0 1-7 * */7", "2026-05-31T00:00:00Z", 3),
+        ["2026-06-07", "2026-07-05", "2026-08-02"]
+    );
+    assert_eq!(
+        fire_days("0 0 0 */2 * MON", "2026-05-31T00:00:00Z", 2),
+        ["2026-06-01", "2026-06-15"]
+    );
+    // A bare star on either side leaves the other field alone.
+    assert_eq!(
+        fire_days("0 0 13 * ?", "2026-05-31T00:00:00Z", 2),
+        ["2026-06-13", "2026-07-13"]
+    );
+    assert_eq!(
+        fire_days("0 0 * * FRI", "2026-05-31T00:00:00Z", 2),
+        ["2026-06-05", "2026-06-12"]
+    );
+}
+
+#[test]
+fn two_restricted_day_fields_are_ored_as_in_vixie_cron() {
+    // The 1st, the 15th and every Monday of June 2026 (Mondays: 1, 8, 15, 22, 29).
+    assert_eq!(
+        fire_days("0 0 1,15 * MON", "2026-05-31T00:00:00Z", 6),
+        [
+            "2026-06-01",
+            "2026-06-08",
+            "2026-06-15",
+            "2026-06-22",
+            "2026-06-29",
+            "2026-07-01"
+        ]
+    );
+    // A stepped range that does not start with `*` is restricted: still OR.
+    assert_eq!(
+        fire_days("0 0 1-31/10 * SUN", "2026-05-31T00:00:00Z", 4),
+        ["2026-06-01", "2026-06-07", "2026-06-11", "2026-06-14"]
+    );
+}
+
 #[test]
 fn bad_expressions_and_zones_are_refused_with_the_field_named() {
     let err = CronSpec::parse("0 0 0 31 2 *", "UTC", DstPolicy::default()).unwrap_err();
@@ -252,6 +309,54 @@ fn reference(
     out
 }
 
+/// The values a day field lists (no `L`, `W`, `#`): `*`, `?`, `a`, `a-b`, with an
+/// optional `/step`, comma-separated. Day-of-week 7 is Sunday (0).
+fn day_field_values(field: &str, min: u32, max: u32) -> BTreeSet<u32> {
+    let mut out = BTreeSet::new();
+    for part in field.split(',') {
+        let (range, step) = match part.split_once('/') {
+            Some((r, s)) => (r, s.parse::<u32>().unwrap()),
+            None => (part, 1),
+        };
+        let (lo, hi) = match range {
+            "*" | "?" => (min, max),
+            r => match r.split_once('-') {
+                Some((a, b)) => (a.parse().unwrap(), b.parse().unwrap()),
+                // `a/step` runs from a to the end of the field.
+                None if part.contains('/') => (r.parse().unwrap(), max),
+                None => (r.parse().unwrap(), r.parse().unwrap()),
+            },
+        };
+        out.extend(
+            (lo..=hi)
+                .step_by(step as usize)
+                .map(|v| if max == 7 { v % 7 } else { v }),
+        );
+    }
+    out
+}
+
+fn day_field(min: u32, max: u32) -> impl Strategy<Value = String> {
+    let span = max - min;
+    let element = prop_oneof![
+        Just("*".to_owned()),
+        Just("?".to_owned()),
+        (2..=span).prop_map(|k| format!("*/{k}")),
+        (min..=max).prop_map(|a| a.to_string()),
+        (min..=max, 0..=span).prop_map(move |(a, len)| format!("{a}-{}", (a + len).min(max))),
+        (min..=max, 0..=span, 2..=span)
+            .prop_map(move |(a, len, k)| format!("{a}-{}/{k}", (a + len).min(max))),
+    ];
+    proptest::collection::vec(element, 1..=3).prop_map(|parts| {
+        // A list may not mix in a bare `*`/`?`: croner accepts only a lone one.
+        if parts.iter().any(|p| p == "*" || p == "?") {
+            parts[0].clone()
+        } else {
+            parts.join(",")
+        }
+    })
+}
+
 fn policy() -> impl Strategy<Value = DstPolicy> {
     (
         prop_oneof![Just(GapPolicy::Shift), Just(GapPolicy::Skip)],
@@ -302,6 +407,39 @@ proptest! {
             prop_assert!(next > t);
             t = next;
         }
+    }
+
+    #[test]
+    fn day_fields_follow_the_vixie_rule(
+        dom in day_field(1, 31),
+        dow in day_field(0, 7),
+        start_day in 0i64..20_000,
+    ) {
+        let expr = format!("0 0 {dom} * {dow}");
+        let days = day_field_values(&dom, 1, 31);
+        let weekdays = day_field_values(&dow, 0, 7);
+        let starred = |f: &str| f.starts_with('*') || f.starts_with('?');
+        let anded = starred(&dom) || starred(&dow);
+        let first = jiff::civil::date(1990, 1, 1) + jiff::Span::new().days(start_day);
+        let mut expected = Vec::new();
+        for i in 0..400 {
+            let d = first + jiff::Span::new().days(i);
+            let by_dom = days.contains(&u32::from(d.day().unsigned_abs()));
+            let by_dow = weekdays.contains(&u32::from(d.weekday().to_sunday_zero_offset().unsigned_abs()));
+            if (anded && by_dom && by_dow) || (!anded && (by_dom || by_dow)) {
+                expected.push(d.to_zoned(TimeZone::UTC).unwrap().timestamp());
+            }
+        }
+        let Ok(spec) = CronSpec::parse(&expr, "UTC", DstPolicy::default()) else {
+            // Refused only when no day can ever match (e.g. 31 AND a weekday never
+            // falls together within croner's probe): then nothing matches here either.
+            prop_assert!(expected.is_empty(), "{expr} refused but matches {expected:?}");
+            return Ok(());
+        };
+        let from = first.to_zoned(TimeZone::UTC).unwrap().timestamp() - SignedDuration::from_secs(1);
+        let to = (first + jiff::Span::new().days(400)).to_zoned(TimeZone::UTC).unwrap().timestamp()
+            - SignedDuration::from_secs(1);
+        prop_assert_eq!(spec.fires_between(from, to, 1000), expected, "{}", expr);
     }
 
     #[test]
