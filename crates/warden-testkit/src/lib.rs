@@ -4,13 +4,20 @@
 //! - [`TestDb::postgres`]: a fresh schema in the PostgreSQL server named by
 //!   `WARDEN_TEST_DATABASE_URL`, dropped (with everything in it) when the `TestDb` drops.
 //!
-//! When `WARDEN_TEST_DATABASE_URL` is unset, PostgreSQL tests are skipped with a notice —
-//! except under CI (`CI` set), where a missing URL or an unreachable server fails the test,
-//! so the PostgreSQL half can never be skipped silently.
+//! When `WARDEN_TEST_DATABASE_URL` is unset, PostgreSQL tests are skipped with a notice
+//! (printed to stderr, which the test harness shows only for failing tests) — except under
+//! CI (`CI` set to anything but empty, `0` or `false`), where a missing URL or an
+//! unreachable server fails the test, so the PostgreSQL half can never be skipped silently.
+//!
+//! [`TestDb::execute`] runs raw SQL beside the store, to sabotage a database (a row edited
+//! by hand) and prove the code copes.
 
-use std::{path::PathBuf, str::FromStr};
+use std::{ffi::OsStr, path::PathBuf, str::FromStr, time::Duration};
 
-use sqlx::{Connection, PgConnection, postgres::PgConnectOptions};
+use sqlx::{
+    Connection, PgConnection, SqliteConnection, postgres::PgConnectOptions,
+    sqlite::SqliteConnectOptions,
+};
 use tempfile::TempDir;
 use warden_store::{AnyStore, PgStore, SqliteStore, Store, StoreLocation};
 
@@ -106,6 +113,39 @@ impl TestDb {
         self.url.as_deref()
     }
 
+    /// Runs `sql` (one or more statements) on this test's database through a connection
+    /// of its own, bypassing the store and its checks: for tests that sabotage the data,
+    /// e.g. a schedule row whose time zone no longer parses. Panics if the SQL fails.
+    pub async fn execute(&self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match (&self.location, &self.url) {
+            (StoreLocation::SqliteDir(dir), _) => {
+                let options = SqliteConnectOptions::new()
+                    .filename(dir.join("warden.db"))
+                    .busy_timeout(Duration::from_secs(10));
+                let mut conn = SqliteConnection::connect_with(&options)
+                    .await
+                    .expect("open the test database");
+                sqlx::raw_sql(sql)
+                    .execute(&mut conn)
+                    .await
+                    .expect("run SQL");
+                conn.close().await.ok();
+            }
+            (StoreLocation::Postgres(_), Some(url)) => {
+                let mut conn = PgConnection::connect(url)
+                    .await
+                    .expect("connect to the test database");
+                sqlx::raw_sql(sql)
+                    .execute(&mut conn)
+                    .await
+                    .expect("run SQL");
+                conn.close().await.ok();
+            }
+            (StoreLocation::Postgres(_), None) => unreachable!("a PostgreSQL TestDb has a URL"),
+        }
+    }
+
     /// The data directory (SQLite only).
     pub fn data_dir(&self) -> Option<PathBuf> {
         match &self.location {
@@ -119,11 +159,22 @@ impl TestDb {
 pub fn pg_url() -> Option<String> {
     match std::env::var(PG_URL_VAR) {
         Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => {
+        _ if under_ci(std::env::var_os("CI").as_deref()) => {
             panic!("{PG_URL_VAR} must be set under CI: the PostgreSQL tests may not be skipped")
         }
         _ => None,
     }
+}
+
+/// Whether the value of `CI` means "running under CI": set, and not empty, `0` or
+/// `false` (any case), so `CI=false` on a developer's machine still allows skipping.
+fn under_ci(value: Option<&OsStr>) -> bool {
+    let Some(value) = value else {
+        return false;
+    };
+    let value = value.to_string_lossy();
+    let value = value.trim();
+    !(value.is_empty() || value == "0" || value.eq_ignore_ascii_case("false"))
 }
 
 impl Drop for TestDb {
@@ -178,4 +229,21 @@ macro_rules! backend_tests {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ci_counts_only_when_set_to_a_true_value() {
+        let ci = |v: Option<&str>| under_ci(v.map(OsStr::new));
+        assert!(!ci(None));
+        for off in ["", " ", "0", "false", "FALSE", "False"] {
+            assert!(!ci(Some(off)), "CI={off:?} is not CI");
+        }
+        for on in ["true", "1", "yes", "github-actions"] {
+            assert!(ci(Some(on)), "CI={on:?} is CI");
+        }
+    }
 }
