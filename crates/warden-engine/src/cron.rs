@@ -15,20 +15,43 @@
 //! check and the ledger's primary key let exactly one record each occurrence; the other
 //! gets a conflict and moves on. A crash before commit records nothing, and the next
 //! tick (of any process) sees the same cursor again.
+//!
+//! One schedule that fails — its row does not decode (say, a time zone written by hand
+//! that this build does not know), or recording its occurrences fails — must neither stop
+//! the others nor make the loop spin on its overdue cursor. So it is set aside:
+//!
+//! ```text
+//!   due ──tick ok──▶ recorded (cursor moves on)
+//!    │
+//!    └─tick fails──▶ failing { failures: n, retry_at: now + backoff(n) }
+//!                      │  skipped, and not logged again, until retry_at
+//!                      ├─ retry_at passes, fails again ─▶ n + 1 (one error log)
+//!                      └─ retry_at passes, tick ok ────▶ recovered (one info log)
+//! ```
+//!
+//! The backoff doubles from 1 s up to 5 min, with jitter. Its cursor is left alone, so
+//! once repaired the schedule accounts for what it missed by its missed-run policy:
+//! nothing is dropped silently. The loop sleeps until the earliest cursor of the
+//! schedules not set aside, or the earliest retry. A tick that fails as a whole (the
+//! database is down) backs the loop off the same way, up to [`MAX_SLEEP`].
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use tokio_util::sync::CancellationToken;
 use warden_core::{
-    JobId, MissedPolicy, Plan,
+    JobId, MissedPolicy, Plan, ScheduleId,
     schedule::{PlanInput, plan_occurrences},
 };
 use warden_store::{
     NewJob, Occurrence, OccurrenceBatch, OccurrenceItem, Schedule, Store, StoreError,
 };
 
-use crate::{EngineError, scheduler::Shared};
+use crate::{EngineError, scheduler::Shared, stats::EngineStats};
 
 /// Most occurrences of one schedule recorded per tick; the rest follow on the next tick.
 const MAX_OCCURRENCES_PER_TICK: usize = 1000;
@@ -36,36 +59,191 @@ const MAX_OCCURRENCES_PER_TICK: usize = 1000;
 const MAX_SCHEDULES_PER_TICK: u32 = 500;
 /// Longest sleep between ticks, so a schedule added by another process is seen.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// First wait after a failure (of one schedule, or of a whole tick); it doubles after
+/// each further failure.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// Longest wait before a failing schedule is tried (and reported) again.
+const MAX_SCHEDULE_BACKOFF: Duration = Duration::from_secs(300);
 
 /// The cron enqueuer. `run_once` is what the loop (and `/cron/run`, later) calls.
 pub struct CronEnqueuer<S> {
-    pub(crate) shared: Arc<Shared<S>>,
+    shared: Arc<Shared<S>>,
     /// When this enqueuer started: occurrences before it were slept through.
-    pub(crate) up_since: Timestamp,
+    up_since: Timestamp,
+    stats: Arc<EngineStats>,
+    /// Schedules set aside after a failure, until their retry time.
+    failing: Mutex<HashMap<ScheduleId, FailingSchedule>>,
+}
+
+/// A schedule whose occurrences could not be recorded, set aside until `retry_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailingSchedule {
+    pub id: ScheduleId,
+    /// Failures in a row; each one was logged once.
+    pub failures: u32,
+    /// Not tried again (nor logged again) before this instant of the engine's clock.
+    pub retry_at: Timestamp,
+    /// The last failure.
+    pub error: String,
 }
 
 impl<S: Store> CronEnqueuer<S> {
+    pub(crate) fn new(
+        shared: Arc<Shared<S>>,
+        stats: Arc<EngineStats>,
+        up_since: Timestamp,
+    ) -> Self {
+        Self {
+            shared,
+            up_since,
+            stats,
+            failing: Mutex::default(),
+        }
+    }
+
     /// Records every occurrence due at the clock's now; returns what was recorded.
+    ///
+    /// A schedule that fails (its row does not decode, or recording fails) does not fail
+    /// the tick: it is logged and set aside with a backoff (see [`Self::failing`]), and
+    /// the other schedules go on. `Err` only when the due schedules cannot be read at all.
     pub async fn run_once(&self) -> Result<Vec<Occurrence>, EngineError> {
         let now = self.shared.clock.now();
+        self.stats.add_cron_tick();
         let due = self
             .shared
             .store
             .schedule_due_many(now, MAX_SCHEDULES_PER_TICK)
             .await?;
         let mut recorded = Vec::new();
-        for schedule in due {
-            match self.tick_schedule(&schedule, now).await {
-                Ok(mut r) => recorded.append(&mut r),
+        let mut seen = HashSet::with_capacity(due.len());
+        for entry in due {
+            let id = match &entry {
+                Ok(s) => s.id,
+                Err(broken) => broken.id,
+            };
+            seen.insert(id);
+            if self.set_aside(id, now) {
+                continue;
+            }
+            let result = match entry {
+                Ok(schedule) => self.tick_schedule(&schedule, now).await,
+                Err(broken) => Err(EngineError::Store(broken.error)),
+            };
+            match result {
+                Ok(mut r) => {
+                    self.recovered(id);
+                    recorded.append(&mut r);
+                }
                 Err(EngineError::Store(StoreError::Conflict(_))) => {
-                    tracing::debug!(schedule.id = %schedule.id, "another enqueuer recorded these occurrences");
+                    tracing::debug!(schedule.id = %id, "another enqueuer recorded these occurrences");
                 }
-                Err(e) => {
-                    tracing::error!(schedule.id = %schedule.id, error = ?e, "recording occurrences failed")
-                }
+                Err(e) => self.failed(id, now, &e),
             }
         }
+        // A failing schedule that is no longer due (deleted, or its cursor moved by an
+        // update) is forgotten once its retry time has come: it would be retried for
+        // nothing, and its past retry time would make the loop wake at once.
+        self.failing_map()
+            .retain(|id, f| f.retry_at > now || seen.contains(id));
         Ok(recorded)
+    }
+
+    /// The schedules set aside after a failure, by id.
+    pub fn failing(&self) -> Vec<FailingSchedule> {
+        let mut out: Vec<_> = self.failing_map().values().cloned().collect();
+        out.sort_by_key(|f| f.id);
+        out
+    }
+
+    /// How long the loop sleeps after a tick: until the earliest cursor of a schedule
+    /// that is not set aside, or the earliest retry of one that is, at most a minute.
+    pub async fn until_next_tick(&self) -> Result<Duration, EngineError> {
+        let now = self.shared.clock.now();
+        let retry = self
+            .failing_map()
+            .values()
+            .map(|f| f.retry_at)
+            .filter(|at| *at > now)
+            .min();
+        let mut next = self.shared.store.schedule_next_fire_at().await?;
+        if retry.is_some() && next.is_some_and(|at| at <= now) {
+            // The overdue cursor may be a set-aside schedule's: look past those.
+            next = self.next_fire_of_healthy(now).await?;
+        }
+        let wake = match (next, retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(wake.map_or(MAX_SLEEP, |at| {
+            Duration::try_from(at.duration_since(now))
+                .unwrap_or(Duration::ZERO)
+                .min(MAX_SLEEP)
+        }))
+    }
+
+    /// The earliest cursor, within the next [`MAX_SLEEP`], of a schedule not set aside.
+    async fn next_fire_of_healthy(&self, now: Timestamp) -> Result<Option<Timestamp>, EngineError> {
+        let horizon = now
+            .saturating_add(SignedDuration::try_from(MAX_SLEEP).unwrap_or_default())
+            .unwrap_or(now);
+        let due = self
+            .shared
+            .store
+            .schedule_due_many(horizon, MAX_SCHEDULES_PER_TICK)
+            .await?;
+        let failing = self.failing_map();
+        Ok(due
+            .iter()
+            .map(|entry| match entry {
+                Ok(s) => (s.id, s.next_fire_at),
+                Err(broken) => (broken.id, broken.next_fire_at),
+            })
+            .filter(|(id, _)| failing.get(id).is_none_or(|f| f.retry_at <= now))
+            .filter_map(|(_, at)| at)
+            .min())
+    }
+
+    fn failing_map(&self) -> std::sync::MutexGuard<'_, HashMap<ScheduleId, FailingSchedule>> {
+        self.failing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the schedule is set aside (failed, and its retry time has not come).
+    fn set_aside(&self, id: ScheduleId, now: Timestamp) -> bool {
+        self.failing_map()
+            .get(&id)
+            .is_some_and(|f| f.retry_at > now)
+    }
+
+    /// Sets a failing schedule aside for a (growing) backoff, and reports it once.
+    fn failed(&self, id: ScheduleId, now: Timestamp, error: &EngineError) {
+        let mut failing = self.failing_map();
+        let failures = failing.get(&id).map_or(1, |f| f.failures.saturating_add(1));
+        let wait = crate::backoff(failures, FIRST_BACKOFF, MAX_SCHEDULE_BACKOFF);
+        let retry_at = now
+            .saturating_add(SignedDuration::try_from(wait).unwrap_or_default())
+            .unwrap_or(now);
+        tracing::error!(
+            schedule.id = %id,
+            failures,
+            retry_in_ms = wait.as_millis() as u64,
+            error = ?error,
+            "schedule set aside: its occurrences could not be recorded; the others go on"
+        );
+        failing.insert(
+            id,
+            FailingSchedule {
+                id,
+                failures,
+                retry_at,
+                error: format!("{error:?}"),
+            },
+        );
+    }
+
+    fn recovered(&self, id: ScheduleId) {
+        if let Some(f) = self.failing_map().remove(&id) {
+            tracing::info!(schedule.id = %id, failures = f.failures, "schedule recovered");
+        }
     }
 
     async fn tick_schedule(
@@ -126,25 +304,32 @@ impl<S: Store> CronEnqueuer<S> {
         Ok(recorded)
     }
 
-    /// Ticks, then sleeps until the earliest cursor (or a wake-up), until shutdown.
+    /// Ticks, then sleeps until the next tick is due (or a wake-up), until shutdown.
+    /// A tick that fails as a whole backs off (doubling, jittered, at most [`MAX_SLEEP`])
+    /// with one error log per failure, rather than retrying at once.
     pub(crate) async fn run(self, shutdown: CancellationToken) {
+        let mut failures = 0u32;
         loop {
-            if let Err(e) = self.run_once().await {
-                tracing::error!(error = ?e, "cron tick failed");
-            }
-            let wait = match self.shared.store.schedule_next_fire_at().await {
-                Ok(Some(at)) => Duration::try_from(at.duration_since(self.shared.clock.now()))
-                    .unwrap_or(Duration::ZERO),
-                Ok(None) => MAX_SLEEP,
+            let wait = match self.run_once().await {
+                Ok(_) => self.until_next_tick().await,
+                Err(e) => Err(e),
+            };
+            let wait = match wait {
+                Ok(wait) => {
+                    failures = 0;
+                    wait
+                }
                 Err(e) => {
-                    tracing::error!(error = ?e, "reading the next fire time failed");
-                    Duration::from_secs(1)
+                    failures = failures.saturating_add(1);
+                    let wait = crate::backoff(failures, FIRST_BACKOFF, MAX_SLEEP);
+                    tracing::error!(error = ?e, failures, retry_in_ms = wait.as_millis() as u64, "cron tick failed; backing off");
+                    wait
                 }
             };
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = self.shared.wakers.cron.notified() => {}
-                _ = tokio::time::sleep(wait.min(MAX_SLEEP)) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }

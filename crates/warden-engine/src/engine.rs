@@ -81,6 +81,7 @@ impl Engine {
         drop(tx);
         let mut services = vec![tokio::spawn(crate::wakeups::forward(
             shared.clone(),
+            stats.clone(),
             shutdown.child_token(),
         ))];
         services.push(tokio::spawn(
@@ -91,10 +92,7 @@ impl Engine {
             .run(shutdown.child_token()),
         ));
         if shared.config.run_cron {
-            let enqueuer = CronEnqueuer {
-                shared: shared.clone(),
-                up_since: shared.clock.now(),
-            };
+            let enqueuer = CronEnqueuer::new(shared.clone(), stats.clone(), shared.clock.now());
             services.push(tokio::spawn(enqueuer.run(shutdown.child_token())));
         }
         tracing::info!(
@@ -114,7 +112,7 @@ impl Engine {
     }
 }
 
-fn shared<S>(
+pub(crate) fn shared<S>(
     store: Arc<S>,
     registry: Registry,
     config: EngineConfig,
@@ -156,12 +154,10 @@ impl<S: Store> EngineHandle<S> {
         &self.stats
     }
 
-    /// A cron enqueuer sharing this engine's store and clock, for driving ticks directly.
+    /// A cron enqueuer sharing this engine's store, clock and stats, for driving ticks
+    /// directly. It has its own set of failing schedules, apart from the engine's loop.
     pub fn cron_enqueuer(&self, up_since: jiff::Timestamp) -> CronEnqueuer<S> {
-        CronEnqueuer {
-            shared: self.scheduler.shared.clone(),
-            up_since,
-        }
+        CronEnqueuer::new(self.scheduler.shared.clone(), self.stats.clone(), up_since)
     }
 
     /// The token that stops the engine (e.g. to tie it to a signal).

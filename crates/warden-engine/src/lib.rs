@@ -37,6 +37,7 @@ mod wakeups;
 
 pub use actor::Actor;
 pub use config::{EngineConfig, QueueConfig};
+pub use cron::FailingSchedule;
 pub use engine::{Engine, EngineHandle};
 pub use error::EngineError;
 pub use registry::{IntoOutcome, JobContext, Registry};
@@ -50,4 +51,43 @@ mod stats;
 pub(crate) fn jitter(d: std::time::Duration) -> std::time::Duration {
     use rand::Rng;
     d.mul_f64(rand::rng().random_range(0.9..1.1))
+}
+
+/// The wait after the `failures`-th failure in a row (1 for the first): `first`, doubled
+/// for each further failure, at most `max`, with jitter.
+pub(crate) fn backoff(
+    failures: u32,
+    first: std::time::Duration,
+    max: std::time::Duration,
+) -> std::time::Duration {
+    let doublings = failures.saturating_sub(1).min(31);
+    jitter(first.saturating_mul(1 << doublings).min(max))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::backoff;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_its_cap() {
+        let (first, max) = (Duration::from_secs(1), Duration::from_secs(60));
+        let within = |d: Duration, nominal: u64| {
+            let n = Duration::from_secs(nominal);
+            d >= n.mul_f64(0.9) && d <= n.mul_f64(1.1)
+        };
+        for (failures, nominal) in [
+            (0, 1),
+            (1, 1),
+            (2, 2),
+            (3, 4),
+            (6, 32),
+            (7, 60),
+            (u32::MAX, 60),
+        ] {
+            let d = backoff(failures, first, max);
+            assert!(within(d, nominal), "failure {failures}: {d:?}");
+        }
+    }
 }

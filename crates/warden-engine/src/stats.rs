@@ -1,6 +1,9 @@
 //! Counters of what the engine did, for tests, the benchmark and (later) metrics.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{
+    OnceLock,
+    atomic::{AtomicU64, Ordering},
+};
 
 use tokio::sync::Notify;
 
@@ -11,8 +14,12 @@ pub struct EngineStats {
     completed: AtomicU64,
     stale: AtomicU64,
     rescued: AtomicU64,
+    cron_ticks: AtomicU64,
     /// Signalled after each completion batch is written.
     pub(crate) completed_signal: Notify,
+    /// Whether new-job notifications from other processes arrive; unset until settled.
+    listening: OnceLock<bool>,
+    listening_signal: Notify,
 }
 
 /// A copy of the counters at one moment.
@@ -26,6 +33,8 @@ pub struct StatsSnapshot {
     pub stale: u64,
     /// Jobs the rescuer of this process returned to the queue or buried.
     pub rescued: u64,
+    /// Passes of the cron enqueuer (`run_once`), for spotting a loop that spins.
+    pub cron_ticks: u64,
 }
 
 impl EngineStats {
@@ -35,6 +44,7 @@ impl EngineStats {
             completed: self.completed.load(Ordering::Relaxed),
             stale: self.stale.load(Ordering::Relaxed),
             rescued: self.rescued.load(Ordering::Relaxed),
+            cron_ticks: self.cron_ticks.load(Ordering::Relaxed),
         }
     }
 
@@ -48,8 +58,31 @@ impl EngineStats {
         self.completed_signal.notify_waiters();
     }
 
+    pub(crate) fn add_cron_tick(&self) {
+        self.cron_ticks.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn add_rescued(&self, n: usize) {
         self.rescued.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Records whether this engine receives new-job notifications from other processes.
+    pub(crate) fn set_listening(&self, listening: bool) {
+        let _ = self.listening.set(listening);
+        self.listening_signal.notify_waiters();
+    }
+
+    /// Waits until the engine has settled whether it receives new-job notifications
+    /// from other processes: `true` once it listens (PostgreSQL), `false` when it cannot
+    /// (SQLite needs none; or subscribing failed, and producers poll).
+    pub async fn wait_listening(&self) -> bool {
+        loop {
+            let notified = self.listening_signal.notified();
+            if let Some(listening) = self.listening.get() {
+                return *listening;
+            }
+            notified.await;
+        }
     }
 
     /// Waits until at least `n` outcomes have been written in all.

@@ -8,17 +8,22 @@ use tokio_util::sync::CancellationToken;
 use warden_core::QueueName;
 use warden_store::Store;
 
-use crate::scheduler::Shared;
+use crate::{scheduler::Shared, stats::EngineStats};
 
-pub(crate) async fn forward<S: Store>(shared: Arc<Shared<S>>, shutdown: CancellationToken) {
+pub(crate) async fn forward<S: Store>(
+    shared: Arc<Shared<S>>,
+    stats: Arc<EngineStats>,
+    shutdown: CancellationToken,
+) {
     let mut inserted = match shared.store.job_insert_subscribe().await {
         Ok(Some(rx)) => rx,
-        Ok(None) => return,
+        Ok(None) => return stats.set_listening(false),
         Err(e) => {
             tracing::warn!(error = ?e, "cannot subscribe to new-job notifications; producers will poll");
-            return;
+            return stats.set_listening(false);
         }
     };
+    stats.set_listening(true);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,

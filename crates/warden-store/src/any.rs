@@ -218,7 +218,7 @@ impl Store for AnyStore {
     ) -> Result<()> {
         delegate!(self, schedule_delete(id, scope, audit))
     }
-    async fn schedule_due_many(&self, now: Timestamp, limit: u32) -> Result<Vec<Schedule>> {
+    async fn schedule_due_many(&self, now: Timestamp, limit: u32) -> Result<Vec<DueSchedule>> {
         delegate!(self, schedule_due_many(now, limit))
     }
     async fn schedule_next_fire_at(&self) -> Result<Option<Timestamp>> {

@@ -210,6 +210,20 @@ pub struct RescuedJob {
     pub state: JobState,
 }
 
+/// A due schedule as the store read it back: decoded, or the row that did not decode.
+pub type DueSchedule = std::result::Result<Schedule, BrokenSchedule>;
+
+/// A schedule row that does not decode (a time zone this build does not know, a row
+/// edited by hand, …). It is returned beside the others, so one bad row cannot hold up
+/// every schedule; the caller reports it.
+#[derive(Debug)]
+pub struct BrokenSchedule {
+    pub id: ScheduleId,
+    /// The cursor as stored, when that column itself decodes.
+    pub next_fire_at: Option<Timestamp>,
+    pub error: crate::StoreError,
+}
+
 /// One row of the run history: one attempt of a job.
 #[derive(Debug, Clone)]
 pub struct Run {

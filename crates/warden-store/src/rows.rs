@@ -14,7 +14,7 @@ use warden_core::{
 use crate::{
     StoreError,
     convert::{from_micros, opt_from_micros, priority, state},
-    model::{ClaimedJob, Job, JobTemplate, Occurrence, Run, Schedule},
+    model::{BrokenSchedule, ClaimedJob, DueSchedule, Job, JobTemplate, Occurrence, Run, Schedule},
 };
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -211,6 +211,22 @@ pub(crate) fn schedule_from_row(r: &impl Cols) -> Result<Schedule> {
         created_at: from_micros(r.int("created_at")?)?,
         updated_at: from_micros(r.int("updated_at")?)?,
     })
+}
+
+/// Decodes one due schedule; a row that does not decode comes back as [`BrokenSchedule`]
+/// (only an id that does not decode fails the whole read: it could not be reported).
+pub(crate) fn due_schedule_from_row(r: &impl Cols) -> Result<DueSchedule> {
+    match schedule_from_row(r) {
+        Ok(s) => Ok(Ok(s)),
+        Err(error) => Ok(Err(BrokenSchedule {
+            id: ScheduleId::from_uuid(r.uuid("id")?),
+            next_fire_at: r
+                .opt_int("next_fire_at")
+                .and_then(opt_from_micros)
+                .unwrap_or(None),
+            error,
+        })),
+    }
 }
 
 pub(crate) fn occurrence_from_row(r: &impl Cols) -> Result<Occurrence> {

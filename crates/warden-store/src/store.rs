@@ -14,9 +14,9 @@ use warden_core::{JobId, QueueName, ScheduleId, Scope};
 use crate::{
     StoreError,
     model::{
-        AuditRecord, ClaimParams, ClaimedJob, Completion, HeartbeatParams, InsertedJob, Job,
-        JobFilter, NewJob, Occurrence, OccurrenceBatch, Page, QueueCount, RescueParams, RescuedJob,
-        Run, Schedule,
+        AuditRecord, ClaimParams, ClaimedJob, Completion, DueSchedule, HeartbeatParams,
+        InsertedJob, Job, JobFilter, NewJob, Occurrence, OccurrenceBatch, Page, QueueCount,
+        RescueParams, RescuedJob, Run, Schedule,
     },
     store_access::AccessStore,
 };
@@ -178,12 +178,14 @@ pub trait Store: AccessStore {
         audit: Vec<AuditRecord>,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Schedules with an occurrence due at or before `now`.
+    /// Schedules with an occurrence due at or before `now`, earliest cursor first. Each
+    /// row is decoded on its own: one that does not decode is returned as `Err`
+    /// ([`BrokenSchedule`]) beside the others instead of failing the whole read.
     fn schedule_due_many(
         &self,
         now: Timestamp,
         limit: u32,
-    ) -> impl Future<Output = Result<Vec<Schedule>>> + Send;
+    ) -> impl Future<Output = Result<Vec<DueSchedule>>> + Send;
 
     /// The earliest pending occurrence of any schedule, to sleep until.
     fn schedule_next_fire_at(&self) -> impl Future<Output = Result<Option<Timestamp>>> + Send;

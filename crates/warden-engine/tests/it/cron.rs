@@ -1,11 +1,12 @@
 //! Cron: every occurrence is accounted for across a restart according to the schedule's
-//! missed-run policy; a live engine fires schedules on time.
+//! missed-run policy; a live engine fires schedules on time; a schedule whose row does
+//! not decode is set aside with a backoff while the others fire.
 
 use std::{sync::Arc, time::Duration};
 use warden_core::Scope;
 
 use jiff::Timestamp;
-use warden_core::{ManualClock, MissedPolicy, OccurrenceOutcome, OverlapPolicy};
+use warden_core::{Clock, ManualClock, MissedPolicy, OccurrenceOutcome, OverlapPolicy};
 use warden_engine::{CronRequest, Engine, EngineConfig};
 use warden_store::{JobFilter, Page, Store};
 use warden_testkit::{TestDb, backend_tests};
@@ -246,6 +247,166 @@ backend_tests!(
                 .unwrap()
                 .len(),
             1
+        );
+    }
+);
+
+// A schedule row that no longer decodes (a time zone written by hand) must not stop
+// the other schedules, nor make the enqueuer retry it (and log) on every tick.
+backend_tests!(
+    a_schedule_that_does_not_decode_is_set_aside_and_the_others_still_fire,
+    |db: TestDb| async move {
+        let (registry, _rx) = recording_registry();
+        let store = Arc::new(db.store().clone());
+        let clock = ManualClock::new(ts("2030-01-01T00:00:30Z"));
+        let config = EngineConfig {
+            run_cron: false,
+            ..fast_config()
+        };
+        let engine =
+            Engine::start_with_clock(store.clone(), registry, config, Arc::new(clock.clone()))
+                .unwrap();
+        let good = engine
+            .scheduler()
+            .add_cron(request("good", MissedPolicy::All))
+            .await
+            .unwrap();
+        let bad = engine
+            .scheduler()
+            .add_cron(request("bad", MissedPolicy::All))
+            .await
+            .unwrap();
+        db.execute(&format!(
+            "UPDATE schedules SET timezone = 'Mars/Olympus' WHERE id = '{bad}'"
+        ))
+        .await;
+        let enqueuer = engine.cron_enqueuer(ts("2030-01-01T00:00:30Z"));
+        let ms = |n| jiff::SignedDuration::from_millis(n);
+
+        // 00:01 is due for both: the good one fires, the bad one is set aside for ~1 s.
+        clock.set(ts("2030-01-01T00:01:02Z"));
+        let recorded = enqueuer.run_once().await.unwrap();
+        assert_eq!(
+            recorded.iter().map(|o| o.schedule_id).collect::<Vec<_>>(),
+            [good]
+        );
+        let failing = enqueuer.failing();
+        assert_eq!(
+            failing
+                .iter()
+                .map(|f| (f.id, f.failures))
+                .collect::<Vec<_>>(),
+            [(bad, 1)]
+        );
+        assert!(failing[0].error.contains("Mars/Olympus"), "{failing:?}");
+        let retry_at = failing[0].retry_at;
+        let backoff = retry_at.duration_since(clock.now());
+        assert!(backoff >= ms(900) && backoff <= ms(1100), "{backoff:?}");
+        // The loop sleeps until that retry, not zero (the bad cursor stays overdue).
+        let wait = enqueuer.until_next_tick().await.unwrap();
+        assert!(
+            wait >= Duration::from_millis(900) && wait <= Duration::from_millis(1100),
+            "{wait:?}"
+        );
+
+        // Before the retry time, ticks neither try it again nor report it again.
+        clock.advance(ms(500));
+        assert!(enqueuer.run_once().await.unwrap().is_empty());
+        assert_eq!(enqueuer.failing()[0].failures, 1);
+
+        // After it, it is tried and reported once more, and the backoff doubles.
+        clock.set(retry_at.checked_add(ms(1)).unwrap());
+        assert!(enqueuer.run_once().await.unwrap().is_empty());
+        let failing = enqueuer.failing();
+        assert_eq!(failing[0].failures, 2);
+        let backoff = failing[0].retry_at.duration_since(clock.now());
+        assert!(backoff >= ms(1800) && backoff <= ms(2200), "{backoff:?}");
+
+        // The good schedule keeps firing meanwhile.
+        clock.set(ts("2030-01-01T00:02:00.500Z"));
+        let recorded = enqueuer.run_once().await.unwrap();
+        assert_eq!(
+            recorded
+                .iter()
+                .map(|o| (o.schedule_id, o.outcome))
+                .collect::<Vec<_>>(),
+            [(good, OccurrenceOutcome::Ran)]
+        );
+        assert_eq!(enqueuer.failing()[0].failures, 3);
+
+        // Repaired, the schedule recovers at its next retry and accounts for what it
+        // missed by its policy: nothing was dropped.
+        db.execute(&format!(
+            "UPDATE schedules SET timezone = 'UTC' WHERE id = '{bad}'"
+        ))
+        .await;
+        clock.set(ts("2030-01-01T00:02:30Z"));
+        let recorded = enqueuer.run_once().await.unwrap();
+        assert_eq!(
+            recorded
+                .iter()
+                .map(|o| (o.schedule_id, o.scheduled_at, o.outcome))
+                .collect::<Vec<_>>(),
+            [
+                (bad, ts("2030-01-01T00:01:00Z"), OccurrenceOutcome::Ran),
+                (bad, ts("2030-01-01T00:02:00Z"), OccurrenceOutcome::Ran)
+            ]
+        );
+        assert!(enqueuer.failing().is_empty());
+
+        // Broken again, then deleted: once its retry time passes it is forgotten, and
+        // the loop sleeps until the good schedule's next minute.
+        db.execute(&format!(
+            "UPDATE schedules SET timezone = 'Mars/Olympus', next_fire_at = 0 WHERE id = '{bad}'"
+        ))
+        .await;
+        assert!(enqueuer.run_once().await.unwrap().is_empty());
+        assert_eq!(enqueuer.failing().len(), 1);
+        db.execute(&format!("DELETE FROM schedules WHERE id = '{bad}'"))
+            .await;
+        clock.set(ts("2030-01-01T00:02:40Z"));
+        enqueuer.run_once().await.unwrap();
+        assert!(enqueuer.failing().is_empty());
+        assert_eq!(
+            enqueuer.until_next_tick().await.unwrap(),
+            Duration::from_secs(20)
+        );
+        engine.shutdown().await;
+    }
+);
+
+// The live loop with a broken schedule beside a good one: the good one fires every
+// second, and the loop ticks a handful of times, not hundreds per second.
+backend_tests!(
+    a_broken_schedule_neither_blocks_nor_spins_the_live_enqueuer,
+    |db: TestDb| async move {
+        let (registry, mut rx) = recording_registry();
+        let store = Arc::new(db.store().clone());
+        let engine = Engine::start(store.clone(), registry, fast_config()).unwrap();
+        let mut bad = CronRequest::new("bad", "* * * * * *", "record");
+        bad.job.data = serde_json::json!({"n": 1});
+        let bad = engine.scheduler().add_cron(bad).await.unwrap();
+        db.execute(&format!(
+            "UPDATE schedules SET timezone = 'Mars/Olympus' WHERE id = '{bad}'"
+        ))
+        .await;
+        let mut good = CronRequest::new("good", "* * * * * *", "record");
+        good.job.data = serde_json::json!({"n": 42});
+        engine.scheduler().add_cron(good).await.unwrap();
+        let ticks_before = engine.stats().snapshot().cron_ticks;
+        for _ in 0..2 {
+            tokio::time::timeout(Duration::from_secs(5), async {
+                while rx.recv().await != Some(42) {}
+            })
+            .await
+            .expect("the good schedule fired within 5 s");
+        }
+        let ticks = engine.stats().snapshot().cron_ticks - ticks_before;
+        engine.shutdown().await;
+        // About one tick per good occurrence plus the bad one's retries (1 s, 2 s, …).
+        assert!(
+            ticks <= 20,
+            "the enqueuer ticked {ticks} times in about 2 s"
         );
     }
 );

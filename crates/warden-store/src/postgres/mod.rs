@@ -23,7 +23,10 @@ use crate::{
     ledger::{self, LedgerTx},
     migrations,
     model::*,
-    rows::{claimed_from_row, job_from_row, occurrence_from_row, run_from_row, schedule_from_row},
+    rows::{
+        claimed_from_row, due_schedule_from_row, job_from_row, occurrence_from_row, run_from_row,
+        schedule_from_row,
+    },
     store::{Result, Store},
 };
 
@@ -553,13 +556,13 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn schedule_due_many(&self, now: Timestamp, limit: u32) -> Result<Vec<Schedule>> {
+    async fn schedule_due_many(&self, now: Timestamp, limit: u32) -> Result<Vec<DueSchedule>> {
         let rows = sqlx::query(include_str!("schedule_due_many.sql"))
             .bind(micros(now))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(schedule_from_row).collect()
+        rows.iter().map(due_schedule_from_row).collect()
     }
 
     async fn schedule_next_fire_at(&self) -> Result<Option<Timestamp>> {

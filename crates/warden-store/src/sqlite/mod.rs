@@ -32,7 +32,10 @@ use crate::{
     convert::{opt_from_micros, state},
     migrations,
     model::*,
-    rows::{Cols, job_from_row, occurrence_from_row, run_from_row, schedule_from_row},
+    rows::{
+        Cols, due_schedule_from_row, job_from_row, occurrence_from_row, run_from_row,
+        schedule_from_row,
+    },
     store::{Result, Store},
 };
 
@@ -313,13 +316,13 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn schedule_due_many(&self, now: Timestamp, limit: u32) -> Result<Vec<Schedule>> {
+    async fn schedule_due_many(&self, now: Timestamp, limit: u32) -> Result<Vec<DueSchedule>> {
         let rows = sqlx::query(include_str!("schedule_due_many.sql"))
             .bind(crate::convert::micros(now))
             .bind(i64::from(limit))
             .fetch_all(&self.read)
             .await?;
-        rows.iter().map(schedule_from_row).collect()
+        rows.iter().map(due_schedule_from_row).collect()
     }
 
     async fn schedule_next_fire_at(&self) -> Result<Option<Timestamp>> {

@@ -116,10 +116,38 @@ backend_tests!(
                 .unwrap()
                 .is_empty()
         );
-        assert_eq!(
-            store.schedule_due_many(at(60), 10).await.unwrap()[0].id,
-            s.id
+        let due = store.schedule_due_many(at(60), 10).await.unwrap();
+        assert_eq!(due[0].as_ref().unwrap().id, s.id);
+    }
+);
+
+backend_tests!(
+    a_schedule_row_that_does_not_decode_is_returned_apart_from_the_others,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let mut good = schedule("good", "* * * * *");
+        good.next_fire_at = Some(at(60));
+        let mut bad = schedule("bad", "* * * * *");
+        bad.next_fire_at = Some(at(30));
+        for s in [&good, &bad] {
+            store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        }
+        // Written by hand, past the parser: a zone this build does not know.
+        db.execute(&format!(
+            "UPDATE schedules SET timezone = 'Mars/Olympus' WHERE name = 'bad' AND id = '{}'",
+            bad.id
+        ))
+        .await;
+        let due = store.schedule_due_many(at(60), 10).await.unwrap();
+        assert_eq!(due.len(), 2, "{due:?}");
+        let broken = due[0].as_ref().unwrap_err();
+        assert_eq!((broken.id, broken.next_fire_at), (bad.id, Some(at(30))));
+        assert!(
+            matches!(&broken.error, StoreError::Corrupt(m) if m.contains("Mars/Olympus")),
+            "{:?}",
+            broken.error
         );
+        assert_eq!(due[1].as_ref().unwrap().id, good.id);
     }
 );
 
