@@ -13,7 +13,14 @@
 //! On the shutdown signal the producer stops claiming, lets running jobs finish within
 //! `shutdown_grace` (still heartbeating), then aborts the rest and releases them back to
 //! the queue as `retryable` so they run again soon, without waiting for their lease to
-//! expire.
+//! expire. A released attempt does not count against the job's `max_attempts`: it was
+//! interrupted, not failed.
+//!
+//! Only a task that the abort actually stopped is released. A task may end an instant
+//! before the abort, its outcome already sent to the completer; releasing it too would
+//! give one attempt two outcomes (a succeeded job sent back to `retryable`). So after
+//! aborting, the producer joins every task and releases exactly those that ended
+//! cancelled.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -275,16 +282,26 @@ impl<S: Store> Producer<S> {
                 _ = &mut grace => break,
             }
         }
-        for (_, job) in running.drain() {
+        for job in running.values() {
             job.abort.abort();
-            tracing::warn!(job.id = %job.id, "job still running at the end of the shutdown grace period; released");
-            let release = CompletionResult::Retry {
-                run_at: self.shared.clock.now(),
-                error: "interrupted: warden shut down before the job finished".into(),
-            };
-            let _ = self.completions.send(self.completion_with(&job, release));
         }
-        tasks.shutdown().await;
+        while let Some(done) = tasks.join_next_with_id().await {
+            match done {
+                // Stopped by the abort: it sent no outcome, so it is released.
+                Err(e) if e.is_cancelled() => {
+                    let Some(job) = running.remove(&e.id()) else {
+                        continue; // Aborted earlier by a lost lease: not ours to release.
+                    };
+                    tracing::warn!(job.id = %job.id, "job still running at the end of the shutdown grace period; released");
+                    let release = CompletionResult::Released {
+                        error: "interrupted: warden shut down before the job finished".into(),
+                    };
+                    let _ = self.completions.send(self.completion_with(&job, release));
+                }
+                // It ended on its own (its outcome is sent) or panicked (retried).
+                done => self.finished(done, &mut running),
+            }
+        }
     }
 
     fn completion(&self, job: &RunningJob, outcome: Outcome) -> Completion {
@@ -392,7 +409,85 @@ fn to_result(
 
 #[cfg(test)]
 mod tests {
+    use warden_core::SystemClock;
+
     use super::*;
+    use crate::{EngineConfig, Registry};
+
+    /// At the end of the grace period one job's task has just ended (its outcome sent,
+    /// not yet collected) and another still runs: only the second is released. Before,
+    /// the first could be released too, and its release raced its real outcome.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shutdown_releases_only_the_jobs_it_stopped() {
+        let db = warden_testkit::TestDb::sqlite().await;
+        let config = EngineConfig {
+            shutdown_grace: Duration::ZERO,
+            ..EngineConfig::default()
+        };
+        let queue = config.queues[0].clone();
+        let shared = Arc::new(crate::engine::shared(
+            Arc::new(db.store().clone()),
+            Registry::new(),
+            config,
+            Arc::new(SystemClock),
+        ));
+        // The race is decided by an unbiased select: repeat so that a wrong release
+        // cannot slip through by luck.
+        for _ in 0..20 {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let producer = Producer {
+                shared: shared.clone(),
+                queue: queue.clone(),
+                wake: Arc::new(Notify::new()),
+                completions: tx.clone(),
+                stats: Arc::default(),
+            };
+            let (mut tasks, mut running) = (JoinSet::new(), HashMap::new());
+            let now = shared.clock.now();
+            let job = |abort: AbortHandle| RunningJob {
+                id: JobId::new(),
+                token: Uuid::new_v4(),
+                attempt: 1,
+                max_attempts: 1,
+                started_at: now,
+                abort,
+            };
+            let (sent_tx, sent) = tokio::sync::oneshot::channel();
+            let finished = tasks.spawn(async move {
+                let job = sent.await.unwrap();
+                let _ = tx.send(job);
+            });
+            let finished = job(finished);
+            let _ = sent_tx.send(producer.completion_with(&finished, CompletionResult::Succeeded));
+            let stuck = job(tasks.spawn(std::future::pending()));
+            let (finished_id, stuck_id) = (finished.id, stuck.id);
+            while !finished.abort.is_finished() {
+                tokio::task::yield_now().await;
+            }
+            running.insert(finished.abort.id(), finished);
+            running.insert(stuck.abort.id(), stuck);
+
+            producer.drain(tasks, running).await;
+            drop(producer);
+            let mut sent = Vec::new();
+            while let Some(c) = rx.recv().await {
+                sent.push((c.id, c.result));
+            }
+            sent.sort_by_key(|(id, _)| *id == stuck_id);
+            assert_eq!(
+                sent,
+                [
+                    (finished_id, CompletionResult::Succeeded),
+                    (
+                        stuck_id,
+                        CompletionResult::Released {
+                            error: "interrupted: warden shut down before the job finished".into()
+                        }
+                    )
+                ]
+            );
+        }
+    }
 
     #[test]
     fn retries_back_off_until_attempts_run_out() {

@@ -145,13 +145,20 @@ pub enum CompletionResult {
     Cancelled {
         reason: String,
     },
+    /// The attempt was interrupted (the worker shut down) before it ended: back to
+    /// `retryable`, claimable at once in its old place, and the attempt does not count
+    /// against `max_attempts` (the next claim reuses its number). A completion of the
+    /// same attempt that carries a real outcome wins over a release.
+    Released {
+        error: String,
+    },
 }
 
 impl CompletionResult {
     pub fn state(&self) -> JobState {
         match self {
             Self::Succeeded => JobState::Succeeded,
-            Self::Retry { .. } => JobState::Retryable,
+            Self::Retry { .. } | Self::Released { .. } => JobState::Retryable,
             Self::Dead { .. } => JobState::Dead,
             Self::Cancelled { .. } => JobState::Cancelled,
         }
@@ -164,13 +171,16 @@ impl CompletionResult {
             Self::Retry { .. } => "retry",
             Self::Dead { .. } => "dead",
             Self::Cancelled { .. } => "cancelled",
+            Self::Released { .. } => "released",
         }
     }
 
     pub fn error(&self) -> Option<&str> {
         match self {
             Self::Succeeded => None,
-            Self::Retry { error, .. } | Self::Dead { error } => Some(error),
+            Self::Retry { error, .. } | Self::Dead { error } | Self::Released { error } => {
+                Some(error)
+            }
             Self::Cancelled { reason } => Some(reason),
         }
     }
@@ -235,7 +245,8 @@ pub struct Run {
     pub started_at: Timestamp,
     pub finished_at: Timestamp,
     pub duration_ms: i64,
-    /// succeeded, retry, dead, cancelled, or lost (the lease expired).
+    /// succeeded, retry, dead, cancelled, released (interrupted by a shutdown; not
+    /// counted as an attempt), or lost (the lease expired).
     pub outcome: String,
     pub error: Option<String>,
 }

@@ -1,6 +1,8 @@
 -- Fenced completion: only a job still running under the presented lease token changes.
+-- ?7 is 1 for a release (interrupted by a shutdown), which does not count as an attempt.
 UPDATE jobs
 SET state = ?3,
+    attempt = attempt - ?7,
     run_at = COALESCE(?4, run_at),
     finished_at = ?5,
     last_error = ?6,

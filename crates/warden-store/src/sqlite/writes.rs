@@ -125,7 +125,12 @@ pub(super) fn complete(conn: &Connection, completions: Vec<Completion>) -> Resul
     let mut finish = conn.prepare_cached(include_str!("job_complete.sql"))?;
     let mut record = conn.prepare_cached(include_str!("run_insert.sql"))?;
     let mut counted = Vec::with_capacity(completions.len());
-    for c in &completions {
+    // Real outcomes first: a release racing a worker's outcome for the same attempt is
+    // then fenced out (the token is cleared), as on PostgreSQL.
+    let released = |c: &&Completion| matches!(c.result, CompletionResult::Released { .. });
+    let (releases, outcomes): (Vec<&Completion>, Vec<&Completion>) =
+        completions.iter().partition(released);
+    for c in outcomes.into_iter().chain(releases) {
         let state = c.result.state();
         let run_at = match &c.result {
             CompletionResult::Retry { run_at, .. } => Some(micros(*run_at)),
@@ -139,7 +144,8 @@ pub(super) fn complete(conn: &Connection, completions: Vec<Completion>) -> Resul
             state.as_str(),
             run_at,
             finished_at,
-            error
+            error,
+            i64::from(matches!(c.result, CompletionResult::Released { .. }))
         ])?;
         if changed == 1 {
             record.execute(params![

@@ -571,3 +571,86 @@ async fn inserts_are_announced_to_other_processes() {
             .is_none()
     );
 }
+
+backend_tests!(
+    a_release_does_not_count_as_an_attempt,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let mut one = job("q");
+        one.max_attempts = warden_core::MaxAttempts::new(1).unwrap();
+        store
+            .job_insert_many(vec![one.clone()], vec![])
+            .await
+            .unwrap();
+        let first = store.job_claim_many(claim("q", 1, t0())).await.unwrap();
+        assert_eq!(first[0].attempt, 1);
+        let released = CompletionResult::Released {
+            error: "interrupted: shut down".into(),
+        };
+        assert_eq!(
+            store
+                .job_complete_many(vec![done(&first[0], released)])
+                .await
+                .unwrap(),
+            [one.id]
+        );
+        let j = store.job_get(one.id, Scope::All).await.unwrap();
+        assert_eq!((j.state, j.attempt), (JobState::Retryable, 0));
+        // Claimable at once, and its last (only) attempt is still to come.
+        let again = store.job_claim_many(claim("q", 1, t0())).await.unwrap();
+        assert_eq!((again[0].attempt, again[0].max_attempts), (1, 1));
+        store
+            .job_complete_many(vec![done(&again[0], CompletionResult::Succeeded)])
+            .await
+            .unwrap();
+        let runs = store.run_list_by_job(one.id, Scope::All).await.unwrap();
+        let mut runs: Vec<_> = runs
+            .iter()
+            .map(|r| (r.attempt, r.outcome.clone()))
+            .collect();
+        runs.sort();
+        assert_eq!(
+            runs,
+            [(1, "released".to_owned()), (1, "succeeded".to_owned())]
+        );
+    }
+);
+
+backend_tests!(
+    two_completions_of_one_attempt_in_a_batch_keep_the_real_outcome,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let (a, b) = (job("q"), job("q"));
+        store
+            .job_insert_many(vec![a.clone(), b.clone()], vec![])
+            .await
+            .unwrap();
+        let claimed = store.job_claim_many(claim("q", 2, t0())).await.unwrap();
+        let by_id = |id| claimed.iter().find(|c| c.id == id).unwrap();
+        let release = || CompletionResult::Released {
+            error: "interrupted: shut down".into(),
+        };
+        // A shutdown release raced the worker's outcome: either order, one batch.
+        let applied = store
+            .job_complete_many(vec![
+                done(by_id(a.id), release()),
+                done(by_id(a.id), CompletionResult::Succeeded),
+                done(by_id(b.id), CompletionResult::Succeeded),
+                done(by_id(b.id), release()),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(applied.len(), 2, "{applied:?}");
+        for id in [a.id, b.id] {
+            let j = store.job_get(id, Scope::All).await.unwrap();
+            assert_eq!((j.state, j.attempt), (JobState::Succeeded, 1));
+            let runs = store.run_list_by_job(id, Scope::All).await.unwrap();
+            assert_eq!(
+                runs.iter()
+                    .map(|r| (r.attempt, r.outcome.as_str()))
+                    .collect::<Vec<_>>(),
+                [(1, "succeeded")]
+            );
+        }
+    }
+);
