@@ -1,10 +1,13 @@
 //! Running jobs end to end: success, retries then death, timeouts, panics, rescue of a job
 //! whose worker died, stale completions, priority order and graceful shutdown.
+//!
+//! Tests wait on signals (a handler's channel, `wait_completed`, a drop guard), never on
+//! a fixed sleep.
 
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -14,12 +17,12 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use tokio::sync::mpsc;
 use uuid::Uuid;
-use warden_core::{JobState, Outcome, Priority, QueueName};
+use warden_core::{JobState, Priority, QueueName};
 use warden_engine::{Engine, EngineConfig, JobRequest, QueueConfig, Registry};
 use warden_store::{ClaimParams, Completion, CompletionResult, Store};
 use warden_testkit::{TestDb, backend_tests};
 
-use crate::support::{eventually, fast_config, recording_registry};
+use crate::support::{fast_config, recording_registry};
 
 async fn state_of(store: &impl Store, id: warden_core::JobId) -> JobState {
     store.job_get(id, Scope::All).await.unwrap().state
@@ -37,10 +40,8 @@ backend_tests!(
             .await
             .unwrap();
         assert_eq!(rx.recv().await, Some(7));
-        eventually("job succeeded", || async {
-            state_of(&*store, id).await == JobState::Succeeded
-        })
-        .await;
+        engine.stats().wait_completed(1).await;
+        assert_eq!(state_of(&*store, id).await, JobState::Succeeded);
         let runs = store.run_list_by_job(id, Scope::All).await.unwrap();
         assert_eq!(runs.len(), 1);
         assert_eq!(
@@ -75,10 +76,8 @@ backend_tests!(
             .await
             .unwrap()
             .id;
-        eventually("job dead", || async {
-            state_of(&*store, id).await == JobState::Dead
-        })
-        .await;
+        engine.stats().wait_completed(3).await;
+        assert_eq!(state_of(&*store, id).await, JobState::Dead);
         engine.shutdown().await;
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         let runs = store.run_list_by_job(id, Scope::All).await.unwrap();
@@ -92,30 +91,40 @@ backend_tests!(
     }
 );
 
+/// Sends on its channel when dropped: a handler holding one reports that its future
+/// was dropped (stopped), not merely that it stopped making progress.
+struct DropSignal(mpsc::UnboundedSender<()>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
 backend_tests!(a_timeout_stops_the_work, |db: TestDb| async move {
-    let finished = Arc::new(AtomicBool::new(false));
+    let (dropped_tx, mut dropped) = mpsc::unbounded_channel();
     let mut registry = Registry::new();
-    let f = finished.clone();
     registry
-        .register("slow", move |_, _: serde_json::Value| {
-            let f = f.clone();
+        .register("stuck", move |_, _: serde_json::Value| {
+            let guard = DropSignal(dropped_tx.clone());
             async move {
-                tokio::time::sleep(Duration::from_secs(3)).await;
-                f.store(true, Ordering::SeqCst);
+                let _guard = guard;
+                std::future::pending::<()>().await
             }
         })
         .unwrap();
     let store = Arc::new(db.store().clone());
     let engine = Engine::start(store.clone(), registry, fast_config()).unwrap();
-    let req = JobRequest::new("slow", json!({}), "default")
+    let req = JobRequest::new("stuck", json!({}), "default")
         .timeout(Duration::from_millis(100))
         .max_attempts(1);
     let id = engine.scheduler().add_job(req).await.unwrap().id;
-    eventually("job dead", || async {
-        state_of(&*store, id).await == JobState::Dead
-    })
-    .await;
+    tokio::time::timeout(Duration::from_secs(10), dropped.recv())
+        .await
+        .expect("the handler's future was dropped at its timeout");
+    engine.stats().wait_completed(1).await;
     let job = store.job_get(id, Scope::All).await.unwrap();
+    assert_eq!(job.state, JobState::Dead);
     assert!(
         job.last_error
             .as_deref()
@@ -123,11 +132,6 @@ backend_tests!(a_timeout_stops_the_work, |db: TestDb| async move {
             .contains("timed out after 100 ms"),
         "{:?}",
         job.last_error
-    );
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(
-        !finished.load(Ordering::SeqCst),
-        "the handler kept running after its timeout"
     );
     engine.shutdown().await;
 });
@@ -150,10 +154,8 @@ backend_tests!(
             .add("panics", json!({}), "default")
             .await
             .unwrap();
-        eventually("job succeeded", || async {
-            state_of(&*store, id).await == JobState::Succeeded
-        })
-        .await;
+        engine.stats().wait_completed(2).await;
+        assert_eq!(state_of(&*store, id).await, JobState::Succeeded);
         let runs = store.run_list_by_job(id, Scope::All).await.unwrap();
         assert_eq!(
             runs.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(),
@@ -196,10 +198,8 @@ backend_tests!(
             .remove(0);
         let engine = Engine::start(store.clone(), registry, fast_config()).unwrap();
         assert_eq!(rx.recv().await, Some(1), "the rescued job ran again");
-        eventually("job succeeded", || async {
-            state_of(&*store, id).await == JobState::Succeeded
-        })
-        .await;
+        engine.stats().wait_completed(1).await;
+        assert_eq!(state_of(&*store, id).await, JobState::Succeeded);
         // The dead worker comes back and reports: it no longer holds the lease.
         let stale = Completion {
             id,
@@ -271,16 +271,25 @@ backend_tests!(
     |db: TestDb| async move {
         let (started_tx, mut started) = mpsc::unbounded_channel::<&'static str>();
         let started_tx = Arc::new(started_tx);
+        let finish_short = Arc::new(tokio::sync::Notify::new());
         let mut registry = Registry::new();
+        let (tx, finish) = (started_tx.clone(), finish_short.clone());
+        registry
+            .register("short", move |_, _: serde_json::Value| {
+                let (tx, finish) = (tx.clone(), finish.clone());
+                async move {
+                    let _ = tx.send("short");
+                    finish.notified().await;
+                }
+            })
+            .unwrap();
         let tx = started_tx.clone();
         registry
-            .register("sleep", move |_, data: serde_json::Value| {
+            .register("long", move |_, _: serde_json::Value| {
                 let tx = tx.clone();
                 async move {
-                    let ms = data["ms"].as_u64().unwrap();
-                    let _ = tx.send(if ms < 500 { "short" } else { "long" });
-                    tokio::time::sleep(Duration::from_millis(ms)).await;
-                    Outcome::Done
+                    let _ = tx.send("long");
+                    std::future::pending::<()>().await
                 }
             })
             .unwrap();
@@ -288,23 +297,26 @@ backend_tests!(
         let engine = Engine::start(store.clone(), registry, fast_config()).unwrap();
         let short = engine
             .scheduler()
-            .add("sleep", json!({"ms": 200}), "default")
+            .add("short", json!({}), "default")
             .await
             .unwrap();
         let long = engine
             .scheduler()
-            .add("sleep", json!({"ms": 60_000}), "default")
+            .add("long", json!({}), "default")
             .await
             .unwrap();
         started.recv().await.unwrap();
         started.recv().await.unwrap();
+        // Both run when the shutdown starts; the short one ends within the grace period.
+        engine.shutdown_token().cancel();
+        finish_short.notify_one();
         engine.shutdown().await;
         assert_eq!(state_of(&*store, short).await, JobState::Succeeded);
         let released = store.job_get(long, Scope::All).await.unwrap();
         assert_eq!(
-            released.state,
-            JobState::Retryable,
-            "released for another worker, not left running"
+            (released.state, released.attempt),
+            (JobState::Retryable, 0),
+            "released for another worker, not left running, and its attempt not spent"
         );
         assert!(
             released
@@ -312,6 +324,65 @@ backend_tests!(
                 .as_deref()
                 .unwrap()
                 .contains("shut down")
+        );
+    }
+);
+
+backend_tests!(
+    a_job_released_on_its_last_attempt_runs_again_within_its_attempts,
+    |db: TestDb| async move {
+        let store = Arc::new(db.store().clone());
+        let config = EngineConfig {
+            shutdown_grace: Duration::ZERO,
+            ..fast_config()
+        };
+        // First process: the job hangs and the process shuts down under it.
+        let (attempts_tx, mut attempts) = mpsc::unbounded_channel();
+        let mut hangs = Registry::new();
+        let tx = attempts_tx.clone();
+        hangs
+            .register("once", move |ctx, _: serde_json::Value| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send((ctx.attempt, ctx.max_attempts));
+                    std::future::pending::<()>().await
+                }
+            })
+            .unwrap();
+        let engine = Engine::start(store.clone(), hangs, config.clone()).unwrap();
+        let id = engine
+            .scheduler()
+            .add_job(JobRequest::new("once", json!({}), "default").max_attempts(1))
+            .await
+            .unwrap()
+            .id;
+        assert_eq!(attempts.recv().await, Some((1, 1)));
+        engine.shutdown().await;
+        let job = store.job_get(id, Scope::All).await.unwrap();
+        assert_eq!((job.state, job.attempt), (JobState::Retryable, 0));
+
+        // Second process: the job's one attempt is still there, and it is the last.
+        let mut works = Registry::new();
+        works
+            .register("once", move |ctx, _: serde_json::Value| {
+                let tx = attempts_tx.clone();
+                async move {
+                    let _ = tx.send((ctx.attempt, ctx.max_attempts));
+                }
+            })
+            .unwrap();
+        let engine = Engine::start(store.clone(), works, config).unwrap();
+        assert_eq!(attempts.recv().await, Some((1, 1)), "one attempt, not two");
+        engine.stats().wait_completed(1).await;
+        engine.shutdown().await;
+        let job = store.job_get(id, Scope::All).await.unwrap();
+        assert_eq!((job.state, job.attempt), (JobState::Succeeded, 1));
+        let runs = store.run_list_by_job(id, Scope::All).await.unwrap();
+        assert_eq!(
+            runs.iter()
+                .map(|r| (r.attempt, r.outcome.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "released"), (1, "succeeded")]
         );
     }
 );
@@ -331,8 +402,12 @@ async fn a_job_inserted_by_another_process_is_picked_up_without_polling() {
         ..fast_config()
     };
     let engine = Engine::start(store.clone(), registry.clone(), config.clone()).unwrap();
-    // Let the engine go idle (its first claims find nothing) and subscribe.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Once the engine listens, a job inserted elsewhere is either found by the producer's
+    // first claim or announced to it; without the notification it would wait 60 s.
+    assert!(
+        engine.stats().wait_listening().await,
+        "PostgreSQL announces new jobs"
+    );
     // Another process: its own connection pool to the same database.
     let other_store = Arc::new(db.location().open().await.unwrap());
     let other = Engine::scheduler(

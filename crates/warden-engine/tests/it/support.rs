@@ -1,4 +1,5 @@
-//! Helpers: an engine with short intervals on a test database, and handlers that report.
+//! Helpers: an engine with short intervals on a test database, and handlers that report
+//! what they run over a channel (tests wait on that, not on a sleep).
 
 use std::{sync::Arc, time::Duration};
 
@@ -39,20 +40,4 @@ pub(crate) fn recording_registry() -> (Registry, mpsc::UnboundedReceiver<i64>) {
         })
         .unwrap();
     (registry, rx)
-}
-
-/// Waits for a condition on the store, polling every 20 ms, failing after 10 s.
-pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
