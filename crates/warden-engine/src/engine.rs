@@ -73,6 +73,7 @@ impl Engine {
                 shared: shared.clone(),
                 queue: queue.clone(),
                 wake: shared.wakers.queues[&queue.name].clone(),
+                paused: shared.wakers.paused[&queue.name].clone(),
                 completions: tx.clone(),
                 stats: stats.clone(),
             };
@@ -84,6 +85,10 @@ impl Engine {
             stats.clone(),
             shutdown.child_token(),
         ))];
+        services.push(tokio::spawn(crate::queues::watch(
+            shared.clone(),
+            shutdown.child_token(),
+        )));
         services.push(tokio::spawn(
             Rescuer {
                 shared: shared.clone(),
@@ -120,6 +125,11 @@ pub(crate) fn shared<S>(
 ) -> Shared<S> {
     let wakers = Wakers {
         queues: config
+            .queues
+            .iter()
+            .map(|q| (q.name.clone(), Default::default()))
+            .collect(),
+        paused: config
             .queues
             .iter()
             .map(|q| (q.name.clone(), Default::default()))

@@ -9,6 +9,7 @@
 //! - [`engine`]: `Engine::start` wires the services below and `shutdown` stops them.
 //! - `producer`: per queue, claims batches within a concurrency limit and runs them.
 //! - `completer`: writes outcomes in batches (group commit), fenced by lease token.
+//! - `queues`: paused queues, kept in step with the store.
 //! - `rescuer`: returns jobs whose lease expired (at-least-once).
 //! - [`cron`]: the cron enqueuer, which records every occurrence in the ledger.
 //! - `wakeups`: wakes producers when another process inserts jobs (PostgreSQL).
@@ -30,6 +31,7 @@ pub mod engine;
 pub mod error;
 mod manage;
 mod producer;
+mod queues;
 pub mod registry;
 mod rescuer;
 pub mod scheduler;

@@ -22,7 +22,14 @@
 //! aborting, the producer joins every task and releases exactly those that ended
 //! cancelled.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use jiff::{SignedDuration, Timestamp};
 use tokio::{
@@ -79,6 +86,8 @@ pub(crate) struct Producer<S> {
     pub(crate) wake: Arc<Notify>,
     pub(crate) completions: mpsc::UnboundedSender<Completion>,
     pub(crate) stats: Arc<EngineStats>,
+    /// Set while the queue is paused: no claims (running jobs finish as usual).
+    pub(crate) paused: Arc<AtomicBool>,
 }
 
 impl<S: Store> Producer<S> {
@@ -109,6 +118,7 @@ impl<S: Store> Producer<S> {
             let free = concurrency.saturating_sub(running.len() + reserved);
             let idle = running.is_empty() && reserved == 0;
             if want_claim
+                && !self.paused.load(Ordering::Relaxed)
                 && free > 0
                 && (free >= min_claim || idle)
                 && claims.len() < MAX_CLAIMS_IN_FLIGHT
@@ -441,6 +451,7 @@ mod tests {
                 wake: Arc::new(Notify::new()),
                 completions: tx.clone(),
                 stats: Arc::default(),
+                paused: Arc::default(),
             };
             let (mut tasks, mut running) = (JoinSet::new(), HashMap::new());
             let now = shared.clock.now();

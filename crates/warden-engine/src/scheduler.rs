@@ -11,7 +11,11 @@
 //! an undeclared queue, a payload over the limit or a bad cron expression is refused with
 //! an error naming the field, and a batch with one bad job inserts none.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, atomic::AtomicBool},
+    time::Duration,
+};
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
@@ -127,6 +131,8 @@ impl CronRequest {
 #[derive(Debug, Default)]
 pub(crate) struct Wakers {
     pub(crate) queues: HashMap<QueueName, Arc<Notify>>,
+    /// Whether each queue is paused (kept in step with the store by `queues::watch`).
+    pub(crate) paused: HashMap<QueueName, Arc<AtomicBool>>,
     pub(crate) cron: Arc<Notify>,
 }
 

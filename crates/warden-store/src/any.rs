@@ -165,6 +165,18 @@ impl Store for AnyStore {
     async fn queue_count_many(&self) -> Result<Vec<QueueCount>> {
         delegate!(self, queue_count_many())
     }
+    async fn queue_set_paused(
+        &self,
+        queue: QueueName,
+        paused: bool,
+        now: Timestamp,
+        audit: Vec<AuditRecord>,
+    ) -> Result<()> {
+        delegate!(self, queue_set_paused(queue, paused, now, audit))
+    }
+    async fn queue_paused_many(&self) -> Result<Vec<String>> {
+        delegate!(self, queue_paused_many())
+    }
     async fn job_next_run_at(&self, queue: &QueueName) -> Result<Option<Timestamp>> {
         delegate!(self, job_next_run_at(queue))
     }

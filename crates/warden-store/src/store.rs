@@ -106,6 +106,18 @@ pub trait Store: AccessStore {
     /// Job counts by queue and state.
     fn queue_count_many(&self) -> impl Future<Output = Result<Vec<QueueCount>>> + Send;
 
+    /// Pauses or resumes a queue for every process: a paused queue is not claimed from.
+    fn queue_set_paused(
+        &self,
+        queue: QueueName,
+        paused: bool,
+        now: Timestamp,
+        audit: Vec<AuditRecord>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The paused queues.
+    fn queue_paused_many(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
+
     /// The earliest `run_at` in `queue` among waiting (`scheduled`/`retryable`) jobs, to sleep until.
     fn job_next_run_at(
         &self,

@@ -2,6 +2,7 @@
 //! retries, timeouts, rescue after a lost lease, graceful shutdown and cron catch-up.
 
 mod cron;
+mod queues;
 mod running;
 mod scheduling;
 mod support;

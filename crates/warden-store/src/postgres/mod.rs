@@ -427,6 +427,31 @@ impl Store for PgStore {
             .collect()
     }
 
+    async fn queue_set_paused(
+        &self,
+        queue: warden_core::QueueName,
+        paused: bool,
+        now: Timestamp,
+        audit: Vec<AuditRecord>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(include_str!("queue_set_paused.sql"))
+            .bind(queue.as_str())
+            .bind(paused)
+            .bind(micros(now))
+            .execute(&mut *tx)
+            .await?;
+        access::audit_insert(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn queue_paused_many(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(include_str!("queue_paused_many.sql"))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     async fn job_next_run_at(&self, queue: &warden_core::QueueName) -> Result<Option<Timestamp>> {
         let us: Option<i64> = sqlx::query_scalar(include_str!("job_next_run_at.sql"))
             .bind(queue.as_str())

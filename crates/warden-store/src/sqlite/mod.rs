@@ -217,6 +217,23 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn queue_set_paused(
+        &self,
+        queue: QueueName,
+        paused: bool,
+        now: Timestamp,
+        audit: Vec<AuditRecord>,
+    ) -> Result<()> {
+        self.done(Write::QueuePaused(queue, paused, now).audited(audit))
+            .await
+    }
+
+    async fn queue_paused_many(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(include_str!("queue_paused_many.sql"))
+            .fetch_all(&self.read)
+            .await?)
+    }
+
     async fn job_next_run_at(&self, queue: &QueueName) -> Result<Option<Timestamp>> {
         let us: Option<i64> = sqlx::query_scalar(include_str!("job_next_run_at.sql"))
             .bind(queue.as_str())

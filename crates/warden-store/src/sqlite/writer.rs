@@ -41,6 +41,7 @@ pub(super) enum Write {
     Cancel(Vec<JobId>, Scope, jiff::Timestamp),
     Retry(Vec<JobId>, Scope, jiff::Timestamp),
     Rescue(RescueParams),
+    QueuePaused(warden_core::QueueName, bool, jiff::Timestamp),
     ScheduleInsert(Box<Schedule>),
     ScheduleUpdate(Box<Schedule>, Scope),
     SchedulePaused(ScheduleId, Scope, bool, jiff::Timestamp),
@@ -211,6 +212,10 @@ fn perform(conn: &Connection, write: Write) -> Result<Written> {
             now,
         )?),
         Write::Rescue(p) => Written::Rescued(writes::rescue(conn, p)?),
+        Write::QueuePaused(queue, paused, now) => {
+            writes::queue_set_paused(conn, &queue, paused, now)?;
+            Written::Done
+        }
         Write::ScheduleInsert(s) => {
             writes::schedule_insert(conn, *s)?;
             Written::Done

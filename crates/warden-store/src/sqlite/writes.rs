@@ -221,6 +221,16 @@ pub(super) fn rescue(conn: &Connection, p: RescueParams) -> Result<Vec<RescuedJo
     Ok(rescued)
 }
 
+pub(super) fn queue_set_paused(
+    conn: &Connection,
+    queue: &warden_core::QueueName,
+    paused: bool,
+    now: Timestamp,
+) -> Result<()> {
+    let params = params![queue.as_str(), paused, micros(now)];
+    execute(conn, include_str!("queue_set_paused.sql"), params).map(drop)
+}
+
 pub(super) fn schedule_insert(conn: &Connection, s: Schedule) -> Result<()> {
     let params = rusqlite::params_from_iter(schedule_params(&s, None));
     execute(conn, include_str!("schedule_insert.sql"), params).map(drop)

@@ -654,3 +654,41 @@ backend_tests!(
         }
     }
 );
+
+backend_tests!(
+    queues_are_paused_and_resumed_with_an_audit_record,
+    |db: warden_testkit::TestDb| async move {
+        use warden_store::{AccessStore, AuditFilter, AuditRecord};
+        let store = db.store();
+        let q = warden_core::QueueName::parse("mail").unwrap();
+        assert!(store.queue_paused_many().await.unwrap().is_empty());
+        let record = AuditRecord {
+            at: at(1),
+            action: "queue.pause".into(),
+            target: Some("mail".into()),
+            outcome: "ok".into(),
+            ..Default::default()
+        };
+        store
+            .queue_set_paused(q.clone(), true, at(1), vec![record])
+            .await
+            .unwrap();
+        store
+            .queue_set_paused(
+                warden_core::QueueName::parse("other").unwrap(),
+                false,
+                at(1),
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.queue_paused_many().await.unwrap(), ["mail"]);
+        store
+            .queue_set_paused(q, false, at(2), vec![])
+            .await
+            .unwrap();
+        assert!(store.queue_paused_many().await.unwrap().is_empty());
+        let trail = store.audit_list(AuditFilter::default()).await.unwrap();
+        assert_eq!(trail.len(), 1);
+    }
+);

@@ -1,0 +1,1 @@
+SELECT queue FROM queue_states WHERE paused ORDER BY queue

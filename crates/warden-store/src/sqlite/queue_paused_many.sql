@@ -1,0 +1,1 @@
+SELECT queue FROM queue_states WHERE paused <> 0 ORDER BY queue
