@@ -4,7 +4,7 @@
 //! Shutdown fans one token out to every service: producers stop claiming and drain
 //! (see `producer`), then the completer writes what is left, then the handle returns.
 
-use std::sync::Arc;
+use std::sync::{Arc, atomic::AtomicBool};
 
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
@@ -142,6 +142,7 @@ pub(crate) fn shared<S>(
         config,
         clock,
         wakers,
+        owner_limits: AtomicBool::new(false),
     }
 }
 

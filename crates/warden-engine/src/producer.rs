@@ -66,6 +66,7 @@ async fn claim<S: Store>(
         now,
         lease_until: now.saturating_add(lease).unwrap_or(now),
         lease_token: Uuid::new_v4(),
+        owner_limits: shared.owner_limits.load(Ordering::Relaxed),
     };
     (limit, shared.store.job_claim_many(params).await)
 }

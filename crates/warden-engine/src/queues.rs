@@ -2,6 +2,10 @@
 //! as usual). Pausing is stored, so it holds for every process sharing the database and
 //! across restarts; each process keeps its flags in step with the store every poll
 //! interval, and the process that pauses or resumes applies it at once.
+//!
+//! The same watch follows whether any principal has a concurrency limit
+//! (`maxConcurrent`): while one does, claims take the limit-aware path, which skips owners
+//! at their limit so they hold nobody else up.
 
 use std::{collections::HashSet, sync::atomic::Ordering};
 
@@ -35,6 +39,12 @@ pub(crate) async fn watch<S: Store>(
             Ok(paused) => apply(&shared, &paused.into_iter().collect()),
             Err(e) => {
                 tracing::warn!(error = %e, "reading paused queues failed; keeping the last known state")
+            }
+        }
+        match shared.store.principal_limited_any().await {
+            Ok(limited) => shared.owner_limits.store(limited, Ordering::Relaxed),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading principal limits failed; keeping the last known state")
             }
         }
         tokio::select! {
@@ -75,6 +85,12 @@ impl<S: Store> Scheduler<S> {
             self.wake_queue(&name);
         }
         Ok(())
+    }
+
+    /// Whether claims apply per-principal concurrency limits (some principal has one), as
+    /// this process last saw it.
+    pub fn owner_limits_active(&self) -> bool {
+        self.shared.owner_limits.load(Ordering::Relaxed)
     }
 
     /// Whether `queue` is paused, as this process last saw it.

@@ -142,6 +142,9 @@ pub(crate) struct Shared<S> {
     pub(crate) config: EngineConfig,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) wakers: Wakers,
+    /// Whether some principal has a concurrency limit, so claims must apply limits
+    /// (kept in step with the store by `queues::watch`).
+    pub(crate) owner_limits: AtomicBool,
 }
 
 /// The handle through which work is scheduled. Cheap to clone.

@@ -268,6 +268,9 @@ impl AccessStore for AnyStore {
     ) -> Result<Vec<PrincipalRecord>> {
         delegate!(self, principal_list(page, after))
     }
+    async fn principal_limited_any(&self) -> Result<bool> {
+        delegate!(self, principal_limited_any())
+    }
     async fn principal_active_count(&self, owner: &str) -> Result<i64> {
         delegate!(self, principal_active_count(owner))
     }

@@ -29,6 +29,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0003_runs_queues.sql"),
         include_str!("../migrations/postgres/0003_runs_queues.sql"),
     ),
+    (
+        4,
+        "owner_concurrency",
+        include_str!("../migrations/sqlite/0004_owner_concurrency.sql"),
+        include_str!("../migrations/postgres/0004_owner_concurrency.sql"),
+    ),
 ];
 
 #[derive(Clone, Copy)]

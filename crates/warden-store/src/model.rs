@@ -111,6 +111,9 @@ pub struct ClaimParams {
     pub lease_until: Timestamp,
     /// Fencing token written on every claimed job; completions must present it.
     pub lease_token: Uuid,
+    /// Apply per-principal concurrency limits (`maxConcurrent`). Set when any principal
+    /// has one; without it the claim takes the cheaper plain path.
+    pub owner_limits: bool,
 }
 
 /// A job handed to a worker by a claim.

@@ -32,6 +32,9 @@ pub trait AccessStore: Send + Sync + 'static {
         after: Option<String>,
     ) -> impl Future<Output = Result<Vec<PrincipalRecord>>> + Send;
 
+    /// Whether any principal has a concurrency limit (so claims must apply limits).
+    fn principal_limited_any(&self) -> impl Future<Output = Result<bool>> + Send;
+
     /// Jobs not yet finished plus schedules owned by `owner` (for the `maxActive` quota).
     fn principal_active_count(&self, owner: &str) -> impl Future<Output = Result<i64>> + Send;
 

@@ -97,3 +97,83 @@ backend_tests!(
         engine.shutdown().await;
     }
 );
+
+backend_tests!(
+    a_principal_at_its_concurrency_waits_and_others_run,
+    |db: TestDb| async move {
+        use warden_engine::{JobContext, JobRequest, Registry};
+        use warden_store::{AccessStore, Limits, PrincipalRecord};
+        let store = Arc::new(db.store().clone());
+        store
+            .principal_upsert(
+                PrincipalRecord {
+                    id: "alice".into(),
+                    disabled: false,
+                    limits: Limits {
+                        max_concurrent: Some(1),
+                        ..Limits::default()
+                    },
+                    created_at: jiff::Timestamp::now(),
+                    updated_at: jiff::Timestamp::now(),
+                },
+                vec![],
+            )
+            .await
+            .unwrap();
+        // `hold` reports who started and runs until its owner's release arrives.
+        let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+        let alice = Arc::new(tokio::sync::Semaphore::new(0));
+        let bob = Arc::new(tokio::sync::Semaphore::new(0));
+        let mut registry = Registry::new();
+        let (a, b) = (alice.clone(), bob.clone());
+        registry
+            .register("hold", move |ctx: JobContext, _: serde_json::Value| {
+                let tx = started_tx.clone();
+                let gate = if ctx.owner == "alice" {
+                    a.clone()
+                } else {
+                    b.clone()
+                };
+                async move {
+                    let _ = tx.send(ctx.owner.clone());
+                    gate.acquire().await.unwrap().forget();
+                }
+            })
+            .unwrap();
+        let engine = Engine::start(store.clone(), registry, fast_config()).unwrap();
+        // The engine learns that a limit exists from its watch of the store.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !engine.scheduler().owner_limits_active() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the limit was not noticed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let s = engine.scheduler();
+        for owner in ["alice", "alice", "bob"] {
+            s.add_job(JobRequest::new("hold", json!({}), "default").owner(owner))
+                .await
+                .unwrap();
+        }
+        let mut first_two = vec![started.recv().await.unwrap(), started.recv().await.unwrap()];
+        first_two.sort();
+        assert_eq!(
+            first_two,
+            ["alice", "bob"],
+            "bob is not held up by alice's limit"
+        );
+        // Alice's second job waits while her first runs.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(700), started.recv())
+                .await
+                .is_err()
+        );
+        alice.add_permits(1);
+        assert_eq!(started.recv().await.as_deref(), Some("alice"));
+        alice.add_permits(1);
+        bob.add_permits(1);
+        engine.stats().wait_completed(3).await;
+        engine.shutdown().await;
+    }
+);

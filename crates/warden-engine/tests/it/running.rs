@@ -192,6 +192,7 @@ backend_tests!(
                 now,
                 lease_until: now.checked_add(SignedDuration::from_millis(300)).unwrap(),
                 lease_token: Uuid::new_v4(),
+                owner_limits: false,
             })
             .await
             .unwrap()

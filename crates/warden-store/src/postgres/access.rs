@@ -78,6 +78,7 @@ impl AccessStore for PgStore {
             .bind(limits_json(&p.limits))
             .bind(micros(p.created_at))
             .bind(micros(p.updated_at))
+            .bind(p.limits.max_concurrent.map(i64::from))
             .execute(&mut *tx)
             .await?;
         audit_insert(&mut tx, &audit).await?;
@@ -104,6 +105,14 @@ impl AccessStore for PgStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(principal_from_row).collect()
+    }
+
+    async fn principal_limited_any(&self) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar(include_str!("principal_limited_any.sql"))
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     async fn principal_active_count(&self, owner: &str) -> Result<i64> {

@@ -287,7 +287,12 @@ impl Store for PgStore {
     }
 
     async fn job_claim_many(&self, p: ClaimParams) -> Result<Vec<ClaimedJob>> {
-        let rows = sqlx::query(include_str!("job_claim_many.sql"))
+        let sql = if p.owner_limits {
+            include_str!("job_claim_limited.sql")
+        } else {
+            include_str!("job_claim_many.sql")
+        };
+        let rows = sqlx::query(sql)
             .bind(p.queue.as_str())
             .bind(i64::from(p.limit))
             .bind(micros(p.now))

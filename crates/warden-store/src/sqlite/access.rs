@@ -38,7 +38,8 @@ pub(super) fn perform(conn: &Connection, write: AccessWrite) -> Result<()> {
                 p.disabled,
                 limits_json(&p.limits),
                 micros(p.created_at),
-                micros(p.updated_at)
+                micros(p.updated_at),
+                p.limits.max_concurrent
             ];
             execute(conn, include_str!("principal_upsert.sql"), params).map(drop)
         }
@@ -141,6 +142,14 @@ impl AccessStore for SqliteStore {
             .fetch_all(&self.read)
             .await?;
         rows.iter().map(principal_from_row).collect()
+    }
+
+    async fn principal_limited_any(&self) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar(include_str!("principal_limited_any.sql"))
+                .fetch_one(&self.read)
+                .await?,
+        )
     }
 
     async fn principal_active_count(&self, owner: &str) -> Result<i64> {

@@ -100,9 +100,12 @@ pub(super) fn claim(conn: &Connection, p: ClaimParams) -> Result<Vec<ClaimedJob>
         p.lease_token.to_string(),
         micros(p.lease_until)
     ];
-    query(conn, include_str!("job_claim_many.sql"), params, |r| {
-        claimed_from_row(r, p.lease_token)
-    })
+    let sql = if p.owner_limits {
+        include_str!("job_claim_limited.sql")
+    } else {
+        include_str!("job_claim_many.sql")
+    };
+    query(conn, sql, params, |r| claimed_from_row(r, p.lease_token))
 }
 
 pub(super) fn heartbeat(conn: &Connection, p: HeartbeatParams) -> Result<Vec<JobId>> {

@@ -294,3 +294,106 @@ backend_tests!(
         );
     }
 );
+
+backend_tests!(
+    claims_respect_owner_concurrency_limits_and_others_are_not_held_up,
+    |db: warden_testkit::TestDb| async move {
+        use warden_store::{Limits, PrincipalRecord};
+        let store = db.store();
+        assert!(!store.principal_limited_any().await.unwrap());
+        store
+            .principal_upsert(
+                PrincipalRecord {
+                    id: "alice".into(),
+                    disabled: false,
+                    limits: Limits {
+                        max_concurrent: Some(2),
+                        ..Limits::default()
+                    },
+                    created_at: t0(),
+                    updated_at: t0(),
+                },
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(store.principal_limited_any().await.unwrap());
+        // Alice's five jobs come first in claim order; bob's two after.
+        let mut jobs = Vec::new();
+        for (owner, n) in [("alice", 5), ("bob", 2)] {
+            for _ in 0..n {
+                let mut j = job("q");
+                j.owner = owner.into();
+                jobs.push(j);
+            }
+        }
+        store.job_insert_many(jobs, vec![]).await.unwrap();
+        let limited = |limit, now| {
+            let mut c = claim("q", limit, now);
+            c.owner_limits = true;
+            c
+        };
+        let owners = |claimed: &[warden_store::ClaimedJob]| {
+            let mut o: Vec<String> = claimed.iter().map(|c| c.owner.clone()).collect();
+            o.sort();
+            o
+        };
+        let first = store.job_claim_many(limited(10, at(1))).await.unwrap();
+        assert_eq!(owners(&first), ["alice", "alice", "bob", "bob"]);
+        // Alice is at her limit: nothing more of hers is claimed.
+        assert!(
+            store
+                .job_claim_many(limited(10, at(2)))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let a = first.iter().find(|c| c.owner == "alice").unwrap();
+        store
+            .job_complete_many(vec![warden_store::Completion {
+                id: a.id,
+                lease_token: a.lease_token,
+                attempt: a.attempt,
+                worker: "w".into(),
+                started_at: at(1),
+                finished_at: at(3),
+                result: warden_store::CompletionResult::Succeeded,
+            }])
+            .await
+            .unwrap();
+        let next = store.job_claim_many(limited(10, at(4))).await.unwrap();
+        assert_eq!(owners(&next), ["alice"]);
+        // Without the flag (no limits known), the plain claim takes whatever is due.
+        let plain = store.job_claim_many(claim("q", 10, at(5))).await.unwrap();
+        assert_eq!(plain.len(), 2);
+
+        // Not held up: with alice saturated and first in line, a claim of one gets bob's.
+        let mut more = Vec::new();
+        for owner in ["alice", "alice", "bob"] {
+            let mut j = job("r");
+            j.owner = owner.into();
+            more.push(j);
+        }
+        store.job_insert_many(more, vec![]).await.unwrap();
+        store
+            .principal_upsert(
+                PrincipalRecord {
+                    id: "alice".into(),
+                    disabled: false,
+                    limits: Limits {
+                        max_concurrent: Some(1),
+                        ..Limits::default()
+                    },
+                    created_at: t0(),
+                    updated_at: at(6),
+                },
+                vec![],
+            )
+            .await
+            .unwrap();
+        let mut c = claim("r", 1, at(7));
+        c.owner_limits = true;
+        let got = store.job_claim_many(c).await.unwrap();
+        assert_eq!(owners(&got), ["bob"]);
+    }
+);

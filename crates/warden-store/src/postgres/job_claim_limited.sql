@@ -1,0 +1,33 @@
+-- The claim when some principal has a concurrency limit (`maxConcurrent`): owners
+-- already at their limit are skipped (so they hold nobody up), and of a limited owner
+-- at most its remaining room is taken, in claim order. The plain claim
+-- (job_claim_many.sql) is used while no principal has a limit.
+WITH room AS (
+    SELECT p.id AS owner,
+           p.max_concurrent - (SELECT count(*) FROM jobs r WHERE r.owner = p.id AND r.state = 'running') AS room
+    FROM principals p
+    WHERE p.max_concurrent IS NOT NULL
+), candidates AS (
+    SELECT c.id, c.room,
+           row_number() OVER (PARTITION BY c.owner ORDER BY c.priority, c.run_at, c.id) AS n
+    FROM (
+        SELECT j.id, j.owner, j.priority, j.run_at, room.room
+        FROM jobs j LEFT JOIN room ON room.owner = j.owner
+        WHERE j.queue = $1 AND j.state IN ('available', 'scheduled', 'retryable') AND j.run_at <= $3
+          AND (room.room IS NULL OR room.room > 0)
+        ORDER BY j.priority, j.run_at, j.id
+        LIMIT $2 * 4
+    ) c
+)
+UPDATE jobs
+SET state = 'running', attempt = attempt + 1, attempted_at = $3,
+    lease_owner = $4, lease_token = $5, lease_expires_at = $6
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE id IN (SELECT id FROM candidates WHERE room IS NULL OR n <= room)
+      AND state IN ('available', 'scheduled', 'retryable')
+    ORDER BY priority, run_at, id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, kind, priority, payload, attempt, max_attempts, timeout_ms, owner, created_at, run_at
