@@ -9,11 +9,34 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 use warden_engine::EngineError;
 use warden_store::StoreError;
 
-use crate::request_id::current_request_id;
+use crate::{envelope::False, request_id::current_request_id};
+
+/// The body of every error answer: `{"ok": false, "error": {…}}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorEnvelope {
+    pub ok: False,
+    pub error: ErrorBody,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable, snake_case: `invalid_request`, `unauthenticated`, `forbidden`,
+    /// `not_found`, `conflict`, `wrong_state`, `limit_not_allowed`, `quota_exceeded`,
+    /// `rate_limited`, `body_too_large`, `unsupported_media_type`, `no_route`,
+    /// `unavailable`, `internal_error`.
+    pub code: &'static str,
+    /// What was wrong and how to fix it (5xx: only "internal error").
+    pub message: String,
+    /// The request's `X-Request-Id`; quote it when reporting a problem.
+    pub request_id: String,
+}
 
 /// An error answer.
 #[derive(Debug)]
@@ -133,10 +156,14 @@ impl IntoResponse for ApiError {
                 "request failed"
             );
         }
-        let body = json!({
-            "ok": false,
-            "error": {"code": self.code, "message": self.message, "request_id": request_id},
-        });
+        let body = ErrorEnvelope {
+            ok: False,
+            error: ErrorBody {
+                code: self.code,
+                message: self.message,
+                request_id,
+            },
+        };
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

@@ -1,23 +1,66 @@
-//! Liveness and readiness probes.
+//! Liveness and readiness probes (public: no credentials).
 
 use axum::{Json, extract::State, http::StatusCode};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 use warden_store::{Store, StoreError};
 
-use crate::AppState;
+use crate::{
+    AppState,
+    envelope::{False, True},
+};
+
+/// The process serves requests, or the store is ready.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Health {
+    ok: True,
+    /// `up` (`/healthz`) or `ready` (`/readyz`).
+    status: &'static str,
+}
+
+/// The store is not ready.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NotReady {
+    ok: False,
+    /// `not ready`.
+    status: &'static str,
+    /// Why (never a connection string or a credential).
+    reason: String,
+}
 
 /// `GET /healthz`: 200 while the process serves requests.
-pub(crate) async fn get_healthz() -> Json<Value> {
-    Json(json!({"ok": true, "status": "up"}))
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, description = "The process serves requests.", body = Health))
+)]
+pub(crate) async fn get_healthz() -> Json<Health> {
+    Json(Health {
+        ok: True,
+        status: "up",
+    })
 }
 
 /// `GET /readyz`: 200 when the store answers and every migration is applied, else 503
 /// with the reason (never a connection string or a credential).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "The store answers and every migration is applied.", body = Health),
+        (status = 503, description = "The store is unreachable or not migrated.", body = NotReady),
+    )
+)]
 pub(crate) async fn get_readyz<S: Store>(
     State(state): State<AppState<S>>,
-) -> (StatusCode, Json<Value>) {
+) -> Result<Json<Health>, (StatusCode, Json<NotReady>)> {
     match state.store.ready().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"ok": true, "status": "ready"}))),
+        Ok(()) => Ok(Json(Health {
+            ok: True,
+            status: "ready",
+        })),
         Err(e) => {
             let reason = match &e {
                 StoreError::Migration(m) => m.clone(),
@@ -25,10 +68,14 @@ pub(crate) async fn get_readyz<S: Store>(
                 _ => "the database check failed".to_owned(),
             };
             tracing::warn!(error = ?e, "readiness check failed");
-            (
+            Err((
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"ok": false, "status": "not ready", "reason": reason})),
-            )
+                Json(NotReady {
+                    ok: False,
+                    status: "not ready",
+                    reason,
+                }),
+            ))
         }
     }
 }

@@ -7,16 +7,21 @@
 //! - [`auth`]: credentials → [`auth::Caller`] (deny by default), failures audited.
 //! - [`error`]: the `ApiError` envelope; [`request_id`]: `X-Request-Id`.
 //! - [`extract`]: extractors whose rejections use the envelope.
-//! - `routes/*`: one file per resource; [`views`]: the JSON shapes of answers.
+//! - `routes/*`: one file per resource, each handler with its `#[utoipa::path]`;
+//!   [`views`]: the JSON shapes of answers; [`envelope`]: `{"ok": true, "data": …}`.
+//! - [`openapi`]: the OpenAPI 3.1 document, built from [`routes_table`] and served at
+//!   `GET /api/v1/openapi.json`; checked in as `openapi.json` beside `Cargo.toml`.
 //! - [`keys`]: issuing and rotating API keys (also used by `warden keys`).
 //! - [`ratelimit`]: token buckets per client IP and per principal; trusted proxies.
 //! - `health`: `GET /healthz`, `GET /readyz`.
 
 pub mod auth;
+pub mod envelope;
 pub mod error;
 pub mod extract;
 mod health;
 pub mod keys;
+pub mod openapi;
 pub mod ratelimit;
 pub mod request_id;
 mod routes;
@@ -87,121 +92,170 @@ impl Default for HttpLimits {
 /// Routes that answer without credentials. Every other route refuses an anonymous call.
 pub const PUBLIC_ROUTES: &[&str] = &["/healthz", "/readyz"];
 
-/// Every route: (path, method, handler). The router is built from this table, and the
-/// deny-by-default test walks it.
-pub fn routes_table<S: Store>() -> Vec<(&'static str, Method, MethodRouter<AppState<S>>)> {
+/// One route: where, the handler, and the handler's OpenAPI description.
+pub struct Route<S> {
+    pub path: &'static str,
+    pub method: Method,
+    pub handler: MethodRouter<AppState<S>>,
+    /// The handler's `#[utoipa::path]` description (path, methods, operation, schemas).
+    pub doc: fn() -> openapi::RouteDoc,
+}
+
+/// A table entry: `P` is the `__path_<handler>` type that `#[utoipa::path]` made for the
+/// handler, so the route and its description are registered together.
+fn route<S, P>(method: Method, path: &'static str, handler: MethodRouter<AppState<S>>) -> Route<S>
+where
+    P: utoipa::Path + utoipa::__dev::SchemaReferences + for<'t> utoipa::__dev::Tags<'t>,
+{
+    Route {
+        path,
+        method,
+        handler,
+        doc: openapi::doc_of::<P>,
+    }
+}
+
+/// Every route. The router and the OpenAPI document are built from this table, and the
+/// deny-by-default, matrix and OpenAPI tests walk it.
+pub fn routes_table<S: Store>() -> Vec<Route<S>> {
     use routes::*;
     vec![
-        ("/healthz", Method::GET, get(health::get_healthz)),
-        ("/readyz", Method::GET, get(health::get_readyz::<S>)),
-        (
-            "/api/jobs/schedule",
+        route::<S, health::__path_get_healthz>(Method::GET, "/healthz", get(health::get_healthz)),
+        route::<S, health::__path_get_readyz>(Method::GET, "/readyz", get(health::get_readyz::<S>)),
+        route::<S, openapi::__path_get_openapi>(
+            Method::GET,
+            "/api/v1/openapi.json",
+            get(openapi::get_openapi),
+        ),
+        route::<S, seed::__path_schedule_job>(
             Method::POST,
+            "/api/jobs/schedule",
             post(seed::schedule_job::<S>),
         ),
-        ("/api/v1/jobs", Method::POST, post(jobs::create_job::<S>)),
-        ("/api/v1/jobs", Method::GET, get(jobs::list_jobs::<S>)),
-        (
-            "/api/v1/jobs/batch",
+        route::<S, jobs::__path_create_job>(
             Method::POST,
+            "/api/v1/jobs",
+            post(jobs::create_job::<S>),
+        ),
+        route::<S, jobs::__path_list_jobs>(Method::GET, "/api/v1/jobs", get(jobs::list_jobs::<S>)),
+        route::<S, jobs::__path_create_jobs>(
+            Method::POST,
+            "/api/v1/jobs/batch",
             post(jobs::create_jobs::<S>),
         ),
-        ("/api/v1/jobs/{id}", Method::GET, get(jobs::get_job::<S>)),
-        (
-            "/api/v1/jobs/{id}/cancel",
+        route::<S, jobs::__path_get_job>(Method::GET, "/api/v1/jobs/{id}", get(jobs::get_job::<S>)),
+        route::<S, jobs::__path_cancel_job>(
             Method::POST,
+            "/api/v1/jobs/{id}/cancel",
             post(jobs::cancel_job::<S>),
         ),
-        (
-            "/api/v1/jobs/{id}/retry",
+        route::<S, jobs::__path_retry_job>(
             Method::POST,
+            "/api/v1/jobs/{id}/retry",
             post(jobs::retry_job::<S>),
         ),
-        (
-            "/api/v1/jobs/{id}/runs",
+        route::<S, jobs::__path_list_job_runs>(
             Method::GET,
+            "/api/v1/jobs/{id}/runs",
             get(jobs::list_job_runs::<S>),
         ),
-        (
-            "/api/v1/schedules",
+        route::<S, schedules::__path_create_schedule>(
             Method::POST,
+            "/api/v1/schedules",
             post(schedules::create_schedule::<S>),
         ),
-        (
-            "/api/v1/schedules",
+        route::<S, schedules::__path_list_schedules>(
             Method::GET,
+            "/api/v1/schedules",
             get(schedules::list_schedules::<S>),
         ),
-        (
-            "/api/v1/schedules/{id}",
+        route::<S, schedules::__path_get_schedule>(
             Method::GET,
+            "/api/v1/schedules/{id}",
             get(schedules::get_schedule::<S>),
         ),
-        (
-            "/api/v1/schedules/{id}",
+        route::<S, schedules::__path_update_schedule>(
             Method::PUT,
+            "/api/v1/schedules/{id}",
             put(schedules::update_schedule::<S>),
         ),
-        (
-            "/api/v1/schedules/{id}",
+        route::<S, schedules::__path_delete_schedule>(
             Method::DELETE,
+            "/api/v1/schedules/{id}",
             delete(schedules::delete_schedule::<S>),
         ),
-        (
-            "/api/v1/schedules/{id}/pause",
+        route::<S, schedules::__path_pause_schedule>(
             Method::POST,
+            "/api/v1/schedules/{id}/pause",
             post(schedules::pause_schedule::<S>),
         ),
-        (
-            "/api/v1/schedules/{id}/resume",
+        route::<S, schedules::__path_resume_schedule>(
             Method::POST,
+            "/api/v1/schedules/{id}/resume",
             post(schedules::resume_schedule::<S>),
         ),
-        (
-            "/api/v1/schedules/{id}/trigger",
+        route::<S, schedules::__path_trigger_schedule>(
             Method::POST,
+            "/api/v1/schedules/{id}/trigger",
             post(schedules::trigger_schedule::<S>),
         ),
-        (
-            "/api/v1/schedules/{id}/next",
+        route::<S, schedules::__path_next_fire_times>(
             Method::GET,
+            "/api/v1/schedules/{id}/next",
             get(schedules::next_fire_times::<S>),
         ),
-        (
-            "/api/v1/schedules/{id}/occurrences",
+        route::<S, schedules::__path_list_occurrences>(
             Method::GET,
+            "/api/v1/schedules/{id}/occurrences",
             get(schedules::list_occurrences::<S>),
         ),
-        ("/api/v1/queues", Method::GET, get(queues::list_queues::<S>)),
-        ("/api/v1/keys", Method::POST, post(keys::create_key::<S>)),
-        ("/api/v1/keys", Method::GET, get(keys::list_keys::<S>)),
-        (
-            "/api/v1/keys/{id}",
+        route::<S, queues::__path_list_queues>(
+            Method::GET,
+            "/api/v1/queues",
+            get(queues::list_queues::<S>),
+        ),
+        route::<S, keys::__path_create_key>(
+            Method::POST,
+            "/api/v1/keys",
+            post(keys::create_key::<S>),
+        ),
+        route::<S, keys::__path_list_keys>(Method::GET, "/api/v1/keys", get(keys::list_keys::<S>)),
+        route::<S, keys::__path_revoke_key>(
             Method::DELETE,
+            "/api/v1/keys/{id}",
             delete(keys::revoke_key::<S>),
         ),
-        (
-            "/api/v1/keys/{id}/rotate",
+        route::<S, keys::__path_rotate>(
             Method::POST,
+            "/api/v1/keys/{id}/rotate",
             post(keys::rotate::<S>),
         ),
-        (
-            "/api/v1/principals",
+        route::<S, principals::__path_list_principals>(
             Method::GET,
+            "/api/v1/principals",
             get(principals::list_principals::<S>),
         ),
-        (
-            "/api/v1/principals/{id}",
+        route::<S, principals::__path_get_principal>(
             Method::GET,
+            "/api/v1/principals/{id}",
             get(principals::get_principal::<S>),
         ),
-        (
-            "/api/v1/principals/{id}",
+        route::<S, principals::__path_put_principal>(
             Method::PUT,
+            "/api/v1/principals/{id}",
             put(principals::put_principal::<S>),
         ),
-        ("/api/v1/audit", Method::GET, get(audit::list_audit::<S>)),
+        route::<S, audit::__path_list_audit>(
+            Method::GET,
+            "/api/v1/audit",
+            get(audit::list_audit::<S>),
+        ),
     ]
+}
+
+/// The OpenAPI 3.1 document of [`routes_table`] (the same for every store).
+pub fn openapi_document<S: Store>() -> utoipa::openapi::OpenApi {
+    openapi::document(&routes_table::<S>())
 }
 
 /// Builds the router: public routes as they are, every other route behind the
@@ -209,8 +263,10 @@ pub fn routes_table<S: Store>() -> Vec<(&'static str, Method, MethodRouter<AppSt
 /// timeout on all.
 pub fn router<S: Store>(state: AppState<S>, limits: HttpLimits) -> Router {
     let limiters = Arc::new(ratelimit::Limiters::new(&limits.rate));
+    let table = routes_table::<S>();
+    let doc = openapi::OpenApiJson(openapi::to_json(&openapi::document(&table)).into());
     let (mut public, mut private) = (Router::new(), Router::new());
-    for (path, _, handler) in routes_table::<S>() {
+    for Route { path, handler, .. } in table {
         if PUBLIC_ROUTES.contains(&path) {
             public = public.route(path, handler);
         } else {
@@ -236,6 +292,7 @@ pub fn router<S: Store>(state: AppState<S>, limits: HttpLimits) -> Router {
             ratelimit::limit_by_ip,
         ))
         .layer(axum::Extension(limiters))
+        .layer(axum::Extension(doc))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,

@@ -3,32 +3,59 @@
 use axum::{Json, extract::State};
 use jiff::Timestamp;
 use serde::Deserialize;
-use serde_json::Value;
+use utoipa::IntoParams;
 use warden_core::Permission;
 use warden_store::{AuditFilter, Store};
 
 use super::{MAX_PAGE, page};
-use crate::{AppState, auth::Caller, error::ApiError, extract::AppQuery, views};
+use crate::{
+    AppState,
+    auth::Caller,
+    envelope::Page,
+    error::ApiError,
+    extract::AppQuery,
+    openapi::{BadRequest, Forbidden},
+    views::AuditEventView,
+};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AuditQuery {
+    /// Only events of this principal.
     principal: Option<String>,
+    /// Only this action, e.g. `job.create`.
     action: Option<String>,
+    /// Only this outcome, e.g. `denied`.
     outcome: Option<String>,
+    /// Only events about this target.
     target: Option<String>,
-    /// RFC 3339.
+    /// Only events at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     since: Option<String>,
-    /// Cursor: events older than this id.
+    /// Cursor: events older than this id (the `nextCursor` of the previous page).
     before: Option<i64>,
+    /// Page size: 100 by default, at most 500.
     limit: Option<u32>,
 }
 
+/// `GET /api/v1/audit`: newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of the audit trail, newest first.", body = Page<AuditEventView>),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+    )
+)]
 pub(crate) async fn list_audit<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppQuery(q): AppQuery<AuditQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<AuditEventView>>, ApiError> {
     caller.require(Permission::AuditRead)?;
     let since = q
         .since
@@ -52,5 +79,5 @@ pub(crate) async fn list_audit<S: Store>(
     let next = (events.len() == limit as usize)
         .then(|| events.last().map(|e| e.id.to_string()))
         .flatten();
-    Ok(page(events.iter().map(views::audit_event).collect(), next))
+    Ok(page(events.iter().map(AuditEventView::new).collect(), next))
 }

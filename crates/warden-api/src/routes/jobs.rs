@@ -5,36 +5,61 @@ use std::time::Duration;
 use axum::{Json, extract::State, http::StatusCode};
 use jiff::Timestamp;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 use warden_core::{JobId, ParseError, Permission, Priority, QueueName};
 use warden_engine::JobRequest;
 use warden_store::{JobFilter, Store};
 
-use super::{PageQuery, created, ok, page};
+use super::{Created, PageQuery, created, ok, page};
 use crate::{
     AppState,
     auth::Caller,
+    envelope::{Data, Page},
     error::ApiError,
     extract::{AppJson, AppPath, AppQuery},
-    views,
+    openapi::{BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType},
+    views::{
+        BatchCreated, JobCreated, JobStateChanged, JobView, RunView, any_value_schema,
+        job_state_schema, nullable_priority_schema,
+    },
 };
 
 /// A job to create. Unknown fields (`owner`, `state`, …) are refused, never applied.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(
+    as = NewJob,
+    example = json!({"jobType": "warden.noop", "queueName": "default", "data": {"to": "a@example.com"}, "delayMs": 60000})
+)]
 pub(crate) struct NewJobBody {
+    /// A job type the server has registered.
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,128}$")]
     pub(crate) job_type: String,
+    /// The payload handed to the job (default `null`).
     #[serde(default)]
+    #[schema(schema_with = any_value_schema)]
     pub(crate) data: Value,
+    /// A declared queue (default `default`).
     #[serde(default = "default_queue")]
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,64}$")]
     pub(crate) queue_name: String,
+    /// Default `medium`.
     #[serde(default)]
+    #[schema(schema_with = nullable_priority_schema)]
     pub(crate) priority: Option<String>,
-    /// RFC 3339; or `delayMs`; neither means now.
+    /// When to run, RFC 3339; or `delayMs`; neither means now.
     pub(crate) run_at: Option<String>,
+    /// Milliseconds from now, 0 to 31622400000 (366 days).
+    #[schema(minimum = 0, maximum = 31_622_400_000_i64)]
     pub(crate) delay_ms: Option<i64>,
+    /// A second job with the same key (per owner) is not created: the first is answered.
     pub(crate) idempotency_key: Option<String>,
+    /// Attempts before the job is dead (default 5).
+    #[schema(minimum = 1, maximum = 100)]
     pub(crate) max_attempts: Option<i64>,
+    /// How long one attempt may run, 1 ms to 24 h (default 300000).
+    #[schema(minimum = 1, maximum = 86_400_000)]
     pub(crate) timeout_ms: Option<i64>,
 }
 
@@ -97,32 +122,81 @@ impl NewJobBody {
 
 /// `POST /api/v1/jobs`: 201 `{"jobId", "existing"}` (`existing` when the idempotency key
 /// named a job that already existed).
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs",
+    tag = "jobs",
+    request_body = NewJobBody,
+    responses(
+        (status = 201, description = "The job was created (or found by its idempotency key).", body = Data<JobCreated>,
+            links(
+                ("GetJob" = (operation_id = "get_job", parameters(("id" = "$response.body#/data/jobId")))),
+                ("CancelJob" = (operation_id = "cancel_job", parameters(("id" = "$response.body#/data/jobId")))),
+                ("RetryJob" = (operation_id = "retry_job", parameters(("id" = "$response.body#/data/jobId")))),
+                ("ListJobRuns" = (operation_id = "list_job_runs", parameters(("id" = "$response.body#/data/jobId")))),
+            )
+        ),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub(crate) async fn create_job<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppJson(body): AppJson<NewJobBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Created<JobCreated>, ApiError> {
     caller.require(Permission::JobsWrite)?;
     let inserted = state
         .scheduler
         .add_many_as(&caller.actor(), vec![body.into_request()?])
         .await?;
     let job = inserted[0];
-    Ok(created(json!({"jobId": job.id, "existing": job.existing})))
+    Ok(created(JobCreated {
+        job_id: job.id.as_uuid(),
+        existing: job.existing,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+/// Jobs to create together: all or none.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(
+    as = NewJobBatch,
+    example = json!({"jobs": [{"jobType": "warden.noop"}, {"jobType": "warden.noop", "priority": "high"}]})
+)]
 pub(crate) struct BatchBody {
+    /// 1 to 1000 jobs.
+    #[schema(min_items = 1, max_items = 1000)]
     jobs: Vec<NewJobBody>,
 }
 
 /// `POST /api/v1/jobs/batch`: up to 1000 jobs, all or none.
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/batch",
+    tag = "jobs",
+    request_body = BatchBody,
+    responses(
+        (status = 201, description = "Every job was created (or found by its idempotency key), in the order given.", body = Data<BatchCreated>,
+            links(
+                ("GetFirstJob" = (operation_id = "get_job", parameters(("id" = "$response.body#/data/jobs/0/jobId")))),
+            )
+        ),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub(crate) async fn create_jobs<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppJson(body): AppJson<BatchBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Created<BatchCreated>, ApiError> {
     caller.require(Permission::JobsWrite)?;
     if body.jobs.is_empty() || body.jobs.len() > 1000 {
         return Err(ApiError::bad_request(
@@ -144,11 +218,14 @@ pub(crate) async fn create_jobs<S: Store>(
         .scheduler
         .add_many_as(&caller.actor(), requests)
         .await?;
-    let jobs: Vec<Value> = inserted
+    let jobs = inserted
         .iter()
-        .map(|j| json!({"jobId": j.id, "existing": j.existing}))
+        .map(|j| JobCreated {
+            job_id: j.id.as_uuid(),
+            existing: j.existing,
+        })
         .collect();
-    Ok(created(json!({"jobs": jobs})))
+    Ok(created(BatchCreated { jobs }))
 }
 
 fn job_id(s: &str) -> Result<JobId, ApiError> {
@@ -156,11 +233,25 @@ fn job_id(s: &str) -> Result<JobId, ApiError> {
         .map_err(|_| ApiError::bad_request("invalid job id: expected a UUID"))
 }
 
+/// `GET /api/v1/jobs/{id}`: one job; for roles that see payloads redacted, sensitive
+/// fields of `data` read `[REDACTED]`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job's id.")),
+    responses(
+        (status = 200, description = "The job.", body = Data<JobView>),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(crate) async fn get_job<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppPath(id): AppPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<JobView>>, ApiError> {
     caller.require(Permission::JobsRead)?;
     let job = state
         .store
@@ -170,28 +261,49 @@ pub(crate) async fn get_job<S: Store>(
             warden_store::StoreError::NotFound => ApiError::not_found("job"),
             e => e.into(),
         })?;
-    Ok(ok(views::job(
+    Ok(ok(JobView::new(
         &job,
         caller.principal.role.redacts_payloads(),
     )))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct JobListQuery {
+    /// Only jobs of this queue.
+    #[param(pattern = r"^[A-Za-z0-9._:-]{1,64}$")]
     queue: Option<String>,
+    /// Only jobs in this state.
+    #[param(schema_with = job_state_schema)]
     state: Option<String>,
+    /// Only jobs enqueued by this schedule (its id).
+    #[param(value_type = Option<Uuid>)]
     schedule: Option<String>,
+    /// Page size: 100 by default, at most 500.
     limit: Option<u32>,
+    /// Cursor: the `nextCursor` of the previous page (a job id).
+    #[param(value_type = Option<Uuid>)]
     after: Option<String>,
 }
 
 /// `GET /api/v1/jobs?queue=&state=&schedule=&limit=&after=`: in creation order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs",
+    tag = "jobs",
+    params(JobListQuery),
+    responses(
+        (status = 200, description = "A page of the caller's jobs (every owner's for roles that see all), oldest first.", body = Page<JobView>),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+    )
+)]
 pub(crate) async fn list_jobs<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppQuery(q): AppQuery<JobListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<JobView>>, ApiError> {
     caller.require(Permission::JobsRead)?;
     let bad = |e: ParseError| ApiError::bad_request(e.to_string());
     let limit = PageQuery {
@@ -226,17 +338,30 @@ pub(crate) async fn list_jobs<S: Store>(
         .flatten();
     let redacted = caller.principal.role.redacts_payloads();
     Ok(page(
-        jobs.iter().map(|j| views::job(j, redacted)).collect(),
+        jobs.iter().map(|j| JobView::new(j, redacted)).collect(),
         next,
     ))
 }
 
 /// `POST /api/v1/jobs/{id}/cancel`: 409 when the job is already finished.
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{id}/cancel",
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job's id.")),
+    responses(
+        (status = 200, description = "The job is cancelled.", body = Data<JobStateChanged>),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 pub(crate) async fn cancel_job<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppPath(id): AppPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<JobStateChanged>>, ApiError> {
     caller.require(Permission::JobsWrite)?;
     let id = job_id(&id)?;
     let actor = caller.actor();
@@ -249,15 +374,31 @@ pub(crate) async fn cancel_job<S: Store>(
         "cancelled: it has already finished",
     )
     .await?;
-    Ok(ok(json!({"jobId": id, "state": "cancelled"})))
+    Ok(ok(JobStateChanged {
+        job_id: id.as_uuid(),
+        state: warden_core::JobState::Cancelled.as_str(),
+    }))
 }
 
 /// `POST /api/v1/jobs/{id}/retry`: a dead (or cancelled) job runs again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{id}/retry",
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job's id.")),
+    responses(
+        (status = 200, description = "The job is available to run again.", body = Data<JobStateChanged>),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 pub(crate) async fn retry_job<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppPath(id): AppPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<JobStateChanged>>, ApiError> {
     caller.require(Permission::JobsWrite)?;
     let id = job_id(&id)?;
     let done = state
@@ -272,7 +413,10 @@ pub(crate) async fn retry_job<S: Store>(
         "retried: only dead or cancelled jobs can be",
     )
     .await?;
-    Ok(ok(json!({"jobId": id, "state": "available"})))
+    Ok(ok(JobStateChanged {
+        job_id: id.as_uuid(),
+        state: warden_core::JobState::Available.as_str(),
+    }))
 }
 
 /// After a change that touched nothing: 404 if the job is not the caller's to see, else
@@ -299,11 +443,23 @@ async fn finished_or_missing<S: Store>(
 }
 
 /// `GET /api/v1/jobs/{id}/runs`: one record per attempt, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}/runs",
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job's id.")),
+    responses(
+        (status = 200, description = "The job's runs, oldest first.", body = Data<Vec<RunView>>),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(crate) async fn list_job_runs<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppPath(id): AppPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<Vec<RunView>>>, ApiError> {
     caller.require(Permission::JobsRead)?;
     let id = job_id(&id)?;
     let scope = caller.principal.scope();
@@ -317,5 +473,5 @@ pub(crate) async fn list_job_runs<S: Store>(
             e => e.into(),
         })?;
     let runs = state.store.run_list_by_job(id, scope).await?;
-    Ok(ok(Value::Array(runs.iter().map(views::run).collect())))
+    Ok(ok(runs.iter().map(RunView::new).collect()))
 }

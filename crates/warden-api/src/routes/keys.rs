@@ -3,19 +3,21 @@
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use warden_core::{Permission, PrincipalId, Role};
 use warden_store::{Store, StoreError};
 
-use super::{created, ok};
+use super::{Created, created, ok};
 use crate::{
     AppState,
     auth::Caller,
+    envelope::Data,
     error::ApiError,
     extract::{AppJson, AppPath, AppQuery},
     keys::{IssueError, IssuedKey, issue_key, parse_duration, rotate_key},
-    views,
+    openapi::{BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType},
+    views::{ApiKeyView, IssuedKeyView, KeyRevoked, role_schema},
 };
 
 impl From<IssueError> for ApiError {
@@ -29,22 +31,29 @@ impl From<IssueError> for ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A key to issue.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(
+    as = NewApiKey,
+    example = json!({"name": "ci-reader", "role": "viewer", "principal": "ci", "expires": "90d"})
+)]
 pub(crate) struct NewKeyBody {
     name: String,
+    #[schema(schema_with = role_schema)]
     role: String,
     /// The principal the key acts as; default: the key's name.
     principal: Option<String>,
-    /// e.g. `90d`; default: never.
+    /// How long the key works, e.g. `90d`, `24h`; default: no expiry.
     expires: Option<String>,
 }
 
-fn issued(k: IssuedKey) -> Value {
-    let mut v = views::api_key(&k.record);
-    v["key"] = Value::String(secrecy::ExposeSecret::expose_secret(&k.secret).to_owned());
-    v["note"] = Value::String("store this key now: it is not shown again".into());
-    v
+fn issued(k: IssuedKey) -> IssuedKeyView {
+    IssuedKeyView {
+        listed: ApiKeyView::new(&k.record),
+        key: secrecy::ExposeSecret::expose_secret(&k.secret).to_owned(),
+        note: "store this key now: it is not shown again",
+    }
 }
 
 fn key_id(s: &str) -> Result<Uuid, ApiError> {
@@ -52,11 +61,31 @@ fn key_id(s: &str) -> Result<Uuid, ApiError> {
         .map_err(|_| ApiError::bad_request("invalid key id: expected a UUID"))
 }
 
+/// `POST /api/v1/keys`: issues a key; the answer holds the key, shown this once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/keys",
+    tag = "keys",
+    request_body = NewKeyBody,
+    responses(
+        (status = 201, description = "The key was issued.", body = Data<IssuedKeyView>,
+            links(
+                ("RevokeKey" = (operation_id = "revoke_key", parameters(("id" = "$response.body#/data/id")))),
+                ("RotateKey" = (operation_id = "rotate", parameters(("id" = "$response.body#/data/id")))),
+            )
+        ),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub(crate) async fn create_key<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppJson(b): AppJson<NewKeyBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Created<IssuedKeyView>, ApiError> {
     caller.require(Permission::KeysWrite)?;
     let bad = |e: warden_core::ParseError| ApiError::bad_request(e.to_string());
     let role = Role::parse(&b.role).map_err(bad)?;
@@ -80,27 +109,54 @@ pub(crate) async fn create_key<S: Store>(
     Ok(created(issued(key)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct KeyListQuery {
+    /// Only the keys of this principal.
     principal: Option<String>,
 }
 
+/// `GET /api/v1/keys?principal=`: every key (never the key itself, nor its hash).
+#[utoipa::path(
+    get,
+    path = "/api/v1/keys",
+    tag = "keys",
+    params(KeyListQuery),
+    responses(
+        (status = 200, description = "The keys, revoked and expired ones included.", body = Data<Vec<ApiKeyView>>),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+    )
+)]
 pub(crate) async fn list_keys<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppQuery(q): AppQuery<KeyListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<Vec<ApiKeyView>>>, ApiError> {
     caller.require(Permission::KeysRead)?;
     let keys = state.store.api_key_list(q.principal).await?;
-    Ok(ok(Value::Array(keys.iter().map(views::api_key).collect())))
+    Ok(ok(keys.iter().map(ApiKeyView::new).collect()))
 }
 
+/// `DELETE /api/v1/keys/{id}`: the key stops working at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/keys/{id}",
+    tag = "keys",
+    params(("id" = Uuid, Path, description = "The key's id.")),
+    responses(
+        (status = 200, description = "The key is revoked.", body = Data<KeyRevoked>),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(crate) async fn revoke_key<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppPath(id): AppPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<KeyRevoked>>, ApiError> {
     caller.require(Permission::KeysWrite)?;
     let id = key_id(&id)?;
     let now = jiff::Timestamp::now();
@@ -115,22 +171,49 @@ pub(crate) async fn revoke_key<S: Store>(
             StoreError::NotFound => ApiError::not_found("key"),
             e => e.into(),
         })?;
-    Ok(ok(json!({"keyId": id, "revoked": true})))
+    Ok(ok(KeyRevoked {
+        key_id: id,
+        revoked: true,
+    }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// How to rotate a key.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = KeyRotation, example = json!({"overlap": "24h"}))]
 pub(crate) struct RotateBody {
     /// How long the old key keeps working, e.g. `24h` (the default).
     overlap: Option<String>,
 }
 
+/// `POST /api/v1/keys/{id}/rotate`: a new key for the same principal and role; the old
+/// one keeps working for the overlap. The body is optional.
+#[utoipa::path(
+    post,
+    path = "/api/v1/keys/{id}/rotate",
+    tag = "keys",
+    params(("id" = Uuid, Path, description = "The key's id.")),
+    request_body(content = Option<RotateBody>, description = "Optional: no body means a 24 h overlap."),
+    responses(
+        (status = 201, description = "The new key was issued.", body = Data<IssuedKeyView>,
+            links(
+                ("RevokeKey" = (operation_id = "revoke_key", parameters(("id" = "$response.body#/data/id")))),
+                ("RotateKey" = (operation_id = "rotate", parameters(("id" = "$response.body#/data/id")))),
+            )
+        ),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+    )
+)]
 pub(crate) async fn rotate<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppPath(id): AppPath<String>,
     body: axum::body::Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Created<IssuedKeyView>, ApiError> {
     caller.require(Permission::KeysWrite)?;
     // The body is optional: none means the default overlap.
     let body: RotateBody = if body.iter().all(u8::is_ascii_whitespace) {

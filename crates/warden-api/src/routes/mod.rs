@@ -11,16 +11,21 @@ pub(crate) mod seed;
 
 use axum::{Json, http::StatusCode};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::IntoParams;
+
+use crate::envelope::{Data, Page};
 
 /// The largest page a list returns.
 pub(crate) const MAX_PAGE: u32 = 500;
 
 /// `?limit=&after=` on lists.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PageQuery {
+    /// Page size: 100 by default, at most 500.
     pub(crate) limit: Option<u32>,
+    /// Cursor: the `nextCursor` of the previous page.
     pub(crate) after: Option<String>,
 }
 
@@ -32,16 +37,19 @@ impl PageQuery {
 }
 
 /// `{"ok": true, "data": …}`.
-pub(crate) fn ok(data: Value) -> Json<Value> {
-    Json(json!({"ok": true, "data": data}))
+pub(crate) fn ok<T>(data: T) -> Json<Data<T>> {
+    Json(Data::new(data))
 }
 
 /// 201 with `{"ok": true, "data": …}`.
-pub(crate) fn created(data: Value) -> (StatusCode, Json<Value>) {
+pub(crate) fn created<T>(data: T) -> (StatusCode, Json<Data<T>>) {
     (StatusCode::CREATED, ok(data))
 }
 
 /// A page of items with the cursor of the next page (`null` on the last).
-pub(crate) fn page(items: Vec<Value>, next: Option<String>) -> Json<Value> {
-    Json(json!({"ok": true, "data": items, "nextCursor": next}))
+pub(crate) fn page<T>(items: Vec<T>, next: Option<String>) -> Json<Page<T>> {
+    Json(Page::new(items, next))
 }
+
+/// A 201 answer.
+pub(crate) type Created<T> = (StatusCode, Json<Data<T>>);

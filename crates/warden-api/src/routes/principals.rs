@@ -4,65 +4,118 @@
 use axum::{Json, extract::State};
 use jiff::Timestamp;
 use serde::Deserialize;
-use serde_json::Value;
+use utoipa::ToSchema;
 use warden_core::{Permission, PrincipalId};
-use warden_store::{Limits, Page, PrincipalRecord, Store, StoreError};
+use warden_store::{Limits, PrincipalRecord, Store, StoreError};
 
 use super::{PageQuery, ok, page};
 use crate::{
     AppState,
     auth::Caller,
+    envelope::{Data, Page},
     error::ApiError,
     extract::{AppJson, AppPath, AppQuery},
-    views,
+    openapi::{BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType},
+    views::{LimitsSchema, PrincipalView},
 };
 
+/// `GET /api/v1/principals?limit=&after=`: in id order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/principals",
+    tag = "principals",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of principals, by id.", body = Page<PrincipalView>),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+    )
+)]
 pub(crate) async fn list_principals<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppQuery(q): AppQuery<PageQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<PrincipalView>>, ApiError> {
     caller.require(Permission::PrincipalsRead)?;
     let limit = q.limit();
     let list = state
         .store
-        .principal_list(Page { limit, after: None }, q.after)
+        .principal_list(warden_store::Page { limit, after: None }, q.after)
         .await?;
     let next = (list.len() == limit as usize)
         .then(|| list.last().map(|p| p.id.clone()))
         .flatten();
-    Ok(page(list.iter().map(views::principal).collect(), next))
+    Ok(page(list.iter().map(PrincipalView::new).collect(), next))
 }
 
+/// `GET /api/v1/principals/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/principals/{id}",
+    tag = "principals",
+    params(("id" = String, Path, description = "The principal's id.")),
+    responses(
+        (status = 200, description = "The principal.", body = Data<PrincipalView>),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(crate) async fn get_principal<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppPath(id): AppPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<PrincipalView>>, ApiError> {
     caller.require(Permission::PrincipalsRead)?;
     let p = state.store.principal_get(&id).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::not_found("principal"),
         e => e.into(),
     })?;
-    Ok(ok(views::principal(&p)))
+    Ok(ok(PrincipalView::new(&p)))
 }
 
-#[derive(Debug, Deserialize)]
+/// A principal's flag and limits, replacing the ones it has.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(
+    as = PrincipalSettings,
+    example = json!({"disabled": false, "limits": {"allowedPriorities": ["medium", "low"], "maxActive": 100}})
+)]
 pub(crate) struct PrincipalBody {
+    /// Refuses the principal, and every key it holds, at once (default `false`).
     #[serde(default)]
     disabled: bool,
+    /// Default: no limits.
     #[serde(default)]
+    #[schema(value_type = LimitsSchema)]
     limits: Limits,
 }
 
 /// `PUT /api/v1/principals/{id}`: creates the principal or replaces its flag and limits.
+#[utoipa::path(
+    put,
+    path = "/api/v1/principals/{id}",
+    tag = "principals",
+    params(("id" = String, Path, description = "The principal's id.")),
+    request_body = PrincipalBody,
+    responses(
+        (status = 200, description = "The principal as stored.", body = Data<PrincipalView>,
+            links(
+                ("GetPrincipal" = (operation_id = "get_principal", parameters(("id" = "$response.body#/data/id")))),
+            )
+        ),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub(crate) async fn put_principal<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppPath(id): AppPath<String>,
     AppJson(b): AppJson<PrincipalBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<PrincipalView>>, ApiError> {
     caller.require(Permission::PrincipalsWrite)?;
     let id = PrincipalId::parse(&id).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let now = Timestamp::now();
@@ -87,5 +140,5 @@ pub(crate) async fn put_principal<S: Store>(
         .store
         .principal_upsert(record.clone(), vec![audit])
         .await?;
-    Ok(ok(views::principal(&record)))
+    Ok(ok(PrincipalView::new(&record)))
 }

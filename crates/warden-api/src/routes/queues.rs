@@ -4,41 +4,50 @@
 use std::collections::BTreeMap;
 
 use axum::{Json, extract::State};
-use serde_json::{Value, json};
 use warden_core::Permission;
 use warden_store::Store;
 
 use super::ok;
-use crate::{AppState, auth::Caller, error::ApiError};
+use crate::{
+    AppState, auth::Caller, envelope::Data, error::ApiError, openapi::Forbidden, views::QueueView,
+};
 
+/// `GET /api/v1/queues`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/queues",
+    tag = "queues",
+    responses(
+        (status = 200, description = "Every declared queue; `counts` only for roles that see every owner.", body = Data<Vec<QueueView>>),
+        (status = 403, response = Forbidden),
+    )
+)]
 pub(crate) async fn list_queues<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<Vec<QueueView>>>, ApiError> {
     caller.require(Permission::QueuesRead)?;
     // Counts span every owner, so only roles that see every owner get them.
-    let mut counts: BTreeMap<String, BTreeMap<&'static str, i64>> = BTreeMap::new();
+    let mut counts: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
     let with_counts = caller.principal.role.sees_all();
     if with_counts {
         for c in state.store.queue_count_many().await? {
             counts
                 .entry(c.queue)
                 .or_default()
-                .insert(c.state.as_str(), c.count);
+                .insert(c.state.as_str().to_owned(), c.count);
         }
     }
-    let queues: Vec<Value> = state
+    let queues = state
         .scheduler
         .config()
         .queues
         .iter()
-        .map(|q| {
-            let mut v = json!({"name": q.name.as_str(), "concurrency": q.concurrency});
-            if with_counts {
-                v["counts"] = json!(counts.remove(q.name.as_str()).unwrap_or_default());
-            }
-            v
+        .map(|q| QueueView {
+            name: q.name.as_str().to_owned(),
+            concurrency: u64::try_from(q.concurrency).unwrap_or(u64::MAX),
+            counts: with_counts.then(|| counts.remove(q.name.as_str()).unwrap_or_default()),
         })
         .collect();
-    Ok(ok(Value::Array(queues)))
+    Ok(ok(queues))
 }

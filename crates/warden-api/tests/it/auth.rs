@@ -2,7 +2,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use warden_api::{PUBLIC_ROUTES, routes_table};
+use warden_api::{PUBLIC_ROUTES, Route, routes_table};
 use warden_core::Role;
 use warden_store::{AccessStore, AnyStore, AuditFilter, PrincipalRecord};
 use warden_testkit::backend_tests;
@@ -19,7 +19,7 @@ backend_tests!(
         let app = TestApp::spawn(db).await;
         let table = routes_table::<AnyStore>();
         assert!(table.len() > 25, "the route table lost routes");
-        for (path, method, _) in table {
+        for Route { path, method, .. } in table {
             let path_now = concrete(path);
             let body = (method != Method::GET && method != Method::DELETE).then(|| json!({}));
             for key in [

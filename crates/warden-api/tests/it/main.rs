@@ -6,4 +6,5 @@ mod isolation;
 mod jobs;
 mod keys;
 mod matrix;
+mod openapi;
 mod support;

@@ -1,12 +1,14 @@
 //! The authorisation matrix: every endpoint × every role × the caller's own object and
 //! another principal's. A refused permission is 403, another's object is 404 for roles
 //! confined to their own, and everything else is answered without 401/403/404/5xx.
+//! Endpoints that need no permission beyond authentication (the OpenAPI document)
+//! answer 200 to every role.
 
 use std::collections::HashMap;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use warden_api::{PUBLIC_ROUTES, routes_table};
+use warden_api::{PUBLIC_ROUTES, Route, routes_table};
 use warden_core::{Permission, Role};
 use warden_store::AnyStore;
 use warden_testkit::backend_tests;
@@ -23,10 +25,11 @@ enum Target {
     Principal,
 }
 
-fn spec() -> HashMap<(Method, &'static str), (Permission, Target)> {
+/// The permission an endpoint needs (`None`: any authenticated caller) and what it acts on.
+fn spec() -> HashMap<(Method, &'static str), (Option<Permission>, Target)> {
     use Permission::*;
     use Target::*;
-    HashMap::from([
+    let needing = HashMap::from([
         ((Method::POST, "/api/jobs/schedule"), (JobsWrite, None)),
         ((Method::POST, "/api/v1/jobs"), (JobsWrite, None)),
         ((Method::GET, "/api/v1/jobs"), (JobsRead, None)),
@@ -84,7 +87,12 @@ fn spec() -> HashMap<(Method, &'static str), (Permission, Target)> {
             (PrincipalsWrite, Principal),
         ),
         ((Method::GET, "/api/v1/audit"), (AuditRead, None)),
-    ])
+    ]);
+    needing
+        .into_iter()
+        .map(|(route, (permission, target))| (route, (Some(permission), target)))
+        .chain([((Method::GET, "/api/v1/openapi.json"), (Option::None, None))])
+        .collect()
 }
 
 fn body(method: &Method, path: &str, n: usize) -> Option<Value> {
@@ -155,8 +163,8 @@ backend_tests!(
         let spec = spec();
         let routes: Vec<(&str, Method)> = routes_table::<AnyStore>()
             .into_iter()
-            .filter(|(p, _, _)| !PUBLIC_ROUTES.contains(p))
-            .map(|(p, m, _)| (p, m))
+            .filter(|r| !PUBLIC_ROUTES.contains(&r.path))
+            .map(|Route { path, method, .. }| (path, method))
             .collect();
         for (path, method) in &routes {
             assert!(
@@ -187,7 +195,9 @@ backend_tests!(
                         "{role} {method} {path} on {owner}'s object: {} {}",
                         a.status, a.body
                     );
-                    if !role.grants(permission) {
+                    if permission.is_none() {
+                        assert_eq!(a.status, StatusCode::OK, "{what}");
+                    } else if permission.is_some_and(|p| !role.grants(p)) {
                         assert_eq!(a.status, StatusCode::FORBIDDEN, "{what}");
                         assert_eq!(a.code(), "forbidden", "{what}");
                     } else if others && !role.sees_all() {
