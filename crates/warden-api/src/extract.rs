@@ -51,7 +51,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
     }
 }
 
-/// A path parameter parsed with `FromStr`; a bad one is a 400 naming it.
+/// Whether a raw (percent-encoded) path or query holds a NUL character. Text reaches
+/// the store as given, and PostgreSQL refuses NUL in text (a 500), so it is refused here
+/// for every route. A NUL can only arrive as `%00`: raw control bytes are not a URI.
+fn has_nul(raw: &str) -> bool {
+    raw.as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
+}
+
+/// A path parameter parsed with `FromStr`; a bad one (or a NUL) is a 400 naming it.
 pub struct AppPath<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for AppPath<T>
@@ -62,6 +71,11 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if has_nul(parts.uri.path()) {
+            return Err(ApiError::bad_request(
+                "invalid path: NUL characters (`%00`) are not accepted",
+            ));
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| Self(p.0))
@@ -69,7 +83,7 @@ where
     }
 }
 
-/// Query parameters; unknown or malformed ones are a 400.
+/// Query parameters; unknown or malformed ones, or a NUL in any, are a 400.
 pub struct AppQuery<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for AppQuery<T>
@@ -80,9 +94,27 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if parts.uri.query().is_some_and(has_nul) {
+            return Err(ApiError::bad_request(
+                "invalid query: NUL characters (`%00`) are not accepted",
+            ));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Self(q.0))
             .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_nul;
+
+    #[test]
+    fn a_percent_encoded_nul_is_found_anywhere() {
+        assert!(has_nul("after=%00"));
+        assert!(has_nul("/api/v1/principals/a%00b"));
+        assert!(!has_nul("after=%0A%10%200"));
+        assert!(!has_nul("/api/v1/principals/team-a"));
     }
 }

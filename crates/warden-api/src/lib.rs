@@ -36,7 +36,7 @@ use axum::{
     middleware,
     routing::{MethodRouter, delete, get, post, put},
 };
-use tower_http::timeout::TimeoutLayer;
+use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer};
 use warden_engine::Scheduler;
 use warden_store::{AuditRecord, Store};
 
@@ -297,6 +297,8 @@ pub fn router<S: Store>(state: AppState<S>, limits: HttpLimits) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
         ))
+        // Inside the request-id layer, so a panic is answered (and logged) with its id.
+        .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(middleware::from_fn(request_id::request_id_layer))
         .with_state(state)
 }

@@ -438,8 +438,10 @@ pub(crate) struct LimitsSchema {
     #[schema(schema_with = allowed_priorities_schema)]
     allowed_priorities: Option<Vec<String>>,
     /// Most jobs not yet finished plus schedules this principal may own at once.
+    #[schema(maximum = 2147483647)]
     max_active: Option<u32>,
     /// Most of this principal's jobs running at once.
+    #[schema(maximum = 2147483647)]
     max_concurrent: Option<u32>,
 }
 

@@ -2,6 +2,7 @@
 //! rotate. Admin only.
 
 use axum::{Json, extract::State, http::StatusCode};
+use jiff::SignedDuration;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -56,6 +57,21 @@ fn issued(k: IssuedKey) -> IssuedKeyView {
     }
 }
 
+/// [`parse_duration`] for a value from a client. `parse_duration` splits off the last
+/// byte as the unit, which panics when the last character takes several bytes; no such
+/// value is a duration, so every non-ASCII one is refused first, as it would be.
+fn client_duration(field: &'static str, value: &str) -> Result<SignedDuration, ApiError> {
+    let bad = |e: warden_core::ParseError| ApiError::bad_request(e.to_string());
+    if !value.is_ascii() {
+        return Err(bad(warden_core::ParseError::new(
+            field,
+            format!("{:?} is not a positive duration", value.trim()),
+            "a whole number with a unit: s, m, h or d (e.g. 90d, 24h)",
+        )));
+    }
+    parse_duration(field, value).map_err(bad)
+}
+
 fn key_id(s: &str) -> Result<Uuid, ApiError> {
     s.parse()
         .map_err(|_| ApiError::bad_request("invalid key id: expected a UUID"))
@@ -93,9 +109,8 @@ pub(crate) async fn create_key<S: Store>(
     let expires = b
         .expires
         .as_deref()
-        .map(|e| parse_duration("expires", e))
-        .transpose()
-        .map_err(bad)?;
+        .map(|e| client_duration("expires", e))
+        .transpose()?;
     let key = issue_key(
         state.store.as_ref(),
         &state.auth.hasher,
@@ -193,7 +208,7 @@ pub(crate) struct RotateBody {
     path = "/api/v1/keys/{id}/rotate",
     tag = "keys",
     params(("id" = Uuid, Path, description = "The key's id.")),
-    request_body(content = Option<RotateBody>, description = "Optional: no body means a 24 h overlap."),
+    request_body(content = Option<RotateBody>, description = "Optional: no body (or `null`) means a 24 h overlap."),
     responses(
         (status = 201, description = "The new key was issued.", body = Data<IssuedKeyView>,
             links(
@@ -215,16 +230,16 @@ pub(crate) async fn rotate<S: Store>(
     body: axum::body::Bytes,
 ) -> Result<Created<IssuedKeyView>, ApiError> {
     caller.require(Permission::KeysWrite)?;
-    // The body is optional: none means the default overlap.
+    // The body is optional: none (or `null`) means the default overlap.
     let body: RotateBody = if body.iter().all(u8::is_ascii_whitespace) {
         RotateBody::default()
     } else {
-        serde_json::from_slice(&body)
+        serde_json::from_slice::<Option<RotateBody>>(&body)
             .map_err(|e| ApiError::bad_request(format!("the JSON body could not be read: {e}")))?
+            .unwrap_or_default()
     };
     let overlap = body.overlap.unwrap_or_else(|| "24h".into());
-    let overlap =
-        parse_duration("overlap", &overlap).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let overlap = client_duration("overlap", &overlap)?;
     let key = rotate_key(
         state.store.as_ref(),
         &state.auth.hasher,

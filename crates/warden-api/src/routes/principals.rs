@@ -91,6 +91,23 @@ pub(crate) struct PrincipalBody {
     limits: Limits,
 }
 
+/// The largest count a limit may hold (the databases store them as 32-bit integers).
+const MAX_LIMIT: u32 = i32::MAX.unsigned_abs();
+
+fn check_limits(limits: &Limits) -> Result<(), ApiError> {
+    for (field, value) in [
+        ("maxActive", limits.max_active),
+        ("maxConcurrent", limits.max_concurrent),
+    ] {
+        if let Some(v) = value.filter(|v| *v > MAX_LIMIT) {
+            return Err(ApiError::bad_request(format!(
+                "invalid `limits.{field}`: {v} is too large; at most {MAX_LIMIT}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// `PUT /api/v1/principals/{id}`: creates the principal or replaces its flag and limits.
 #[utoipa::path(
     put,
@@ -118,6 +135,7 @@ pub(crate) async fn put_principal<S: Store>(
 ) -> Result<Json<Data<PrincipalView>>, ApiError> {
     caller.require(Permission::PrincipalsWrite)?;
     let id = PrincipalId::parse(&id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    check_limits(&b.limits)?;
     let now = Timestamp::now();
     let created_at = match state.store.principal_get(id.as_str()).await {
         Ok(p) => p.created_at,

@@ -2,6 +2,7 @@
 //! PostgreSQL), called with real HTTP.
 
 mod auth;
+mod fuzz_regressions;
 mod isolation;
 mod jobs;
 mod keys;
