@@ -18,7 +18,9 @@ pub struct IssuedKey {
 pub fn parse_duration(field: &'static str, value: &str) -> Result<SignedDuration, ParseError> {
     let expected = "a whole number with a unit: s, m, h or d (e.g. 90d, 24h)";
     let value = value.trim();
-    let (n, unit) = value.split_at(value.len().saturating_sub(1));
+    // Split before the last character (not byte: a multi-byte unit must not panic).
+    let cut = value.char_indices().last().map_or(0, |(i, _)| i);
+    let (n, unit) = value.split_at(cut);
     let n: i64 = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
         ParseError::new(
             field,
@@ -186,7 +188,7 @@ mod tests {
         );
         assert_eq!(parse_duration("overlap", "24h").unwrap().as_secs(), 86_400);
         assert_eq!(parse_duration("overlap", "30m").unwrap().as_secs(), 1_800);
-        for bad in ["", "d", "0d", "-1d", "12", "1w", "99999d"] {
+        for bad in ["", "d", "0d", "-1d", "12", "1w", "99999d", "1é", "é", "24ч"] {
             let e = parse_duration("expires", bad).unwrap_err().to_string();
             assert!(e.contains("`expires`") && e.contains("90d"), "{bad}: {e}");
         }

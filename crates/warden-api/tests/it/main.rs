@@ -7,5 +7,6 @@ mod isolation;
 mod jobs;
 mod keys;
 mod matrix;
+mod oidc;
 mod openapi;
 mod support;

@@ -65,6 +65,19 @@ impl TestApp {
     }
 
     pub(crate) async fn spawn_with(db: TestDb, limits: HttpLimits) -> Self {
+        Self::spawn_full(db, limits, None).await
+    }
+
+    /// The app accepting OIDC tokens checked by `oidc`.
+    pub(crate) async fn spawn_oidc(db: TestDb, oidc: warden_security::oidc::OidcVerifier) -> Self {
+        Self::spawn_full(db, unlimited(), Some(oidc)).await
+    }
+
+    async fn spawn_full(
+        db: TestDb,
+        limits: HttpLimits,
+        oidc: Option<warden_security::oidc::OidcVerifier>,
+    ) -> Self {
         let store = Arc::new(db.store().clone());
         let config = EngineConfig {
             queues: vec![
@@ -86,7 +99,7 @@ impl TestApp {
             internal_key: Some(
                 StaticKey::new("INTERNAL_API_KEY", SecretString::from(INTERNAL_ENV_KEY)).unwrap(),
             ),
-            oidc: None,
+            oidc,
         };
         let app = router(
             AppState {

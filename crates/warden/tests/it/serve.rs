@@ -32,9 +32,14 @@ async fn serve_on_postgres_is_healthy_ready_and_stops_on_sigterm() {
         return;
     };
     let url = db.database_url().unwrap().to_owned();
-    tokio::task::spawn_blocking(move || check_serve(&["--database-url", &url]))
-        .await
-        .unwrap();
+    // The data directory still holds the server secret: keep it out of the source tree.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_owned();
+    tokio::task::spawn_blocking(move || {
+        check_serve(&["--database-url", &url, "--data-dir", &data])
+    })
+    .await
+    .unwrap();
 }
 
 #[test]
