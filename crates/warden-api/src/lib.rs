@@ -214,6 +214,18 @@ pub fn routes_table<S: Store>() -> Vec<Route<S>> {
             "/api/v1/queues",
             get(queues::list_queues::<S>),
         ),
+        route::<S, queues::__path_pause_queue>(
+            Method::POST,
+            "/api/v1/queues/{name}/pause",
+            post(queues::pause_queue::<S>),
+        ),
+        route::<S, queues::__path_resume_queue>(
+            Method::POST,
+            "/api/v1/queues/{name}/resume",
+            post(queues::resume_queue::<S>),
+        ),
+        route::<S, runs::__path_list_runs>(Method::GET, "/api/v1/runs", get(runs::list_runs::<S>)),
+        route::<S, runs::__path_get_run>(Method::GET, "/api/v1/runs/{id}", get(runs::get_run::<S>)),
         route::<S, keys::__path_create_key>(
             Method::POST,
             "/api/v1/keys",

@@ -307,6 +307,8 @@ impl ScheduleView {
 #[serde(rename_all = "camelCase")]
 #[schema(as = Run)]
 pub struct RunView {
+    /// The run's id (increasing in the order runs were recorded).
+    pub id: i64,
     pub job_id: Uuid,
     pub attempt: i32,
     pub worker: String,
@@ -321,6 +323,7 @@ pub struct RunView {
 impl RunView {
     pub fn new(r: &Run) -> Self {
         Self {
+            id: r.id,
             job_id: r.job_id.as_uuid(),
             attempt: r.attempt,
             worker: r.worker.clone(),
@@ -585,6 +588,14 @@ pub struct JobStateChanged {
 #[serde(rename_all = "camelCase")]
 pub struct SchedulePaused {
     pub schedule_id: Uuid,
+    pub paused: bool,
+}
+
+/// A queue paused or resumed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuePaused {
+    pub queue: String,
     pub paused: bool,
 }
 

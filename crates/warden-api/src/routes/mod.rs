@@ -6,6 +6,7 @@ pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod principals;
 pub(crate) mod queues;
+pub(crate) mod runs;
 pub(crate) mod schedules;
 pub(crate) mod seed;
 

@@ -11,6 +11,7 @@ use crate::support::{ADMIN_ENV_KEY, INTERNAL_ENV_KEY, TestApp};
 
 fn concrete(path: &str) -> String {
     path.replace("{id}", "0190f5e4-0000-7000-8000-000000000000")
+        .replace("{name}", "default")
 }
 
 backend_tests!(

@@ -452,3 +452,128 @@ backend_tests!(
         assert!(trail.is_empty());
     }
 );
+
+backend_tests!(
+    queues_are_paused_through_the_api_and_runs_are_listed,
+    |db: warden_testkit::TestDb| async move {
+        let app = TestApp::spawn(db).await;
+        let key = app.key("alice", Role::Scheduler).await;
+        let paused = app
+            .post(
+                "/api/v1/queues/COMMUNICATIONS/pause",
+                ADMIN_ENV_KEY,
+                json!({}),
+            )
+            .await;
+        assert_eq!(paused.status, StatusCode::OK, "{}", paused.body);
+        assert_eq!(
+            paused.body["data"],
+            json!({"queue": "COMMUNICATIONS", "paused": true})
+        );
+        let unknown = app
+            .post("/api/v1/queues/nope/pause", ADMIN_ENV_KEY, json!({}))
+            .await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        assert!(
+            unknown.message().contains("COMMUNICATIONS"),
+            "{}",
+            unknown.message()
+        );
+        // Only admins pause queues.
+        assert_eq!(
+            app.post("/api/v1/queues/default/pause", &key, json!({}))
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+
+        let made = app
+            .post(
+                "/api/v1/jobs",
+                &key,
+                json!({"jobType": "send-email", "queueName": "COMMUNICATIONS"}),
+            )
+            .await;
+        let id = made.body["data"]["jobId"].as_str().unwrap().to_owned();
+        let state =
+            app.get(&format!("/api/v1/jobs/{id}"), &key).await.body["data"]["state"].clone();
+        assert_eq!(state, "available");
+        assert_eq!(
+            app.post(
+                "/api/v1/queues/COMMUNICATIONS/resume",
+                ADMIN_ENV_KEY,
+                json!({})
+            )
+            .await
+            .status,
+            StatusCode::OK
+        );
+        eventually("the job runs once its queue is resumed", || async {
+            app.get(&format!("/api/v1/jobs/{id}"), &key).await.body["data"]["state"] == "succeeded"
+        })
+        .await;
+        let trail = app
+            .store
+            .audit_list(AuditFilter {
+                target: Some("COMMUNICATIONS".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let actions: Vec<&str> = trail.iter().map(|e| e.record.action.as_str()).collect();
+        assert_eq!(actions, ["queue.resume", "queue.pause"]);
+
+        // Runs: by job, by id, by schedule.
+        let runs = app.get(&format!("/api/v1/runs?job={id}"), &key).await;
+        assert_eq!(runs.status, StatusCode::OK, "{}", runs.body);
+        let run_id = runs.body["data"][0]["id"].as_i64().unwrap();
+        let run = app.get(&format!("/api/v1/runs/{run_id}"), &key).await;
+        assert_eq!(
+            (
+                run.body["data"]["jobId"].as_str(),
+                run.body["data"]["outcome"].as_str()
+            ),
+            (Some(id.as_str()), Some("succeeded"))
+        );
+        let bob = app.key("bob", Role::Scheduler).await;
+        assert_eq!(
+            app.get(&format!("/api/v1/runs/{run_id}"), &bob)
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            app.get(&format!("/api/v1/runs?job={id}"), &bob)
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        let s = app
+            .post(
+                "/api/v1/schedules",
+                &key,
+                json!({"name": "n", "cron": "0 3 * * *", "jobType": "report"}),
+            )
+            .await;
+        let sid = s.body["data"]["id"].as_str().unwrap().to_owned();
+        let t = app
+            .post(&format!("/api/v1/schedules/{sid}/trigger"), &key, json!({}))
+            .await;
+        let job = t.body["data"]["jobId"].as_str().unwrap().to_owned();
+        eventually("the triggered job runs", || async {
+            app.get(&format!("/api/v1/runs?schedule={sid}"), &key)
+                .await
+                .body["data"][0]["jobId"]
+                == job.as_str()
+        })
+        .await;
+        let both = app
+            .get(&format!("/api/v1/runs?job={id}&schedule={sid}"), &key)
+            .await;
+        assert_eq!(both.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            app.get("/api/v1/runs/0", &key).await.status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+);

@@ -23,6 +23,10 @@ enum Target {
     Schedule,
     Key,
     Principal,
+    /// A run of one of the owner's jobs.
+    Run,
+    /// A declared queue (not owned by anyone).
+    Queue,
 }
 
 /// The permission an endpoint needs (`None`: any authenticated caller) and what it acts on.
@@ -73,6 +77,16 @@ fn spec() -> HashMap<(Method, &'static str), (Option<Permission>, Target)> {
             (SchedulesRead, Schedule),
         ),
         ((Method::GET, "/api/v1/queues"), (QueuesRead, None)),
+        (
+            (Method::POST, "/api/v1/queues/{name}/pause"),
+            (QueuesWrite, Queue),
+        ),
+        (
+            (Method::POST, "/api/v1/queues/{name}/resume"),
+            (QueuesWrite, Queue),
+        ),
+        ((Method::GET, "/api/v1/runs"), (JobsRead, None)),
+        ((Method::GET, "/api/v1/runs/{id}"), (JobsRead, Run)),
         ((Method::POST, "/api/v1/keys"), (KeysWrite, None)),
         ((Method::GET, "/api/v1/keys"), (KeysRead, None)),
         ((Method::DELETE, "/api/v1/keys/{id}"), (KeysWrite, Key)),
@@ -153,6 +167,29 @@ async fn object(app: &TestApp, target: Target, owner: &str, owner_key: &str, n: 
             .unwrap()
             .to_owned(),
         Target::Principal => owner.to_owned(),
+        Target::Queue => "default".to_owned(),
+        Target::Run => {
+            let job = app
+                .post(
+                    "/api/v1/jobs",
+                    owner_key,
+                    json!({"jobType": "send-email", "queueName": "COMMUNICATIONS"}),
+                )
+                .await
+                .body["data"]["jobId"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let path = format!("/api/v1/runs?job={job}");
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                if let Some(run) = app.get(&path, owner_key).await.body["data"][0]["id"].as_i64() {
+                    break run.to_string();
+                }
+                assert!(tokio::time::Instant::now() < deadline, "the job never ran");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
     }
 }
 
@@ -185,12 +222,12 @@ backend_tests!(
                 for (owner, owner_key) in &owners {
                     n += 1;
                     let id = object(&app, target, owner, owner_key, n).await;
-                    let url = path.replace("{id}", &id);
+                    let url = path.replace("{id}", &id).replace("{name}", &id);
                     let a = app
                         .call(method.clone(), &url, Some(&caller), body(method, path, n))
                         .await;
-                    let others =
-                        *owner != "alice" && matches!(target, Target::Job | Target::Schedule);
+                    let others = *owner != "alice"
+                        && matches!(target, Target::Job | Target::Schedule | Target::Run);
                     let what = format!(
                         "{role} {method} {path} on {owner}'s object: {} {}",
                         a.status, a.body
