@@ -5,7 +5,7 @@ use warden_core::{JobState, Scope};
 use warden_store::{AccessStore, AuditFilter, AuditRecord, JobFilter, Page, Store, StoreError};
 use warden_testkit::backend_tests;
 
-use crate::support::{at, claim, job, schedule, t0};
+use crate::support::{at, claim, job, schedule, succeeded, t0};
 
 fn alice() -> Scope {
     Scope::Owner("alice".into())
@@ -245,15 +245,7 @@ backend_tests!(
             let claimed = store.job_claim_many(claim("q", 1, at(i))).await.unwrap();
             let c = &claimed[0];
             store
-                .job_complete_many(vec![warden_store::Completion {
-                    id: c.id,
-                    lease_token: c.lease_token,
-                    attempt: c.attempt,
-                    worker: "w".into(),
-                    started_at: at(i),
-                    finished_at: at(i + 1),
-                    result: warden_store::CompletionResult::Succeeded,
-                }])
+                .job_complete_many(vec![succeeded(c, at(i), at(i + 1))])
                 .await
                 .unwrap();
             ids.push(c.id);
@@ -350,15 +342,7 @@ backend_tests!(
         );
         let a = first.iter().find(|c| c.owner == "alice").unwrap();
         store
-            .job_complete_many(vec![warden_store::Completion {
-                id: a.id,
-                lease_token: a.lease_token,
-                attempt: a.attempt,
-                worker: "w".into(),
-                started_at: at(1),
-                finished_at: at(3),
-                result: warden_store::CompletionResult::Succeeded,
-            }])
+            .job_complete_many(vec![succeeded(a, at(1), at(3))])
             .await
             .unwrap();
         let next = store.job_claim_many(limited(10, at(4))).await.unwrap();

@@ -72,3 +72,20 @@ pub(crate) fn schedule(name: &str, expr: &str) -> Schedule {
         updated_at: t0(),
     }
 }
+
+/// The successful end of a claimed attempt, from `started` to `finished`.
+pub(crate) fn succeeded(
+    c: &warden_store::ClaimedJob,
+    started: Timestamp,
+    finished: Timestamp,
+) -> warden_store::Completion {
+    warden_store::Completion {
+        id: c.id,
+        lease_token: c.lease_token,
+        attempt: c.attempt,
+        worker: "w".into(),
+        started_at: started,
+        finished_at: finished,
+        result: warden_store::CompletionResult::Succeeded,
+    }
+}
