@@ -2,6 +2,9 @@
 //! retries, timeouts, rescue after a lost lease, graceful shutdown and cron catch-up.
 
 mod cron;
+mod leases;
+mod multi_process;
+mod owners;
 mod queues;
 mod running;
 mod scheduling;
