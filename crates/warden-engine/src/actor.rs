@@ -54,6 +54,14 @@ impl Actor {
         }
     }
 
+    /// The quota the store must enforce on what this actor creates, if any.
+    pub(crate) fn quota(&self) -> Option<warden_store::ActiveQuota> {
+        Some(warden_store::ActiveQuota {
+            owner: self.owner.clone()?,
+            max: self.limits.max_active?,
+        })
+    }
+
     /// The audit records for `action` on each target (none when not audited).
     pub(crate) fn records(
         &self,

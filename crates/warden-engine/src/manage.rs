@@ -38,6 +38,9 @@ impl<S: Store> Scheduler<S> {
         actor: &Actor,
         ids: Vec<JobId>,
     ) -> Result<Vec<JobId>, EngineError> {
+        // TODO-correctness: a pre-check (not atomic with the retry): a retry racing a
+        // creation may pass `maxActive` by one. Inserts are checked atomically.
+        self.check_quota(actor, ids.len()).await?;
         let now = self.shared.clock.now();
         let audit = actor.records(now, "job.retry", ids.iter().map(JobId::to_string));
         let retried = self
@@ -153,9 +156,10 @@ impl<S: Store> Scheduler<S> {
             .schedule_get(id, actor.scope.clone())
             .await
             .map_err(not_found("schedule"))?;
-        self.check_quota(actor, 1).await?;
-        let now = self.shared.clock.now();
+        // The schedule may predate the owner's current limits: check them now.
         let t = schedule.template;
+        actor.check_allowed(t.kind.as_str(), t.priority)?;
+        let now = self.shared.clock.now();
         let job = NewJob {
             id: JobId::new(),
             kind: t.kind,
@@ -175,7 +179,11 @@ impl<S: Store> Scheduler<S> {
         if let Some(r) = audit.first_mut() {
             r.detail = Some(format!("job {job_id}"));
         }
-        self.shared.store.job_insert_many(vec![job], audit).await?;
+        self.shared
+            .store
+            .job_insert_checked(vec![job], audit, actor.quota())
+            .await
+            .map_err(crate::scheduler::quota_error)?;
         self.wake_queue(&queue);
         Ok(job_id)
     }

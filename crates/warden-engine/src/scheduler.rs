@@ -127,6 +127,19 @@ impl CronRequest {
     }
 }
 
+/// The engine's answer to a store refusing an insert over the owner's quota.
+pub(crate) fn quota_error(e: StoreError) -> EngineError {
+    match e {
+        StoreError::QuotaExceeded { active, max } => EngineError::QuotaExceeded {
+            limit: "maxActive",
+            detail: format!(
+                "this principal has {active} active jobs and schedules and may have at most {max}; wait for jobs to finish or delete schedules"
+            ),
+        },
+        e => e.into(),
+    }
+}
+
 /// Wake-ups for the engine's services when work arrives or schedules change.
 #[derive(Debug, Default)]
 pub(crate) struct Wakers {
@@ -270,10 +283,14 @@ impl<S: Store> Scheduler<S> {
                 self.prepare(r, now)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        self.check_quota(actor, jobs.len()).await?;
         let queues: Vec<QueueName> = jobs.iter().map(|j| j.queue.clone()).collect();
         let audit = actor.records(now, "job.create", jobs.iter().map(|j| j.id.to_string()));
-        let inserted = self.shared.store.job_insert_many(jobs, audit).await?;
+        let inserted = self
+            .shared
+            .store
+            .job_insert_checked(jobs, audit, actor.quota())
+            .await
+            .map_err(quota_error)?;
         for q in queues {
             self.wake_queue(&q);
         }
@@ -295,18 +312,17 @@ impl<S: Store> Scheduler<S> {
         request.job = actor.own(request.job);
         actor.check_allowed(&request.job.job_type, request.job.priority)?;
         let schedule = self.prepare_schedule(request)?;
-        self.check_quota(actor, 1).await?;
         let id = schedule.id;
         let audit = actor.records(schedule.created_at, "schedule.create", [id.to_string()]);
         self.shared
             .store
-            .schedule_insert(schedule, audit)
+            .schedule_insert_checked(schedule, audit, actor.quota())
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(_) => EngineError::Conflict(
                     "a schedule with this `name` already exists for this owner; choose another name or update the existing schedule".into(),
                 ),
-                e => e.into(),
+                e => quota_error(e),
             })?;
         self.shared.wakers.cron.notify_one();
         Ok(id)
@@ -342,20 +358,23 @@ impl<S: Store> Scheduler<S> {
     }
 
     /// Refuses creating `n` more objects when the actor's `maxActive` quota would be passed.
+    /// Refuses `n` more active objects when the actor's quota would be passed. Only a
+    /// pre-check, for changes that do not insert (a retry revives a finished job); inserts
+    /// check atomically in the store (`job_insert_checked`).
     pub(crate) async fn check_quota(&self, actor: &Actor, n: usize) -> Result<(), EngineError> {
-        // TODO-correctness: count and insert are two statements, so two concurrent
-        // creations may pass the quota by a few; a per-owner counter row would close it.
-        let (Some(max), Some(owner)) = (actor.limits.max_active, &actor.owner) else {
+        let Some(quota) = actor.quota() else {
             return Ok(());
         };
-        let active = self.shared.store.principal_active_count(owner).await?;
-        if active + n as i64 > i64::from(max) {
-            return Err(EngineError::QuotaExceeded {
-                limit: "maxActive",
-                detail: format!(
-                    "this principal has {active} active jobs and schedules and may have at most {max}; wait for jobs to finish or delete schedules"
-                ),
-            });
+        let active = self
+            .shared
+            .store
+            .principal_active_count(&quota.owner)
+            .await?;
+        if active + n as i64 > i64::from(quota.max) {
+            return Err(quota_error(StoreError::QuotaExceeded {
+                active,
+                max: quota.max,
+            }));
         }
         Ok(())
     }

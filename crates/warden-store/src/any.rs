@@ -119,12 +119,13 @@ impl Store for AnyStore {
     async fn ready(&self) -> Result<()> {
         delegate!(self, ready())
     }
-    async fn job_insert_many(
+    async fn job_insert_checked(
         &self,
         jobs: Vec<NewJob>,
         audit: Vec<AuditRecord>,
+        quota: Option<ActiveQuota>,
     ) -> Result<Vec<InsertedJob>> {
-        delegate!(self, job_insert_many(jobs, audit))
+        delegate!(self, job_insert_checked(jobs, audit, quota))
     }
     async fn job_get(&self, id: JobId, scope: Scope) -> Result<Job> {
         delegate!(self, job_get(id, scope))
@@ -195,8 +196,13 @@ impl Store for AnyStore {
     ) -> Result<Vec<Run>> {
         delegate!(self, run_list_by_schedule(schedule_id, scope, before, page))
     }
-    async fn schedule_insert(&self, schedule: Schedule, audit: Vec<AuditRecord>) -> Result<()> {
-        delegate!(self, schedule_insert(schedule, audit))
+    async fn schedule_insert_checked(
+        &self,
+        schedule: Schedule,
+        audit: Vec<AuditRecord>,
+        quota: Option<ActiveQuota>,
+    ) -> Result<()> {
+        delegate!(self, schedule_insert_checked(schedule, audit, quota))
     }
     async fn schedule_update(
         &self,

@@ -19,6 +19,9 @@ pub enum StoreError {
     /// The database could not be reached or is busy; the operation may be retried.
     #[error("database unavailable")]
     Unavailable(#[source] Source),
+    /// An insert would pass the owner's quota of active jobs plus schedules.
+    #[error("quota exceeded: {active} active of at most {max}")]
+    QuotaExceeded { active: i64, max: u32 },
     /// The schema is older or newer than this binary expects.
     #[error("database schema is not migrated: {0}")]
     Migration(String),

@@ -35,6 +35,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0004_owner_concurrency.sql"),
         include_str!("../migrations/postgres/0004_owner_concurrency.sql"),
     ),
+    (
+        5,
+        "owner_idempotency",
+        include_str!("../migrations/sqlite/0005_owner_idempotency.sql"),
+        include_str!("../migrations/postgres/0005_owner_idempotency.sql"),
+    ),
 ];
 
 #[derive(Clone, Copy)]

@@ -77,6 +77,14 @@ pub struct KeyRotation {
     pub new_key: ApiKeyRecord,
 }
 
+/// At most `max` active jobs (not finished) plus schedules for `owner`; `adding` is how
+/// many the insert adds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveQuota {
+    pub owner: String,
+    pub max: u32,
+}
+
 /// One entry of the audit trail.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AuditRecord {

@@ -14,9 +14,9 @@ use warden_core::{JobId, QueueName, ScheduleId, Scope};
 use crate::{
     StoreError,
     model::{
-        AuditRecord, ClaimParams, ClaimedJob, Completion, DueSchedule, HeartbeatParams,
-        InsertedJob, Job, JobFilter, NewJob, Occurrence, OccurrenceBatch, Page, QueueCount,
-        RescueParams, RescuedJob, Run, Schedule,
+        ActiveQuota, AuditRecord, ClaimParams, ClaimedJob, Completion, DueSchedule,
+        HeartbeatParams, InsertedJob, Job, JobFilter, NewJob, Occurrence, OccurrenceBatch, Page,
+        QueueCount, RescueParams, RescuedJob, Run, Schedule,
     },
     store_access::AccessStore,
 };
@@ -41,10 +41,26 @@ pub trait Store: AccessStore {
     /// Inserts jobs in one transaction. Jobs whose (queue, idempotency key) already exists
     /// are not inserted: the existing job's id is returned with `existing = true`.
     /// The result is in input order.
+    ///
+    /// Of the `audit` records, only those whose target is a job actually inserted are
+    /// written (a job returned by its idempotency key was not created now).
     fn job_insert_many(
         &self,
         jobs: Vec<NewJob>,
         audit: Vec<AuditRecord>,
+    ) -> impl Future<Output = Result<Vec<InsertedJob>>> + Send {
+        self.job_insert_checked(jobs, audit, None)
+    }
+
+    /// [`job_insert_many`](Self::job_insert_many), refused with `QuotaExceeded` (and
+    /// nothing written) when it would give the quota's owner more active jobs plus
+    /// schedules than it allows. The count and the insert are one atomic step, so
+    /// concurrent inserts cannot pass the quota together.
+    fn job_insert_checked(
+        &self,
+        jobs: Vec<NewJob>,
+        audit: Vec<AuditRecord>,
+        quota: Option<ActiveQuota>,
     ) -> impl Future<Output = Result<Vec<InsertedJob>>> + Send;
 
     fn job_get(&self, id: JobId, scope: Scope) -> impl Future<Output = Result<Job>> + Send;
@@ -148,6 +164,17 @@ pub trait Store: AccessStore {
         &self,
         schedule: Schedule,
         audit: Vec<AuditRecord>,
+    ) -> impl Future<Output = Result<()>> + Send {
+        self.schedule_insert_checked(schedule, audit, None)
+    }
+
+    /// [`schedule_insert`](Self::schedule_insert) within an atomic quota check (see
+    /// [`job_insert_checked`](Self::job_insert_checked)).
+    fn schedule_insert_checked(
+        &self,
+        schedule: Schedule,
+        audit: Vec<AuditRecord>,
+        quota: Option<ActiveQuota>,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Replaces a schedule's definition (name, cron, template, policies, cursor);

@@ -181,21 +181,26 @@ impl PgStore {
         }
         // Some keys already existed: look up the jobs that hold them.
         let inserted: std::collections::HashSet<Uuid> = inserted.into_iter().collect();
-        let (mut qs, mut ks) = (vec![], vec![]);
+        let (mut os, mut qs, mut ks) = (vec![], vec![], vec![]);
         for j in jobs.iter().filter(|j| !inserted.contains(&j.id.as_uuid())) {
             if let Some(key) = &j.idempotency_key {
+                os.push(j.owner.clone());
                 qs.push(j.queue.as_str().to_owned());
                 ks.push(key.clone());
             }
         }
-        let existing: HashMap<(String, String), Uuid> =
+        let existing: HashMap<(String, String, String), Uuid> =
             sqlx::query(include_str!("job_find_idempotent.sql"))
+                .bind(&os)
                 .bind(&qs)
                 .bind(&ks)
                 .fetch_all(&mut **tx)
                 .await?
                 .into_iter()
-                .map(|r| ((r.get("queue"), r.get("idempotency_key")), r.get("id")))
+                .map(|r| {
+                    let key = (r.get("owner"), r.get("queue"), r.get("idempotency_key"));
+                    (key, r.get("id"))
+                })
                 .collect();
         jobs.iter()
             .map(|j| {
@@ -206,6 +211,7 @@ impl PgStore {
                     });
                 }
                 let key = (
+                    j.owner.clone(),
                     j.queue.as_str().to_owned(),
                     j.idempotency_key.clone().unwrap_or_default(),
                 );
@@ -245,14 +251,17 @@ impl Store for PgStore {
         migrations::check_applied(&applied)
     }
 
-    async fn job_insert_many(
+    async fn job_insert_checked(
         &self,
         jobs: Vec<NewJob>,
         audit: Vec<AuditRecord>,
+        quota: Option<ActiveQuota>,
     ) -> Result<Vec<InsertedJob>> {
         let mut tx = self.pool.begin().await?;
+        check_quota(&mut tx, quota.as_ref(), jobs.len()).await?;
         let out = Self::insert_jobs(&mut tx, &jobs).await?;
-        access::audit_insert(&mut tx, &audit).await?;
+        let created: Vec<JobId> = out.iter().filter(|j| !j.existing).map(|j| j.id).collect();
+        access::audit_insert(&mut tx, &crate::model::audit_of(audit, &created)).await?;
         tx.commit().await?;
         self.announce(jobs.iter().map(|j| &j.queue));
         Ok(out)
@@ -500,8 +509,14 @@ impl Store for PgStore {
         rows.iter().map(run_from_row).collect()
     }
 
-    async fn schedule_insert(&self, s: Schedule, audit: Vec<AuditRecord>) -> Result<()> {
+    async fn schedule_insert_checked(
+        &self,
+        s: Schedule,
+        audit: Vec<AuditRecord>,
+        quota: Option<ActiveQuota>,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        check_quota(&mut tx, quota.as_ref(), 1).await?;
         bind_schedule(sqlx::query(include_str!("schedule_insert.sql")), &s)
             .execute(&mut *tx)
             .await?;
@@ -747,6 +762,29 @@ fn bind_schedule<'q>(
         .bind(s.next_fire_at.map(micros))
         .bind(micros(s.created_at))
         .bind(micros(s.updated_at))
+}
+
+/// Refuses adding `adding` objects when the quota's owner would pass it. A transaction
+/// lock on the owner serialises concurrent checks of the same owner, so two inserts
+/// cannot both see room for one.
+async fn check_quota(
+    tx: &mut Transaction<'static, Postgres>,
+    quota: Option<&ActiveQuota>,
+    adding: usize,
+) -> Result<()> {
+    let Some(q) = quota else { return Ok(()) };
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
+        .bind(&q.owner)
+        .execute(&mut **tx)
+        .await?;
+    let active: i64 = sqlx::query_scalar(include_str!("principal_active_count.sql"))
+        .bind(&q.owner)
+        .fetch_one(&mut **tx)
+        .await?;
+    if active + adding as i64 > i64::from(q.max) {
+        return Err(StoreError::QuotaExceeded { active, max: q.max });
+    }
+    Ok(())
 }
 
 /// `NotFound` when a scoped change touched no row.

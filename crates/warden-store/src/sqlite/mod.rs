@@ -127,12 +127,13 @@ impl Store for SqliteStore {
         migrations::check_applied(&applied)
     }
 
-    async fn job_insert_many(
+    async fn job_insert_checked(
         &self,
         jobs: Vec<NewJob>,
         audit: Vec<AuditRecord>,
+        quota: Option<ActiveQuota>,
     ) -> Result<Vec<InsertedJob>> {
-        let write = Write::InsertJobs(jobs).audited(audit);
+        let write = Write::InsertJobs(jobs, quota).audited(audit);
         written!(self.writer.call(write).await, Inserted)
     }
 
@@ -277,8 +278,13 @@ impl Store for SqliteStore {
         rows.iter().map(run_from_row).collect()
     }
 
-    async fn schedule_insert(&self, schedule: Schedule, audit: Vec<AuditRecord>) -> Result<()> {
-        self.done(Write::ScheduleInsert(Box::new(schedule)).audited(audit))
+    async fn schedule_insert_checked(
+        &self,
+        schedule: Schedule,
+        audit: Vec<AuditRecord>,
+        quota: Option<ActiveQuota>,
+    ) -> Result<()> {
+        self.done(Write::ScheduleInsert(Box::new(schedule), quota).audited(audit))
             .await
     }
 

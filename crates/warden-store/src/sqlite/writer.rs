@@ -34,7 +34,7 @@ const MAX_GROUP: usize = 256;
 
 /// A write to perform.
 pub(super) enum Write {
-    InsertJobs(Vec<NewJob>),
+    InsertJobs(Vec<NewJob>, Option<ActiveQuota>),
     Claim(ClaimParams),
     Heartbeat(HeartbeatParams),
     Complete(Vec<Completion>),
@@ -42,7 +42,7 @@ pub(super) enum Write {
     Retry(Vec<JobId>, Scope, jiff::Timestamp),
     Rescue(RescueParams),
     QueuePaused(warden_core::QueueName, bool, jiff::Timestamp),
-    ScheduleInsert(Box<Schedule>),
+    ScheduleInsert(Box<Schedule>, Option<ActiveQuota>),
     ScheduleUpdate(Box<Schedule>, Scope),
     SchedulePaused(ScheduleId, Scope, bool, jiff::Timestamp),
     ScheduleDelete(ScheduleId, Scope),
@@ -191,9 +191,18 @@ fn failed(step: &str, msg: &str) -> StoreError {
     StoreError::Database(format!("group {step} failed: {msg}").into())
 }
 
+/// The jobs an insert created (not those found by their idempotency key).
+fn created(jobs: &[InsertedJob]) -> Vec<JobId> {
+    jobs.iter().filter(|j| !j.existing).map(|j| j.id).collect()
+}
+
 fn perform(conn: &Connection, write: Write) -> Result<Written> {
     Ok(match write {
-        Write::InsertJobs(jobs) => Written::Inserted(writes::insert_jobs(conn, &jobs)?),
+        Write::InsertJobs(jobs, quota) => {
+            // One writer: the count and the insert cannot interleave with another insert.
+            writes::check_quota(conn, quota.as_ref(), jobs.len())?;
+            Written::Inserted(writes::insert_jobs(conn, &jobs)?)
+        }
         Write::Claim(p) => Written::Claimed(writes::claim(conn, p)?),
         Write::Heartbeat(p) => Written::Ids(writes::heartbeat(conn, p)?),
         Write::Complete(c) => Written::Ids(writes::complete(conn, c)?),
@@ -216,7 +225,8 @@ fn perform(conn: &Connection, write: Write) -> Result<Written> {
             writes::queue_set_paused(conn, &queue, paused, now)?;
             Written::Done
         }
-        Write::ScheduleInsert(s) => {
+        Write::ScheduleInsert(s, quota) => {
+            writes::check_quota(conn, quota.as_ref(), 1)?;
             writes::schedule_insert(conn, *s)?;
             Written::Done
         }
@@ -239,8 +249,10 @@ fn perform(conn: &Connection, write: Write) -> Result<Written> {
         Write::Audited(write, records) => {
             let written = perform(conn, *write)?;
             // A job update audits only the jobs it changed.
+            // A job write audits only the jobs it changed or created.
             let records = match &written {
                 Written::Ids(changed) => crate::model::audit_of(records, changed),
+                Written::Inserted(jobs) => crate::model::audit_of(records, &created(jobs)),
                 _ => records,
             };
             access::audit_insert(conn, &records)?;

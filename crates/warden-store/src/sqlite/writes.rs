@@ -78,7 +78,7 @@ pub(super) fn insert_jobs(conn: &Connection, jobs: &[NewJob]) -> Result<Vec<Inse
             }
             // The key is taken: return the job that holds it.
             let existing = find
-                .query_row(params![j.queue.as_str(), j.idempotency_key], |r| {
+                .query_row(params![j.queue.as_str(), j.idempotency_key, j.owner], |r| {
                     r.get::<_, String>(0)
                 })
                 .optional()?
@@ -89,6 +89,22 @@ pub(super) fn insert_jobs(conn: &Connection, jobs: &[NewJob]) -> Result<Vec<Inse
             Ok(InsertedJob { id, existing: true })
         })
         .collect()
+}
+
+/// Refuses adding `adding` when the quota's owner would pass it.
+pub(super) fn check_quota(
+    conn: &Connection,
+    quota: Option<&ActiveQuota>,
+    adding: usize,
+) -> Result<()> {
+    let Some(q) = quota else { return Ok(()) };
+    let active: i64 = conn
+        .prepare_cached(include_str!("principal_active_count.sql"))?
+        .query_row([&q.owner], |r| r.get(0))?;
+    if active + adding as i64 > i64::from(q.max) {
+        return Err(StoreError::QuotaExceeded { active, max: q.max });
+    }
+    Ok(())
 }
 
 pub(super) fn claim(conn: &Connection, p: ClaimParams) -> Result<Vec<ClaimedJob>> {

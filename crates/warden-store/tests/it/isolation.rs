@@ -381,3 +381,106 @@ backend_tests!(
         assert_eq!(owners(&got), ["bob"]);
     }
 );
+
+backend_tests!(
+    idempotency_keys_are_per_owner_and_only_created_jobs_are_audited,
+    |db: warden_testkit::TestDb| async move {
+        use warden_store::AuditFilter;
+        let store = db.store();
+        let keyed = |owner: &str| {
+            let mut j = job("q");
+            j.owner = owner.into();
+            j.idempotency_key = Some("order-42".into());
+            j
+        };
+        let (a, b) = (keyed("alice"), keyed("bob"));
+        let first = store
+            .job_insert_many(
+                vec![a.clone()],
+                vec![record("job.create", a.id.to_string())],
+            )
+            .await
+            .unwrap();
+        let other = store
+            .job_insert_many(
+                vec![b.clone()],
+                vec![record("job.create", b.id.to_string())],
+            )
+            .await
+            .unwrap();
+        assert!(
+            !first[0].existing && !other[0].existing,
+            "bob's key is his own"
+        );
+        assert_ne!(first[0].id, other[0].id);
+        let again = keyed("alice");
+        let dup = store
+            .job_insert_many(
+                vec![again.clone()],
+                vec![record("job.create", again.id.to_string())],
+            )
+            .await
+            .unwrap();
+        assert_eq!((dup[0].id, dup[0].existing), (a.id, true));
+        // The job that was not created has no `job.create` record.
+        let trail = store.audit_list(AuditFilter::default()).await.unwrap();
+        let targets: Vec<String> = trail
+            .iter()
+            .filter_map(|e| e.record.target.clone())
+            .collect();
+        assert_eq!(targets, [b.id.to_string(), a.id.to_string()]);
+    }
+);
+
+backend_tests!(
+    concurrent_inserts_cannot_pass_an_owners_quota_together,
+    |db: warden_testkit::TestDb| async move {
+        use std::sync::Arc;
+        use warden_store::ActiveQuota;
+        let store = Arc::new(db.store().clone());
+        let quota = ActiveQuota {
+            owner: "alice".into(),
+            max: 5,
+        };
+        let mut tasks = Vec::new();
+        for _ in 0..30 {
+            let (store, quota) = (store.clone(), quota.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut j = job("q");
+                j.owner = "alice".into();
+                store.job_insert_checked(vec![j], vec![], Some(quota)).await
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(StoreError::QuotaExceeded { max: 5, .. }) => {}
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        assert_eq!(ok, 5);
+        assert_eq!(store.principal_active_count("alice").await.unwrap(), 5);
+        // A schedule counts too, and other owners are unaffected.
+        let mut s = schedule("s", "0 3 * * *");
+        s.owner = "alice".into();
+        assert!(matches!(
+            store
+                .schedule_insert_checked(s, vec![], Some(quota.clone()))
+                .await,
+            Err(StoreError::QuotaExceeded { active: 5, max: 5 })
+        ));
+        let mut j = job("q");
+        j.owner = "bob".into();
+        let bob = ActiveQuota {
+            owner: "bob".into(),
+            max: 5,
+        };
+        assert!(
+            store
+                .job_insert_checked(vec![j], vec![], Some(bob))
+                .await
+                .is_ok()
+        );
+    }
+);
