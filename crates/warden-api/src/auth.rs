@@ -13,7 +13,14 @@
 //!
 //! A failure answers 401 with `WWW-Authenticate` and one generic message (which check
 //! failed is not revealed to the caller), and is recorded in the audit trail with the
-//! reason. Credentials never reach a log or the audit trail.
+//! reason, and with the principal and key id when the credential was genuine but may not
+//! be used (revoked, expired, disabled). Credentials never reach a log or the audit trail.
+//! When a credential cannot be checked (the database or the identity provider is
+//! unreachable) the answer is 503: fail closed, never open.
+//!
+//! The environment keys' principals (`admin`, `service`) obey `disabled` like any other;
+//! an OIDC subject may not take a reserved principal id (`admin`, `service`, `cli`,
+//! `system`, `config`).
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -26,8 +33,12 @@ use axum::{
 use jiff::{SignedDuration, Timestamp};
 use warden_core::{Credential, Permission, Principal, PrincipalId, Role};
 use warden_engine::Actor;
-use warden_security::{apikey::KeyHasher, envkey::StaticKey, oidc::OidcVerifier};
-use warden_store::{AuditContext, AuditRecord, Limits, Store};
+use warden_security::{
+    apikey::KeyHasher,
+    envkey::StaticKey,
+    oidc::{AuthError, OidcVerifier},
+};
+use warden_store::{AuditContext, AuditRecord, Limits, Store, StoreError};
 
 use crate::{
     AppState,
@@ -111,20 +122,41 @@ pub(crate) fn origin(request: &Request) -> (Option<String>, Option<String>) {
 enum Refusal {
     Missing,
     Invalid(&'static str),
+    /// A genuine credential that may not be used now (revoked, expired, disabled): the
+    /// audit record names whose it is.
+    Known {
+        why: &'static str,
+        principal: String,
+        key_id: Option<String>,
+    },
     Browser,
     NoRole,
+    /// The credential could not be checked (the database or the identity provider is
+    /// unreachable): refused, with 503 rather than 401.
+    Unavailable(&'static str),
 }
 
 impl Refusal {
     fn reason(&self) -> &'static str {
         match self {
             Refusal::Missing => "no credentials",
-            Refusal::Invalid(why) => why,
+            Refusal::Invalid(why) | Refusal::Known { why, .. } | Refusal::Unavailable(why) => why,
             Refusal::Browser => "service key used from a browser",
             Refusal::NoRole => "token carries no warden role",
         }
     }
+
+    fn known(why: &'static str, principal: &str, key_id: Option<String>) -> Self {
+        Refusal::Known {
+            why,
+            principal: principal.to_owned(),
+            key_id,
+        }
+    }
 }
+
+/// Principal ids of warden's own credentials, which no OIDC subject may take.
+const RESERVED_PRINCIPALS: [&str; 5] = ["admin", "service", "cli", "system", "config"];
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
@@ -136,8 +168,39 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 fn from_browser(headers: &HeaderMap) -> bool {
     headers.contains_key(header::ORIGIN)
         || headers.contains_key(header::COOKIE)
-        || headers.contains_key("sec-fetch-site")
-        || headers.contains_key("sec-fetch-mode")
+        || headers.keys().any(|k| k.as_str().starts_with("sec-fetch-"))
+}
+
+/// The credential of `Authorization: Bearer X` (the scheme is case-insensitive, RFC 7235);
+/// `Some(None)` for another scheme.
+fn bearer(headers: &HeaderMap) -> Option<Option<&str>> {
+    header_str(headers, "authorization").map(|v| {
+        let (scheme, rest) = v.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+    })
+}
+
+/// An environment key's principal, unless it has been disabled (incident control applies
+/// to the bootstrap keys too).
+async fn env_caller<S: Store>(
+    state: &AppState<S>,
+    id: &str,
+    role: Role,
+    key: &StaticKey,
+) -> Result<(Principal, Limits), Refusal> {
+    let limits = match state.store.principal_get(id).await {
+        Ok(p) if p.disabled => {
+            return Err(Refusal::known(
+                "principal is disabled",
+                id,
+                Some(key.var_name().into()),
+            ));
+        }
+        Ok(p) => p.limits,
+        Err(StoreError::NotFound) => Limits::default(),
+        Err(_) => return Err(Refusal::Unavailable("principal lookup failed")),
+    };
+    Ok((env_principal(id, role, key), limits))
 }
 
 fn env_principal(id: &str, role: Role, key: &StaticKey) -> Principal {
@@ -179,17 +242,9 @@ async fn authenticate<S: Store>(
         if from_browser(headers) {
             return Err(Refusal::Browser);
         }
-        return Ok((
-            env_principal("service", Role::Service, key),
-            Limits::default(),
-        ));
+        return env_caller(state, "service", Role::Service, key).await;
     }
-    let bearer = header_str(headers, "authorization").map(|v| {
-        v.strip_prefix("Bearer ")
-            .or_else(|| v.strip_prefix("bearer "))
-            .map(str::trim)
-    });
-    let presented = match (header_str(headers, "x-job-api-key"), bearer) {
+    let presented = match (header_str(headers, "x-job-api-key"), bearer(headers)) {
         (Some(k), _) => k,
         (None, Some(Some(k))) => k,
         (None, Some(None)) => {
@@ -200,7 +255,7 @@ async fn authenticate<S: Store>(
     if let Some(key) = &auth.admin_key
         && key.matches(presented)
     {
-        return Ok((env_principal("admin", Role::Admin, key), Limits::default()));
+        return env_caller(state, "admin", Role::Admin, key).await;
     }
     if warden_security::apikey::looks_like_api_key(presented) {
         return stored_key(state, presented).await;
@@ -208,17 +263,26 @@ async fn authenticate<S: Store>(
     if let Some(oidc) = &auth.oidc
         && presented.matches('.').count() == 2
     {
-        let token = oidc
-            .verify(presented)
-            .await
-            .map_err(|_| Refusal::Invalid("bearer token refused"))?;
+        let token = oidc.verify(presented).await.map_err(|e| match e {
+            AuthError::KeySourceUnavailable => {
+                Refusal::Unavailable("identity provider keys unavailable")
+            }
+            _ => Refusal::Invalid("bearer token refused"),
+        })?;
         let role = oidc_role(&token.roles).ok_or(Refusal::NoRole)?;
         let id = PrincipalId::parse(&token.subject)
             .map_err(|_| Refusal::Invalid("token subject is not a valid principal id"))?;
+        if RESERVED_PRINCIPALS.contains(&id.as_str()) {
+            return Err(Refusal::Invalid("token subject is a reserved principal id"));
+        }
         let limits = match state.store.principal_get(id.as_str()).await {
-            Ok(p) if p.disabled => return Err(Refusal::Invalid("principal is disabled")),
+            Ok(p) if p.disabled => {
+                return Err(Refusal::known("principal is disabled", id.as_str(), None));
+            }
             Ok(p) => p.limits,
-            Err(_) => Limits::default(),
+            Err(StoreError::NotFound) => Limits::default(),
+            // Fail closed: the principal may be disabled or limited.
+            Err(_) => return Err(Refusal::Unavailable("principal lookup failed")),
         };
         let principal = Principal {
             id,
@@ -241,17 +305,18 @@ async fn stored_key<S: Store>(
         .store
         .api_key_find(&hash)
         .await
-        .map_err(|_| Refusal::Invalid("key lookup failed"))?
+        .map_err(|_| Refusal::Unavailable("key lookup failed"))?
         .ok_or(Refusal::Invalid("unknown key"))?;
     let now = Timestamp::now();
+    let whose = |why| Refusal::known(why, &found.key.principal_id, Some(found.key.id.to_string()));
     if found.key.revoked_at.is_some() {
-        return Err(Refusal::Invalid("key revoked"));
+        return Err(whose("key revoked"));
     }
     if !found.key.is_live(now) {
-        return Err(Refusal::Invalid("key expired"));
+        return Err(whose("key expired"));
     }
     if found.principal.disabled {
-        return Err(Refusal::Invalid("principal is disabled"));
+        return Err(whose("principal is disabled"));
     }
     // Record use at most once a minute per key, off the request's path.
     let stale = found
@@ -289,8 +354,16 @@ pub(crate) async fn require_caller<S: Store>(
     let (principal, limits) = match authenticate(&state, request.headers()).await {
         Ok(found) => found,
         Err(refusal) => {
+            let (principal_id, key_id) = match &refusal {
+                Refusal::Known {
+                    principal, key_id, ..
+                } => (Some(principal.clone()), key_id.clone()),
+                _ => (None, None),
+            };
             let record = AuditRecord {
                 at: Timestamp::now(),
+                principal_id,
+                key_id,
                 action: "auth.failure".into(),
                 target: Some(request.uri().path().to_owned()),
                 outcome: "unauthenticated".into(),
@@ -298,9 +371,16 @@ pub(crate) async fn require_caller<S: Store>(
                 user_agent,
                 request_id: Some(current_request_id()),
                 detail: Some(refusal.reason().into()),
-                ..Default::default()
             };
             state.audit(vec![record]).await;
+            if let Refusal::Unavailable(_) = refusal {
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "credentials cannot be checked right now; retry shortly",
+                )
+                .into_response();
+            }
             let message = match refusal {
                 Refusal::Missing => {
                     "authentication required: send `Authorization: Bearer KEY` or `x-job-api-key: KEY`"

@@ -155,6 +155,27 @@ pub(crate) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> 
     ApiError::internal(format!("handler panicked: {message}")).into_response()
 }
 
+/// Answers 408 in the error envelope when a request runs past `limit` (dropping its
+/// handler: a handler that writes does so in one transaction, so nothing is half-done).
+pub(crate) async fn time_limit(
+    axum::extract::State(limit): axum::extract::State<std::time::Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request took longer than {} s (`--request-timeout`); retry, or page through less at once",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let request_id = current_request_id();

@@ -33,11 +33,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(JsonRejection::BytesRejection(e)) if e.status() == 413 => Err(ApiError::new(
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "the request body is larger than the server's limit (`--max-body-bytes`, 1 MiB by default)",
-            )),
+            Err(JsonRejection::BytesRejection(e)) => Err(body_error(e)),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
                 axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -58,6 +54,19 @@ fn has_nul(raw: &str) -> bool {
     raw.as_bytes()
         .windows(3)
         .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
+}
+
+/// A body that could not be read: 413 when over the limit, else 400, in our envelope.
+pub(crate) fn body_error(e: axum::extract::rejection::BytesRejection) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is larger than the server's limit (`--max-body-bytes`, 1 MiB by default)",
+        )
+    } else {
+        ApiError::bad_request("the request body could not be read")
+    }
 }
 
 /// A path parameter parsed with `FromStr`; a bad one (or a NUL) is a 400 naming it.

@@ -36,7 +36,7 @@ use axum::{
     middleware,
     routing::{MethodRouter, delete, get, post, put},
 };
-use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer};
+use tower_http::catch_panic::CatchPanicLayer;
 use warden_engine::Scheduler;
 use warden_store::{AuditRecord, Store};
 
@@ -298,6 +298,13 @@ pub fn router<S: Store>(state: AppState<S>, limits: HttpLimits) -> Router {
                 "no such route; see the README for the API",
             )
         })
+        .method_not_allowed_fallback(|| async {
+            error::ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not answer this method; see the README or /api/v1/openapi.json",
+            )
+        })
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(
             limiters.clone(),
@@ -305,9 +312,9 @@ pub fn router<S: Store>(state: AppState<S>, limits: HttpLimits) -> Router {
         ))
         .layer(axum::Extension(limiters))
         .layer(axum::Extension(doc))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
+        .layer(middleware::from_fn_with_state(
             limits.request_timeout,
+            error::time_limit,
         ))
         // Inside the request-id layer, so a panic is answered (and logged) with its id.
         .layer(CatchPanicLayer::custom(error::panic_response))

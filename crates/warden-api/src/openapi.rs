@@ -143,13 +143,7 @@ error_responses! {
     PayloadTooLarge = "The body is larger than the server's limit (`body_too_large`).";
     UnsupportedMediaType = "The body is not sent as `application/json` (`unsupported_media_type`).";
     TooManyRequests = "A rate limit (`rate_limited`) or the principal's quota (`quota_exceeded`) is exceeded.", with_retry_after;
-}
-
-/// 408: the request took longer than the server's timeout (no body).
-fn request_timeout() -> OaResponse {
-    ResponseBuilder::new()
-        .description("The request took longer than the server's timeout (no body).")
-        .build()
+    RequestTimeout = "The request took longer than the server's timeout (`request_timeout`).";
 }
 
 fn security_requirements() -> Vec<SecurityRequirement> {
@@ -217,7 +211,7 @@ pub fn document<S>(table: &[Route<S>]) -> OpenApi {
             operation.security = Some(security_requirements());
             responses.insert("401".into(), response_ref("Unauthorized"));
         }
-        responses.insert("408".into(), request_timeout().into());
+        responses.insert("408".into(), response_ref("RequestTimeout"));
         responses.insert("429".into(), response_ref("TooManyRequests"));
         paths.add_path_operation(path, methods, operation);
         components.schemas.extend(schemas);

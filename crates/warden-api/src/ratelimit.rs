@@ -163,11 +163,16 @@ pub(crate) async fn limit_by_ip(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     if let Some(peer) = peer {
-        let forwarded = request
+        // Every `X-Forwarded-For` line, in order: a proxy may append its own line rather
+        // than extend the client's, and the rightmost hops are the ones to believe.
+        let lines: Vec<&str> = request
             .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
-        let ip = limiters.client_ip(peer, forwarded);
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let forwarded = (!lines.is_empty()).then(|| lines.join(","));
+        let ip = limiters.client_ip(peer, forwarded.as_deref());
         request.extensions_mut().insert(ClientIp(ip));
         if let Err(e) = limiters.check_ip(ip) {
             tracing::debug!(client.ip = %ip, "rate limited");

@@ -227,9 +227,10 @@ pub(crate) async fn rotate<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppPath(id): AppPath<String>,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Created<IssuedKeyView>, ApiError> {
     caller.require(Permission::KeysWrite)?;
+    let body = body.map_err(crate::extract::body_error)?;
     // The body is optional: none (or `null`) means the default overlap.
     let body: RotateBody = if body.iter().all(u8::is_ascii_whitespace) {
         RotateBody::default()

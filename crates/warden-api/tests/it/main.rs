@@ -3,6 +3,7 @@
 
 mod auth;
 mod fuzz_regressions;
+mod hardening;
 mod isolation;
 mod jobs;
 mod keys;

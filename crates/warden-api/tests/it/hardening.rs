@@ -1,0 +1,219 @@
+//! What a security review of the API found, each kept from coming back: per-owner
+//! idempotency, an atomic quota, every `X-Forwarded-For` line, envelopes on 405/408/413,
+//! who a refused known key belonged to, case-insensitive `Bearer`, disabled env keys.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use warden_api::{HttpLimits, ratelimit::RateLimitConfig};
+use warden_core::Role;
+use warden_store::{AccessStore, AuditFilter, PrincipalRecord};
+use warden_testkit::backend_tests;
+
+use crate::support::{ADMIN_ENV_KEY, TestApp, unlimited};
+
+backend_tests!(
+    idempotency_keys_and_quotas_hold_per_principal_under_concurrency,
+    |db: warden_testkit::TestDb| async move {
+        let app = std::sync::Arc::new(TestApp::spawn(db).await);
+        let alice = app.key("alice", Role::Scheduler).await;
+        let bob = app.key("bob", Role::Scheduler).await;
+        let body = json!({"jobType": "send-email", "idempotencyKey": "order-42", "delayMs": 60000});
+        let a = app.post("/api/v1/jobs", &alice, body.clone()).await;
+        let b = app.post("/api/v1/jobs", &bob, body).await;
+        assert_eq!(
+            b.body["data"]["existing"], false,
+            "bob learnt of alice's key: {}",
+            b.body
+        );
+        assert_ne!(a.body["data"]["jobId"], b.body["data"]["jobId"]);
+
+        let put = app
+            .call(
+                Method::PUT,
+                "/api/v1/principals/carol",
+                Some(ADMIN_ENV_KEY),
+                Some(json!({"limits": {"maxActive": 5}})),
+            )
+            .await;
+        assert_eq!(put.status, StatusCode::OK);
+        let carol = app.key("carol", Role::Scheduler).await;
+        let mut calls = Vec::new();
+        for _ in 0..30 {
+            let (app, carol) = (app.clone(), carol.clone());
+            calls.push(tokio::spawn(async move {
+                app.post(
+                    "/api/v1/jobs",
+                    &carol,
+                    json!({"jobType": "send-email", "delayMs": 60000}),
+                )
+                .await
+                .status
+            }));
+        }
+        let mut created = 0;
+        for c in calls {
+            match c.await.unwrap() {
+                StatusCode::CREATED => created += 1,
+                StatusCode::TOO_MANY_REQUESTS => {}
+                other => panic!("unexpected {other}"),
+            }
+        }
+        assert_eq!(created, 5, "the quota of 5 was passed under concurrency");
+    }
+);
+
+backend_tests!(
+    every_error_answer_has_the_envelope_and_a_request_id,
+    |db: warden_testkit::TestDb| async move {
+        let app = TestApp::spawn_with(
+            db,
+            HttpLimits {
+                max_body_bytes: 64,
+                ..unlimited()
+            },
+        )
+        .await;
+        let key = app.key("alice", Role::Admin).await;
+        let wrong = app
+            .call(Method::PATCH, "/api/v1/jobs", Some(&key), None)
+            .await;
+        assert_eq!(
+            (wrong.status, wrong.code()),
+            (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+        );
+        assert!(wrong.headers.contains_key("x-request-id"));
+        let big = app
+            .post(
+                "/api/v1/keys/0190f5e4-0000-7000-8000-000000000000/rotate",
+                &key,
+                json!({"overlap": "x".repeat(200)}),
+            )
+            .await;
+        assert_eq!(
+            (big.status, big.code()),
+            (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+        );
+    }
+);
+
+backend_tests!(
+    a_request_over_the_timeout_gets_408_in_the_envelope,
+    |db: warden_testkit::TestDb| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let app = TestApp::spawn_with(
+            db,
+            HttpLimits {
+                request_timeout: Duration::from_millis(300),
+                ..unlimited()
+            },
+        )
+        .await;
+        let key = app.key("alice", Role::Scheduler).await;
+        // A client that sends half of its body and stalls.
+        let mut conn = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        let head = format!(
+            "POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{\"jobType\""
+        );
+        conn.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        tokio::time::timeout(Duration::from_secs(10), conn.read_to_string(&mut answer))
+            .await
+            .expect("the server answered within its timeout")
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(
+            answer.contains("\"code\":\"request_timeout\"") && answer.contains("x-request-id"),
+            "{answer}"
+        );
+    }
+);
+
+backend_tests!(
+    forwarded_for_lines_after_the_clients_own_decide_its_bucket,
+    |db: warden_testkit::TestDb| async move {
+        let limits = HttpLimits {
+            rate: RateLimitConfig {
+                per_ip_per_minute: 4,
+                per_principal_per_minute: 0,
+                trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+            },
+            ..unlimited()
+        };
+        let app = TestApp::spawn_with(db, limits).await;
+        // The client forges a first line; the proxy appends the real address on its own line.
+        let mut statuses = Vec::new();
+        for i in 0..3 {
+            let req = app
+                .client
+                .get(app.url("/healthz"))
+                .header("x-forwarded-for", format!("6.6.6.{i}"))
+                .header("x-forwarded-for", "203.0.113.9");
+            statuses.push(app.send(req, None).await.status.as_u16());
+        }
+        assert_eq!(
+            statuses,
+            [200, 429, 429],
+            "a forged first line chose the bucket"
+        );
+    }
+);
+
+backend_tests!(
+    refusals_of_known_keys_name_them_and_env_keys_obey_disabling,
+    |db: warden_testkit::TestDb| async move {
+        let app = TestApp::spawn(db).await;
+        let key = app.key("alice", Role::Scheduler).await;
+        // The scheme is case-insensitive.
+        let req = app
+            .client
+            .get(app.url("/api/v1/jobs"))
+            .header("authorization", format!("BEARER {key}"));
+        assert_eq!(app.send(req, None).await.status, StatusCode::OK);
+        let p = app.store.principal_get("alice").await.unwrap();
+        app.store
+            .principal_upsert(
+                PrincipalRecord {
+                    disabled: true,
+                    ..p
+                },
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            app.get("/api/v1/jobs", &key).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        let failure = &app
+            .store
+            .audit_list(AuditFilter {
+                action: Some("auth.failure".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()[0];
+        assert_eq!(failure.record.principal_id.as_deref(), Some("alice"));
+        assert!(failure.record.key_id.is_some());
+        // Disabling `admin` stops the JOB_SCHEDULER_API_KEY too.
+        let now = jiff::Timestamp::now();
+        app.store
+            .principal_upsert(
+                PrincipalRecord {
+                    id: "admin".into(),
+                    disabled: true,
+                    limits: Default::default(),
+                    created_at: now,
+                    updated_at: now,
+                },
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            app.get("/api/v1/jobs", ADMIN_ENV_KEY).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+);
