@@ -411,6 +411,10 @@ pub(crate) async fn require_caller<S: Store>(
     let status = response.status();
     let entry = if status == StatusCode::FORBIDDEN {
         Some(("authz.denied", "denied"))
+    } else if status == StatusCode::NOT_FOUND {
+        // Missing, or another principal's: the caller is not told which, the trail keeps
+        // the attempt (probing other tenants' ids shows up here).
+        Some(("authz.not_found", "not_found"))
     } else if service && !status.is_success() {
         Some(("service.request", "failed"))
     } else if service && method.is_safe() {

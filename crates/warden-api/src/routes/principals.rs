@@ -153,7 +153,11 @@ pub(crate) async fn put_principal<S: Store>(
         caller
             .audit_context()
             .record(now, "principal.update", Some(id.to_string()), "ok");
-    audit.detail = Some(format!("disabled={}", record.disabled));
+    audit.detail = Some(format!(
+        "disabled={} limits={}",
+        record.disabled,
+        serde_json::to_string(&record.limits).unwrap_or_default()
+    ));
     state
         .store
         .principal_upsert(record.clone(), vec![audit])

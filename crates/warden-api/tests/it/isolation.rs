@@ -130,6 +130,17 @@ backend_tests!(
             app.get(&format!("/api/v1/jobs/{id}"), &alice).await.status,
             StatusCode::NOT_FOUND
         );
+        // Every probe of alice's ids is in the trail, as bob's.
+        let probes = app
+            .store
+            .audit_list(warden_store::AuditFilter {
+                action: Some("authz.not_found".into()),
+                principal_id: Some("bob".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(probes.len() >= 12, "{}", probes.len());
         // Queue counts span owners, so a scheduler sees the queues without them.
         let queues = app.get("/api/v1/queues", &bob).await;
         assert!(
