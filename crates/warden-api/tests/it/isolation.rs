@@ -4,6 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use warden_core::Role;
+use warden_store::AccessStore;
 use warden_testkit::backend_tests;
 
 use crate::support::TestApp;
