@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //!
+//! - [`check`]: a whole jobs file checked at once (fields, variables, secrets, egress).
 //! - [`egress`]: the egress policy (blocked ranges, allow rules, `https_only`), the DNS resolver
 //!   that connects only to checked addresses, and the redirect policy.
 //!   - [`egress::ranges`]: the table of blocked ranges and IPv4-embedding IPv6 forms.
@@ -17,6 +18,7 @@
 //! - [`secrets`]: the [`secrets::SecretProvider`] interface with environment, directory
 //!   (`/run/secrets`) and chained providers.
 
+pub mod check;
 pub mod egress;
 pub mod http;
 pub mod jobsfile;

@@ -36,6 +36,12 @@ pub(crate) enum Command {
     /// operator can make the first admin key). A key is shown once, when made.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check a `jobs.yaml` file: syntax and fields (with file, line and column), cron
+    /// expressions and time zones, every `${VAR}` set (environment, `--env-file`, `.env`),
+    /// every `secret://` readable, every URL within the egress policy. Lists every error
+    /// and exits non-zero if there is any; otherwise prints each job with its next three
+    /// fire times.
+    Check(CheckArgs),
     /// Jobs on a running server, through its API (`--url`, `--api-key`).
     #[command(subcommand)]
     Jobs(JobsCommand),
@@ -62,6 +68,7 @@ impl Command {
             | Command::Bench(_)
             | Command::Keys(_)
             | Command::Jobs(_)
+            | Command::Check(_)
             | Command::Schedules(_) => "warn",
         }
     }
@@ -368,4 +375,37 @@ pub(crate) struct ClientListArgs {
     /// At most this many (the server caps pages at 500).
     #[arg(long, default_value_t = 100)]
     pub(crate) limit: u32,
+}
+
+/// Where HTTP jobs may connect (the SSRF guard). By default no private, loopback,
+/// link-local (cloud metadata), CGNAT, multicast or documentation address is reachable.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct EgressArgs {
+    /// Open an exception: a CIDR (`10.1.2.0/24`, `127.0.0.1/32`) or a host name
+    /// (repeatable, or comma-separated in the variable).
+    #[arg(
+        long = "egress-allow",
+        value_name = "CIDR|HOST",
+        env = "WARDEN_EGRESS_ALLOW",
+        value_delimiter = ','
+    )]
+    pub(crate) egress_allow: Vec<String>,
+    /// Refuse plain `http://` URLs.
+    #[arg(long, env = "WARDEN_EGRESS_HTTPS_ONLY")]
+    pub(crate) egress_https_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// The jobs file.
+    pub(crate) file: PathBuf,
+    /// An env file whose variables complete the environment (default: `.env` in the
+    /// working directory, when present). The process environment wins.
+    #[arg(long, env = "WARDEN_ENV_FILE")]
+    pub(crate) env_file: Option<PathBuf>,
+    /// Where `secret://NAME` files live (one file per secret), after the environment.
+    #[arg(long, default_value = "/run/secrets", env = "WARDEN_SECRETS_DIR")]
+    pub(crate) secrets_dir: PathBuf,
+    #[command(flatten)]
+    pub(crate) egress: EgressArgs,
 }

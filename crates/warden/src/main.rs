@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - `cli`: the command line (clap), with `--help` for every subcommand.
-//! - `commands/*`: one file per subcommand (`serve`, `migrate`, `keys`, `cron next`, `bench`,
+//! - `commands/*`: one file per subcommand (`serve`, `migrate`, `keys`, `check`, `cron next`, `bench`,
 //!   and `client`: `jobs` and `schedules` through a running server's API).
 //! - `secret`: the server secret API keys are hashed with.
 //! - `app`: `Application::build` (store, engine, HTTP listener) and `run_until_stopped`.
@@ -40,6 +40,7 @@ fn main() -> ExitCode {
             Command::Cron(cli::CronCommand::Next(args)) => commands::cron_next::run(args),
             Command::Bench(args) => commands::bench::run(args).await,
             Command::Keys(command) => commands::keys::run(command).await,
+            Command::Check(args) => commands::check::run(args).await,
             Command::Jobs(command) => commands::client::run_jobs(command).await,
             Command::Schedules(command) => commands::client::run_schedules(command).await,
         }

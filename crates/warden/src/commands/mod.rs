@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod bench;
+pub(crate) mod check;
 pub(crate) mod client;
 pub(crate) mod cron_next;
 pub(crate) mod keys;
