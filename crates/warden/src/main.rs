@@ -4,6 +4,7 @@
 //! - `cli`: the command line (clap), with `--help` for every subcommand.
 //! - `commands/*`: one file per subcommand (`serve`, `migrate`, `keys`, `check`, `cron next`, `bench`,
 //!   and `client`: `jobs` and `schedules` through a running server's API).
+//! - `config_jobs`: jobs from `jobs.yaml` synced into schedules owned by `config`.
 //! - `secret`: the server secret API keys are hashed with.
 //! - `app`: `Application::build` (store, engine, HTTP listener) and `run_until_stopped`.
 //! - `telemetry`: structured logs (readable or JSON).
@@ -11,6 +12,14 @@
 mod app;
 mod cli;
 mod commands;
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "tested here; `serve --jobs` wires it in next (issue 4)"
+    )
+)]
+mod config_jobs;
 mod secret;
 mod telemetry;
 

@@ -1,0 +1,256 @@
+//! Jobs from a `jobs.yaml` file become schedules owned by the `config` principal.
+//!
+//! A sync compares the file with the stored `config` schedules by name: a new job adds a
+//! schedule, a changed one is replaced (its ledger kept), one no longer in the file is
+//! paused (its run history kept), an unchanged one is left alone (so its next fire time
+//! and ledger are untouched). Renaming a job is a removal plus an addition. Each schedule
+//! enqueues the job type `warden.http` with the payload `{"job": NAME}`: the definition —
+//! URL, headers, `${VAR}` templates — stays in the file and is resolved at each run, so
+//! no secret is ever stored. Every change is audited as made by `config`.
+
+use std::{collections::HashMap, time::Duration};
+
+use serde_json::json;
+use warden_core::{Scope, schedule::CatchUpWindow};
+use warden_engine::{Actor, CronRequest, JobRequest, Scheduler};
+use warden_exec::{HttpJob, JobsFile};
+use warden_store::{AuditContext, Limits, Page, Schedule, Store};
+
+/// The principal that owns schedules made from the jobs file.
+pub(crate) const CONFIG_OWNER: &str = "config";
+/// The job type of a scheduled HTTP call.
+pub(crate) const HTTP_JOB_TYPE: &str = "warden.http";
+/// Added to a call's own timeout for the engine's: the HTTP client gives up first and
+/// leaves a run record saying so.
+const TIMEOUT_MARGIN: Duration = Duration::from_secs(5);
+
+/// What a sync changed, by job name.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct SyncReport {
+    pub(crate) added: Vec<String>,
+    pub(crate) changed: Vec<String>,
+    pub(crate) disabled: Vec<String>,
+    pub(crate) unchanged: usize,
+}
+
+fn config_actor() -> Actor {
+    Actor::principal(
+        CONFIG_OWNER,
+        Scope::Owner(CONFIG_OWNER.into()),
+        Limits::default(),
+        AuditContext {
+            principal_id: Some(CONFIG_OWNER.into()),
+            user_agent: Some("warden serve --jobs".into()),
+            ..AuditContext::default()
+        },
+    )
+}
+
+/// The schedule request a job of the file stands for.
+fn request(job: &HttpJob) -> CronRequest {
+    let cron = job.schedule();
+    let mut r = CronRequest::new(job.name(), cron.expr(), HTTP_JOB_TYPE);
+    r.timezone = cron.tz_name().to_owned();
+    r.dst = cron.dst();
+    r.job = JobRequest::new(
+        HTTP_JOB_TYPE,
+        json!({"job": job.name()}),
+        job.queue().as_str(),
+    )
+    .priority(job.priority())
+    .max_attempts(i64::from(job.max_attempts().get()))
+    .timeout(job.timeout().as_duration() + TIMEOUT_MARGIN);
+    r.overlap = job.overlap();
+    r.missed = job.missed();
+    r.catch_up = CatchUpWindow::default().as_duration();
+    r.paused = !job.enabled();
+    r
+}
+
+/// Whether the stored schedule already is what `r` asks for.
+fn same(s: &Schedule, r: &CronRequest) -> bool {
+    let t = &s.template;
+    s.cron.expr() == r.cron
+        && s.cron.tz_name() == r.timezone
+        && s.cron.dst() == r.dst
+        && t.kind.as_str() == r.job.job_type
+        && t.queue.as_str() == r.job.queue
+        && t.priority == r.job.priority
+        && Some(i64::from(t.max_attempts.get())) == r.job.max_attempts
+        && Some(t.timeout.as_millis()) == r.job.timeout_ms
+        && t.payload.to_json() == r.job.data
+        && s.overlap == r.overlap
+        && s.missed == r.missed
+        && s.paused == r.paused
+}
+
+/// Every schedule the `config` principal owns.
+async fn config_schedules<S: Store>(store: &S) -> anyhow::Result<Vec<Schedule>> {
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .schedule_list(
+                Page { limit: 500, after },
+                Scope::Owner(CONFIG_OWNER.into()),
+            )
+            .await?;
+        let full = page.len() == 500;
+        after = page.last().map(|s| s.id.as_uuid());
+        all.extend(page);
+        if !full {
+            return Ok(all);
+        }
+    }
+}
+
+/// Brings the `config` schedules in line with `file`.
+pub(crate) async fn sync<S: Store>(
+    scheduler: &Scheduler<S>,
+    file: &JobsFile,
+) -> anyhow::Result<SyncReport> {
+    let actor = config_actor();
+    let mut stored: HashMap<String, Schedule> = config_schedules(scheduler.store())
+        .await?
+        .into_iter()
+        .map(|s| (s.name.clone(), s))
+        .collect();
+    let mut report = SyncReport::default();
+    for job in file.jobs() {
+        let r = request(job);
+        match stored.remove(job.name()) {
+            Some(s) if same(&s, &r) => report.unchanged += 1,
+            Some(s) => {
+                scheduler.update_schedule_as(&actor, s.id, r).await?;
+                report.changed.push(job.name().to_owned());
+            }
+            None => {
+                scheduler.add_cron_as(&actor, r).await?;
+                report.added.push(job.name().to_owned());
+            }
+        }
+    }
+    for (name, s) in stored {
+        if !s.paused {
+            scheduler.set_schedule_paused_as(&actor, s.id, true).await?;
+            report.disabled.push(name);
+        }
+    }
+    report.added.sort();
+    report.changed.sort();
+    report.disabled.sort();
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use warden_core::SystemClock;
+    use warden_engine::{Engine, EngineConfig, Registry};
+    use warden_store::{AccessStore, AuditFilter};
+    use warden_testkit::{TestDb, backend_tests};
+
+    use super::*;
+
+    fn file(text: &str) -> JobsFile {
+        warden_exec::parse(text, "jobs.yaml").unwrap()
+    }
+
+    const V1: &str = r#"
+jobs:
+  - name: report
+    schedule: "0 9 * * *"
+    timezone: Europe/Paris
+    url: "https://api.example.com/report"
+    headers:
+      Authorization: "Bearer ${REPORT_TOKEN}"
+  - name: ping
+    schedule: "*/5 * * * *"
+    url: "https://api.example.com/ping"
+"#;
+
+    const V2: &str = r#"
+jobs:
+  - name: report
+    schedule: "0 10 * * *"
+    timezone: Europe/Paris
+    url: "https://api.example.com/report"
+  - name: sync
+    schedule: "0 * * * *"
+    url: "https://api.example.com/sync"
+    enabled: false
+"#;
+
+    backend_tests!(
+        jobs_become_config_schedules_and_follow_the_file,
+        |db: TestDb| async move {
+            let store = Arc::new(db.store().clone());
+            let mut registry = Registry::new();
+            registry
+                .register(HTTP_JOB_TYPE, |_, _: serde_json::Value| async {})
+                .unwrap();
+            let scheduler = Engine::scheduler(
+                store.clone(),
+                registry,
+                EngineConfig::default(),
+                Arc::new(SystemClock),
+            )
+            .unwrap();
+            let first = sync(&scheduler, &file(V1)).await.unwrap();
+            assert_eq!(first.added, ["ping", "report"]);
+            let stored = config_schedules(store.as_ref()).await.unwrap();
+            assert_eq!(stored.len(), 2);
+            let report = stored.iter().find(|s| s.name == "report").unwrap();
+            assert_eq!(
+                (report.owner.as_str(), report.cron.tz_name()),
+                ("config", "Europe/Paris")
+            );
+            assert_eq!(report.template.kind.as_str(), HTTP_JOB_TYPE);
+            // The definition stays in the file: the payload names the job, nothing more.
+            assert_eq!(report.template.payload.to_json(), json!({"job": "report"}));
+
+            // The same file again changes nothing (cursors and ledgers untouched).
+            let again = sync(&scheduler, &file(V1)).await.unwrap();
+            assert_eq!(
+                again,
+                SyncReport {
+                    unchanged: 2,
+                    ..SyncReport::default()
+                }
+            );
+
+            let next = sync(&scheduler, &file(V2)).await.unwrap();
+            assert_eq!(
+                (next.added, next.changed, next.disabled),
+                (
+                    vec!["sync".to_owned()],
+                    vec!["report".to_owned()],
+                    vec!["ping".to_owned()]
+                )
+            );
+            let stored = config_schedules(store.as_ref()).await.unwrap();
+            let by_name = |n: &str| stored.iter().find(|s| s.name == n).unwrap().clone();
+            assert_eq!(by_name("report").cron.expr(), "0 10 * * *");
+            assert!(
+                by_name("ping").paused,
+                "a job removed from the file is paused, not deleted"
+            );
+            assert!(
+                by_name("sync").paused,
+                "a disabled job's schedule is paused"
+            );
+            let trail = store
+                .audit_list(AuditFilter {
+                    principal_id: Some(CONFIG_OWNER.into()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let actions: Vec<&str> = trail.iter().map(|e| e.record.action.as_str()).collect();
+            for a in ["schedule.create", "schedule.update", "schedule.pause"] {
+                assert!(actions.contains(&a), "{a} missing from {actions:?}");
+            }
+        }
+    );
+}
