@@ -15,6 +15,7 @@
 //!   line, column and field (`jobs[2].schedule`); tight size, depth and alias limits.
 //! - [`template`]: `${VAR}` / `${NOW}` / `secret://NAME` templates, the environment
 //!   (process + env file) they read, load-time checks and run-time resolution.
+//! - [`runner`]: [`runner::HttpRunner`] runs a job of the current jobs file: outcome and record.
 //! - [`secrets`]: the [`secrets::SecretProvider`] interface with environment, directory
 //!   (`/run/secrets`) and chained providers.
 
@@ -23,6 +24,7 @@ pub mod egress;
 pub mod http;
 pub mod jobsfile;
 pub mod redact;
+pub mod runner;
 pub mod secrets;
 pub mod template;
 

@@ -44,7 +44,7 @@ use warden_core::Outcome;
 use crate::{
     http::{Failure, HttpClient, HttpError, HttpOutcome, HttpRecord, HttpRequest},
     jobsfile::{JobsFile, Method},
-    redact::{REDACTED, Redactor, is_sensitive_header, truncate_at_char_boundary},
+    redact::{Redactor, is_sensitive_header, truncate_at_char_boundary},
     secrets::{SecretError, SecretProvider},
     template::{Builtins, Env, ResolveError, ResolvedRequest, resolve_request},
 };
@@ -154,7 +154,7 @@ impl HttpRunner {
                 &Redactor::default(),
                 record,
                 Outcome::Fail { error: message },
-                Some(("not_in_file", String::new())),
+                Some("not_in_file"),
                 None,
                 started,
             );
@@ -170,7 +170,7 @@ impl HttpRunner {
                 &Redactor::default(),
                 record,
                 Outcome::Cancel { reason },
-                None,
+                Some("disabled"),
                 None,
                 started,
             );
@@ -199,7 +199,7 @@ impl HttpRunner {
                     &Redactor::default(),
                     record,
                     outcome,
-                    Some(("resolve", String::new())),
+                    Some("resolve"),
                     None,
                     started,
                 );
@@ -238,7 +238,7 @@ impl HttpRunner {
                     &redactor,
                     record,
                     Outcome::Fail { error },
-                    Some(("invalid_request", String::new())),
+                    Some("invalid_request"),
                     None,
                     started,
                 );
@@ -247,7 +247,6 @@ impl HttpRunner {
         drop(request);
 
         let outcome = self.client.execute(http_request, &redactor).await;
-        let status = outcome.record().map(|r| r.status);
         if let Some(r) = outcome.record() {
             add_response(&mut record, r, &redactor);
         }
@@ -262,7 +261,6 @@ impl HttpRunner {
         {
             record.insert("retry_after_ms".into(), json!(millis(*after)));
         }
-        let _ = status;
         finish(
             job_name,
             &redactor,
@@ -376,8 +374,8 @@ fn add_response(record: &mut Map<String, Value>, r: &HttpRecord, redactor: &Reda
     record.insert("body_error".into(), json!(r.body_error));
 }
 
-/// The engine outcome and, for failures, the error's `(kind, message)` for the record.
-fn map_outcome(job_name: &str, outcome: &HttpOutcome) -> (Outcome, Option<(&'static str, String)>) {
+/// The engine outcome and, for failures, the error's kind for the record.
+fn map_outcome(job_name: &str, outcome: &HttpOutcome) -> (Outcome, Option<&'static str>) {
     match outcome {
         HttpOutcome::Success(_) => (Outcome::Done, None),
         HttpOutcome::Retry { after, failure } => {
@@ -385,19 +383,14 @@ fn map_outcome(job_name: &str, outcome: &HttpOutcome) -> (Outcome, Option<(&'sta
             (
                 Outcome::Retry {
                     after: *after,
-                    error: message.clone(),
+                    error: message,
                 },
-                Some((kind, message)),
+                Some(kind),
             )
         }
         HttpOutcome::Fail(failure) => {
             let (kind, message) = describe(job_name, failure);
-            (
-                Outcome::Fail {
-                    error: message.clone(),
-                },
-                Some((kind, message)),
-            )
+            (Outcome::Fail { error: message }, Some(kind))
         }
     }
 }
@@ -415,7 +408,11 @@ fn describe(job_name: &str, failure: &Failure) -> (&'static str, String) {
             let excerpt = r.body_excerpt.trim();
             if !excerpt.is_empty() {
                 let short = truncate_at_char_boundary(excerpt.to_owned(), ERROR_EXCERPT_BYTES);
-                let ellipsis = if short.len() < excerpt.len() { "…" } else { "" };
+                let ellipsis = if short.len() < excerpt.len() {
+                    "…"
+                } else {
+                    ""
+                };
                 message.push_str(&format!(": {short}{ellipsis}"));
             }
             ("http_status", message)
@@ -428,7 +425,6 @@ fn describe(job_name: &str, failure: &Failure) -> (&'static str, String) {
                 crate::http::HttpErrorKind::Connect => "connect",
                 crate::http::HttpErrorKind::Transport => "transport",
                 crate::http::HttpErrorKind::InvalidRequest => "invalid_request",
-                _ => "error",
             };
             (code, format!("job `{job_name}`: {kind}: {message}"))
         }
@@ -441,7 +437,7 @@ fn finish(
     redactor: &Redactor,
     mut record: Map<String, Value>,
     outcome: Outcome,
-    error: Option<(&'static str, String)>,
+    error_kind: Option<&'static str>,
     http_duration_ms: Option<u64>,
     started: Instant,
 ) -> RunResult {
@@ -465,10 +461,10 @@ fn finish(
         Outcome::Cancel { reason } => ("cancel", Some(reason.clone())),
     };
     record.insert("outcome".into(), json!(kind));
-    if let (Some(message), Some((error_kind, _))) = (message, error) {
+    if let Some(message) = message {
         record.insert(
             "error".into(),
-            json!({ "kind": error_kind, "message": message }),
+            json!({ "kind": error_kind.unwrap_or("error"), "message": message }),
         );
     }
     let duration_ms = http_duration_ms.unwrap_or_else(|| millis(started.elapsed()));
@@ -479,8 +475,20 @@ fn finish(
 
     let status = record.get("status").and_then(Value::as_u64);
     match kind {
-        "done" => tracing::info!(job = job_name, status, duration_ms, outcome = kind, "HTTP job run"),
-        _ => tracing::warn!(job = job_name, status, duration_ms, outcome = kind, "HTTP job run"),
+        "done" => tracing::info!(
+            job = job_name,
+            status,
+            duration_ms,
+            outcome = kind,
+            "HTTP job run"
+        ),
+        _ => tracing::warn!(
+            job = job_name,
+            status,
+            duration_ms,
+            outcome = kind,
+            "HTTP job run"
+        ),
     }
     RunResult { outcome, record }
 }
@@ -508,6 +516,3 @@ fn redact_strings(value: &mut Value, redactor: &Redactor) {
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
-
-/// The value every sensitive header is recorded as.
-pub const REDACTED_HEADER: &str = REDACTED;

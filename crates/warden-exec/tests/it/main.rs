@@ -9,6 +9,7 @@ mod props;
 mod redaction;
 mod redirects;
 mod resolve;
+mod runner;
 mod secrets;
 mod seed;
 mod ssrf;
