@@ -18,6 +18,8 @@ pub struct JobContext {
     pub max_attempts: i32,
     /// The principal that owns the job.
     pub owner: String,
+    /// When this attempt was due (for a cron job's first attempt, its occurrence instant).
+    pub run_at: jiff::Timestamp,
 }
 
 /// Turns what a handler returns into an [`Outcome`].

@@ -16,9 +16,13 @@ use warden_security::{
 };
 use warden_store::AnyStore;
 
+use warden_exec::runner::HttpRunner;
+
 use crate::{
     cli::{OidcArgs, ServeArgs},
     commands::{keys::env_secret, migrate::open_migrated},
+    config_jobs,
+    jobs_file::{self, JobsSource},
     secret,
 };
 
@@ -56,6 +60,8 @@ pub(crate) struct Application {
     store: Arc<AnyStore>,
     auth: Arc<AuthConfig>,
     limits: HttpLimits,
+    /// The jobs file being followed (`--jobs`), and the runner of its calls.
+    jobs: Option<(JobsSource, HttpRunner)>,
 }
 
 /// A static key from the environment variable `name`, if set; a weak one stops the start.
@@ -137,7 +143,41 @@ impl Application {
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
             ..EngineConfig::default()
         };
-        let engine = Engine::start(store.clone(), builtin_registry(), config)?;
+        let mut registry = builtin_registry();
+        let jobs = match &args.jobs.jobs_file {
+            None => None,
+            Some(path) => {
+                let source = JobsSource::new(
+                    path.clone(),
+                    args.jobs.env_file.as_deref(),
+                    args.jobs.secrets_dir.clone(),
+                    &args.jobs.egress,
+                )?;
+                let report = source.check().await?;
+                for w in &report.warnings {
+                    tracing::warn!(warning = %w, "jobs file");
+                }
+                if !report.is_ok() {
+                    let n = report.errors.len();
+                    anyhow::bail!(
+                        "{} is invalid ({n} error{}):\n{}",
+                        path.display(),
+                        if n == 1 { "" } else { "s" },
+                        report.errors.join("\n")
+                    );
+                }
+                let file = report.file.expect("a valid report has its file");
+                let runner = jobs_file::runner(&source, file)?;
+                jobs_file::register_http(&mut registry, runner.clone())?;
+                Some((source, runner))
+            }
+        };
+        let engine = Engine::start(store.clone(), registry, config)?;
+        if let Some((source, runner)) = &jobs {
+            let report = config_jobs::sync(engine.scheduler(), &runner.current()).await?;
+            jobs_file::log_sync(&report);
+            tracing::info!(file = %source.path.display(), jobs = runner.current().jobs().len(), "jobs file loaded");
+        }
         let listener = TcpListener::bind(args.listen).await.with_context(|| {
             format!(
                 "could not listen on {} (in use? try --listen 127.0.0.1:0)",
@@ -150,6 +190,7 @@ impl Application {
             store,
             auth,
             limits,
+            jobs,
         })
     }
 
@@ -172,6 +213,14 @@ impl Application {
             self.limits.clone(),
         );
         let token = self.engine.shutdown_token();
+        let follower = self.jobs.map(|(source, runner)| {
+            tokio::spawn(jobs_file::follow(
+                source,
+                runner,
+                self.engine.scheduler().clone(),
+                token.clone(),
+            ))
+        });
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app).with_graceful_shutdown(async move {
             shutdown.await;
@@ -181,6 +230,9 @@ impl Application {
             token.cancel();
         });
         let result = served.await.context("the HTTP server failed");
+        if let Some(f) = follower {
+            f.abort();
+        }
         self.engine.shutdown().await;
         result
     }

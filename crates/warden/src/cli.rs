@@ -31,7 +31,7 @@ pub(crate) enum Command {
     /// probes `GET /healthz`, `GET /readyz`). Applies migrations first. Stops gracefully
     /// on SIGTERM or Ctrl-C: running jobs get a grace period, the rest are released.
     #[command(after_help = SERVE_ENV_HELP)]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage API keys directly on the database (works without a running server, so an
     /// operator can make the first admin key). A key is shown once, when made.
     #[command(subcommand)]
@@ -146,6 +146,28 @@ pub(crate) struct ServeArgs {
 
     #[command(flatten)]
     pub(crate) oidc: OidcArgs,
+
+    #[command(flatten)]
+    pub(crate) jobs: JobsFileArgs,
+}
+
+/// Scheduled HTTP calls from a `jobs.yaml` file.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct JobsFileArgs {
+    /// A `jobs.yaml` file: its jobs become schedules owned by `config` (checked first,
+    /// like `warden check`; an invalid file stops the start). Reloaded on SIGHUP and when
+    /// the file changes; an invalid new file keeps the previous one running.
+    #[arg(long = "jobs", value_name = "FILE", env = "WARDEN_JOBS_FILE")]
+    pub(crate) jobs_file: Option<PathBuf>,
+    /// An env file whose variables complete the environment of `${VAR}` references
+    /// (default: `.env` in the working directory, when present).
+    #[arg(long, env = "WARDEN_ENV_FILE")]
+    pub(crate) env_file: Option<PathBuf>,
+    /// Where `secret://NAME` files live (one file per secret), after the environment.
+    #[arg(long, default_value = "/run/secrets", env = "WARDEN_SECRETS_DIR")]
+    pub(crate) secrets_dir: PathBuf,
+    #[command(flatten)]
+    pub(crate) egress: EgressArgs,
 }
 
 /// Secrets are read from the environment only, never from flags (which `ps` shows).

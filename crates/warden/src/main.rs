@@ -5,6 +5,8 @@
 //! - `commands/*`: one file per subcommand (`serve`, `migrate`, `keys`, `check`, `cron next`, `bench`,
 //!   and `client`: `jobs` and `schedules` through a running server's API).
 //! - `config_jobs`: jobs from `jobs.yaml` synced into schedules owned by `config`.
+//! - `jobs_file`: the jobs file's environment, secrets and egress policy; running its
+//!   calls (`warden.http`) and following the file as it changes.
 //! - `secret`: the server secret API keys are hashed with.
 //! - `app`: `Application::build` (store, engine, HTTP listener) and `run_until_stopped`.
 //! - `telemetry`: structured logs (readable or JSON).
@@ -12,14 +14,8 @@
 mod app;
 mod cli;
 mod commands;
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "tested here; `serve --jobs` wires it in next (issue 4)"
-    )
-)]
 mod config_jobs;
+mod jobs_file;
 mod secret;
 mod telemetry;
 
@@ -44,7 +40,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => commands::serve::run(args).await,
+            Command::Serve(args) => commands::serve::run(*args).await,
             Command::Migrate(args) => commands::migrate::run(args).await,
             Command::Cron(cli::CronCommand::Next(args)) => commands::cron_next::run(args),
             Command::Bench(args) => commands::bench::run(args).await,

@@ -2,45 +2,19 @@
 //! prints each job with its next three fire times; every error is listed, and the exit
 //! status is non-zero when there is any.
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use jiff::Timestamp;
-use warden_exec::{
-    ChainSecrets, DirSecrets, EnvSecrets,
-    check::check_file,
-    egress::{AllowRule, EgressPolicy},
-    template::Env,
-};
 
-use crate::cli::{CheckArgs, EgressArgs};
-
-/// The egress policy the flags describe.
-pub(crate) fn egress_policy(args: &EgressArgs) -> anyhow::Result<EgressPolicy> {
-    let allow = args
-        .egress_allow
-        .iter()
-        .map(|r| {
-            r.trim().parse::<AllowRule>().map_err(|e| {
-                anyhow::anyhow!("invalid `--egress-allow` {r:?}: {e}; expected a CIDR such as 10.0.0.0/8 or a host name")
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
-    Ok(EgressPolicy {
-        allow,
-        https_only: args.egress_https_only,
-    })
-}
+use crate::{cli::CheckArgs, jobs_file::JobsSource};
 
 pub(crate) async fn run(args: CheckArgs) -> anyhow::Result<()> {
-    let policy = egress_policy(&args.egress)?;
-    let cwd = std::env::current_dir().context("no working directory")?;
-    let env = Env::discover(args.env_file.as_deref(), &cwd);
-    let secrets = ChainSecrets::new()
-        .with(EnvSecrets::new(env.clone()))
-        .with(DirSecrets::new(args.secrets_dir.clone()));
-    let path = args.file.clone();
-    let report = tokio::task::spawn_blocking(move || check_file(&path, &env, &secrets, &policy))
-        .await
-        .context("the check stopped unexpectedly")?;
+    let source = JobsSource::new(
+        args.file.clone(),
+        args.env_file.as_deref(),
+        args.secrets_dir.clone(),
+        &args.egress,
+    )?;
+    let report = source.check().await?;
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }

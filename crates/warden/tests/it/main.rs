@@ -3,5 +3,6 @@
 mod api;
 mod check;
 mod cli;
+mod http_jobs;
 mod serve;
 mod support;

@@ -1,0 +1,151 @@
+//! `warden serve --jobs`: scheduled HTTP calls from a jobs file, end to end — the call is
+//! made with its `${VAR}` and `secret://` values, the secrets appear in no log line and no
+//! database file (not even when the server echoes them back in an error), and the file
+//! is followed as it changes.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpListener,
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use crate::support::Server;
+
+/// A server on 127.0.0.1 that reports each request's head and answers 500 with the
+/// request's headers echoed in the body.
+fn echo_server() -> (u16, mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut head = String::new();
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let reply = format!("upstream failed; you sent:\n{head}");
+            let _ = write!(
+                conn,
+                "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+            if tx.send(head).is_err() {
+                return;
+            }
+        }
+    });
+    (port, rx)
+}
+
+fn jobs_yaml(port: u16, path: &str) -> String {
+    format!(
+        "jobs:\n  - name: ping\n    schedule: \"* * * * * *\"\n    url: \"http://127.0.0.1:{port}{path}\"\n    method: POST\n    headers:\n      Authorization: \"Bearer ${{PING_TOKEN}}\"\n      X-Api-Key: \"secret://api_key\"\n    data:\n      run: \"${{RUN_ID}}\"\n    retries: 0\n"
+    )
+}
+
+fn wait_for(rx: &mpsc::Receiver<String>, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let head = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no request: {what}"));
+        if pred(&head) {
+            return head;
+        }
+    }
+}
+
+#[test]
+fn jobs_file_calls_are_made_with_their_secrets_which_are_stored_and_logged_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, requests) = echo_server();
+    let token = format!("tok-{:016x}", rand::random::<u64>());
+    let api_key = format!("key-{:016x}", rand::random::<u64>());
+    let secrets = dir.path().join("secrets");
+    std::fs::create_dir(&secrets).unwrap();
+    std::fs::write(secrets.join("api_key"), format!("{api_key}\n")).unwrap();
+    let jobs = dir.path().join("jobs.yaml");
+    std::fs::write(&jobs, jobs_yaml(port, "/ping")).unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_with_env(
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--jobs",
+            jobs.to_str().unwrap(),
+            "--secrets-dir",
+            secrets.to_str().unwrap(),
+            "--egress-allow",
+            "127.0.0.1/32",
+        ],
+        &[("PING_TOKEN", &token), ("RUST_LOG", "debug")],
+    );
+    let head = wait_for(&requests, "the first call", |h| h.starts_with("POST /ping"));
+    assert!(head.contains(&format!("Bearer {token}")), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("x-api-key: {api_key}")),
+        "{head}"
+    );
+
+    // A changed file is followed without a restart.
+    std::fs::write(&jobs, jobs_yaml(port, "/pong")).unwrap();
+    wait_for(&requests, "a call to the new URL", |h| {
+        h.starts_with("POST /pong")
+    });
+    // An invalid file is refused; the previous one keeps running.
+    std::fs::write(&jobs, "jobs:\n  - name: broken\n    schedule: \"nope\"\n").unwrap();
+    std::thread::sleep(Duration::from_secs(3)); // the file is looked at every 2 s
+    wait_for(&requests, "calls continue after a bad file", |h| {
+        h.starts_with("POST /pong")
+    });
+
+    let logs = server.terminate();
+    assert!(
+        logs.iter().any(|l| l.contains("jobs file synced")),
+        "no sync line"
+    );
+    assert!(
+        logs.iter().any(|l| l.contains("invalid jobs file")),
+        "the bad file was not reported"
+    );
+    for line in &logs {
+        assert!(
+            !line.contains(&token) && !line.contains(&api_key),
+            "a secret reached the log: {line}"
+        );
+    }
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("warden.db")
+        {
+            let bytes = std::fs::read(&path).unwrap();
+            for secret in [&token, &api_key] {
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "a secret is in {}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
