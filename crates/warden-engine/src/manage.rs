@@ -38,16 +38,14 @@ impl<S: Store> Scheduler<S> {
         actor: &Actor,
         ids: Vec<JobId>,
     ) -> Result<Vec<JobId>, EngineError> {
-        // TODO-correctness: a pre-check (not atomic with the retry): a retry racing a
-        // creation may pass `maxActive` by one. Inserts are checked atomically.
-        self.check_quota(actor, ids.len()).await?;
         let now = self.shared.clock.now();
         let audit = actor.records(now, "job.retry", ids.iter().map(JobId::to_string));
         let retried = self
             .shared
             .store
-            .job_retry_many(ids, actor.scope.clone(), now, audit)
-            .await?;
+            .job_retry_many(ids, actor.scope.clone(), now, audit, actor.quota())
+            .await
+            .map_err(crate::scheduler::quota_error)?;
         for q in self.shared.wakers.queues.values() {
             q.notify_one();
         }

@@ -357,28 +357,6 @@ impl<S: Store> Scheduler<S> {
         Ok(schedule)
     }
 
-    /// Refuses creating `n` more objects when the actor's `maxActive` quota would be passed.
-    /// Refuses `n` more active objects when the actor's quota would be passed. Only a
-    /// pre-check, for changes that do not insert (a retry revives a finished job); inserts
-    /// check atomically in the store (`job_insert_checked`).
-    pub(crate) async fn check_quota(&self, actor: &Actor, n: usize) -> Result<(), EngineError> {
-        let Some(quota) = actor.quota() else {
-            return Ok(());
-        };
-        let active = self
-            .shared
-            .store
-            .principal_active_count(&quota.owner)
-            .await?;
-        if active + n as i64 > i64::from(quota.max) {
-            return Err(quota_error(StoreError::QuotaExceeded {
-                active,
-                max: quota.max,
-            }));
-        }
-        Ok(())
-    }
-
     /// Parses a request into a job to insert, checking the allowlist and the queue.
     pub(crate) fn prepare(&self, r: JobRequest, now: Timestamp) -> Result<NewJob, EngineError> {
         let kind = JobKind::parse(&r.job_type)?;

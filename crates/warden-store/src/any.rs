@@ -157,8 +157,9 @@ impl Store for AnyStore {
         scope: Scope,
         now: Timestamp,
         audit: Vec<AuditRecord>,
+        quota: Option<ActiveQuota>,
     ) -> Result<Vec<JobId>> {
-        delegate!(self, job_retry_many(ids, scope, now, audit))
+        delegate!(self, job_retry_many(ids, scope, now, audit, quota))
     }
     async fn job_rescue_many(&self, params: RescueParams) -> Result<Vec<RescuedJob>> {
         delegate!(self, job_rescue_many(params))

@@ -104,12 +104,14 @@ pub trait Store: AccessStore {
     /// Makes `dead` (or `cancelled`) jobs `available` again at `now`, with one more
     /// attempt allowed if they had used theirs up. Returns the ids retried; as for
     /// cancel, only the audit records of retried jobs are written.
+    /// Retried jobs are active again, so `quota` applies (atomically, as for inserts).
     fn job_retry_many(
         &self,
         ids: Vec<JobId>,
         scope: Scope,
         now: Timestamp,
         audit: Vec<AuditRecord>,
+        quota: Option<ActiveQuota>,
     ) -> impl Future<Output = Result<Vec<JobId>>> + Send;
 
     /// Returns running jobs whose lease expired to `retryable` (or `dead` when their

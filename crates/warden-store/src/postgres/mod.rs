@@ -105,9 +105,11 @@ impl PgStore {
         scope: Scope,
         now: Timestamp,
         audit: Vec<AuditRecord>,
+        quota: Option<ActiveQuota>,
     ) -> Result<Vec<JobId>> {
         let ids: Vec<Uuid> = ids.iter().map(JobId::as_uuid).collect();
         let mut tx = self.pool.begin().await?;
+        lock_quota(&mut tx, quota.as_ref()).await?;
         let done: Vec<Uuid> = sqlx::query_scalar(sql)
             .bind(&ids)
             .bind(micros(now))
@@ -115,6 +117,7 @@ impl PgStore {
             .fetch_all(&mut *tx)
             .await?;
         let done: Vec<JobId> = done.into_iter().map(JobId::from_uuid).collect();
+        enforce_quota(&mut tx, quota.as_ref(), done.len()).await?;
         access::audit_insert(&mut tx, &crate::model::audit_of(audit, &done)).await?;
         tx.commit().await?;
         Ok(done)
@@ -258,9 +261,10 @@ impl Store for PgStore {
         quota: Option<ActiveQuota>,
     ) -> Result<Vec<InsertedJob>> {
         let mut tx = self.pool.begin().await?;
-        check_quota(&mut tx, quota.as_ref(), jobs.len()).await?;
+        lock_quota(&mut tx, quota.as_ref()).await?;
         let out = Self::insert_jobs(&mut tx, &jobs).await?;
         let created: Vec<JobId> = out.iter().filter(|j| !j.existing).map(|j| j.id).collect();
+        enforce_quota(&mut tx, quota.as_ref(), created.len()).await?;
         access::audit_insert(&mut tx, &crate::model::audit_of(audit, &created)).await?;
         tx.commit().await?;
         self.announce(jobs.iter().map(|j| &j.queue));
@@ -385,8 +389,15 @@ impl Store for PgStore {
         now: Timestamp,
         audit: Vec<AuditRecord>,
     ) -> Result<Vec<JobId>> {
-        self.update_jobs(include_str!("job_cancel_many.sql"), ids, scope, now, audit)
-            .await
+        self.update_jobs(
+            include_str!("job_cancel_many.sql"),
+            ids,
+            scope,
+            now,
+            audit,
+            None,
+        )
+        .await
     }
 
     async fn job_retry_many(
@@ -395,9 +406,17 @@ impl Store for PgStore {
         scope: Scope,
         now: Timestamp,
         audit: Vec<AuditRecord>,
+        quota: Option<ActiveQuota>,
     ) -> Result<Vec<JobId>> {
         let done = self
-            .update_jobs(include_str!("job_retry_many.sql"), ids, scope, now, audit)
+            .update_jobs(
+                include_str!("job_retry_many.sql"),
+                ids,
+                scope,
+                now,
+                audit,
+                quota,
+            )
             .await?;
         let queues: Vec<String> =
             sqlx::query_scalar("SELECT DISTINCT queue FROM jobs WHERE id = ANY($1)")
@@ -516,10 +535,11 @@ impl Store for PgStore {
         quota: Option<ActiveQuota>,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        check_quota(&mut tx, quota.as_ref(), 1).await?;
+        lock_quota(&mut tx, quota.as_ref()).await?;
         bind_schedule(sqlx::query(include_str!("schedule_insert.sql")), &s)
             .execute(&mut *tx)
             .await?;
+        enforce_quota(&mut tx, quota.as_ref(), 1).await?;
         access::audit_insert(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(())
@@ -764,25 +784,41 @@ fn bind_schedule<'q>(
         .bind(micros(s.updated_at))
 }
 
-/// Refuses adding `adding` objects when the quota's owner would pass it. A transaction
-/// lock on the owner serialises concurrent checks of the same owner, so two inserts
-/// cannot both see room for one.
-async fn check_quota(
+/// Takes the quota owner's transaction lock, so concurrent writes for one owner are
+/// counted one after the other (see [`enforce_quota`]).
+async fn lock_quota(
     tx: &mut Transaction<'static, Postgres>,
     quota: Option<&ActiveQuota>,
-    adding: usize,
 ) -> Result<()> {
-    let Some(q) = quota else { return Ok(()) };
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
-        .bind(&q.owner)
-        .execute(&mut **tx)
-        .await?;
+    if let Some(q) = quota {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
+            .bind(&q.owner)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// After a write that made `created` objects active, under the owner's lock: refuses
+/// (the transaction is then rolled back) if the owner is now over its quota. Counting
+/// after the write lets a replay that created nothing (an idempotency key) pass.
+async fn enforce_quota(
+    tx: &mut Transaction<'static, Postgres>,
+    quota: Option<&ActiveQuota>,
+    created: usize,
+) -> Result<()> {
+    let Some(q) = quota.filter(|_| created > 0) else {
+        return Ok(());
+    };
     let active: i64 = sqlx::query_scalar(include_str!("principal_active_count.sql"))
         .bind(&q.owner)
         .fetch_one(&mut **tx)
         .await?;
-    if active + adding as i64 > i64::from(q.max) {
-        return Err(StoreError::QuotaExceeded { active, max: q.max });
+    if active > i64::from(q.max) {
+        return Err(StoreError::QuotaExceeded {
+            active: active - created as i64,
+            max: q.max,
+        });
     }
     Ok(())
 }

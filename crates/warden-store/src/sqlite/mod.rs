@@ -194,8 +194,9 @@ impl Store for SqliteStore {
         scope: Scope,
         now: Timestamp,
         audit: Vec<AuditRecord>,
+        quota: Option<ActiveQuota>,
     ) -> Result<Vec<JobId>> {
-        let write = Write::Retry(ids, scope, now).audited(audit);
+        let write = Write::Retry(ids, scope, now, quota).audited(audit);
         written!(self.writer.call(write).await, Ids)
     }
 

@@ -39,7 +39,7 @@ pub(super) enum Write {
     Heartbeat(HeartbeatParams),
     Complete(Vec<Completion>),
     Cancel(Vec<JobId>, Scope, jiff::Timestamp),
-    Retry(Vec<JobId>, Scope, jiff::Timestamp),
+    Retry(Vec<JobId>, Scope, jiff::Timestamp, Option<ActiveQuota>),
     Rescue(RescueParams),
     QueuePaused(warden_core::QueueName, bool, jiff::Timestamp),
     ScheduleInsert(Box<Schedule>, Option<ActiveQuota>),
@@ -199,9 +199,9 @@ fn created(jobs: &[InsertedJob]) -> Vec<JobId> {
 fn perform(conn: &Connection, write: Write) -> Result<Written> {
     Ok(match write {
         Write::InsertJobs(jobs, quota) => {
-            // One writer: the count and the insert cannot interleave with another insert.
-            writes::check_quota(conn, quota.as_ref(), jobs.len())?;
-            Written::Inserted(writes::insert_jobs(conn, &jobs)?)
+            let inserted = writes::insert_jobs(conn, &jobs)?;
+            writes::enforce_quota(conn, quota.as_ref(), created(&inserted).len())?;
+            Written::Inserted(inserted)
         }
         Write::Claim(p) => Written::Claimed(writes::claim(conn, p)?),
         Write::Heartbeat(p) => Written::Ids(writes::heartbeat(conn, p)?),
@@ -213,21 +213,20 @@ fn perform(conn: &Connection, write: Write) -> Result<Written> {
             &scope,
             now,
         )?),
-        Write::Retry(ids, scope, now) => Written::Ids(writes::update_jobs(
-            conn,
-            include_str!("job_retry.sql"),
-            &ids,
-            &scope,
-            now,
-        )?),
+        Write::Retry(ids, scope, now, quota) => {
+            let retried =
+                writes::update_jobs(conn, include_str!("job_retry.sql"), &ids, &scope, now)?;
+            writes::enforce_quota(conn, quota.as_ref(), retried.len())?;
+            Written::Ids(retried)
+        }
         Write::Rescue(p) => Written::Rescued(writes::rescue(conn, p)?),
         Write::QueuePaused(queue, paused, now) => {
             writes::queue_set_paused(conn, &queue, paused, now)?;
             Written::Done
         }
         Write::ScheduleInsert(s, quota) => {
-            writes::check_quota(conn, quota.as_ref(), 1)?;
             writes::schedule_insert(conn, *s)?;
+            writes::enforce_quota(conn, quota.as_ref(), 1)?;
             Written::Done
         }
         Write::ScheduleUpdate(s, scope) => {

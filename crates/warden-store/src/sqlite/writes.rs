@@ -91,18 +91,26 @@ pub(super) fn insert_jobs(conn: &Connection, jobs: &[NewJob]) -> Result<Vec<Inse
         .collect()
 }
 
-/// Refuses adding `adding` when the quota's owner would pass it.
-pub(super) fn check_quota(
+/// After a write that made `created` objects active: refuses (so the caller's savepoint
+/// rolls the write back) if the quota's owner is now over it. Counting after the write
+/// lets a replay that created nothing (an idempotency key) pass at the limit. One writer:
+/// no other write interleaves.
+pub(super) fn enforce_quota(
     conn: &Connection,
     quota: Option<&ActiveQuota>,
-    adding: usize,
+    created: usize,
 ) -> Result<()> {
-    let Some(q) = quota else { return Ok(()) };
+    let Some(q) = quota.filter(|_| created > 0) else {
+        return Ok(());
+    };
     let active: i64 = conn
         .prepare_cached(include_str!("principal_active_count.sql"))?
         .query_row([&q.owner], |r| r.get(0))?;
-    if active + adding as i64 > i64::from(q.max) {
-        return Err(StoreError::QuotaExceeded { active, max: q.max });
+    if active > i64::from(q.max) {
+        return Err(StoreError::QuotaExceeded {
+            active: active - created as i64,
+            max: q.max,
+        });
     }
     Ok(())
 }

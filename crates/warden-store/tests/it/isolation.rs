@@ -197,7 +197,7 @@ backend_tests!(
         // Not dead yet: a retry does nothing.
         assert!(
             store
-                .job_retry_many(vec![j.id], Scope::All, at(1), vec![])
+                .job_retry_many(vec![j.id], Scope::All, at(1), vec![], None)
                 .await
                 .unwrap()
                 .is_empty()
@@ -215,7 +215,7 @@ backend_tests!(
             JobState::Dead
         );
         let retried = store
-            .job_retry_many(vec![j.id], Scope::All, at(61), vec![])
+            .job_retry_many(vec![j.id], Scope::All, at(61), vec![], None)
             .await
             .unwrap();
         assert_eq!(retried, [j.id]);
@@ -481,6 +481,77 @@ backend_tests!(
                 .job_insert_checked(vec![j], vec![], Some(bob))
                 .await
                 .is_ok()
+        );
+    }
+);
+
+backend_tests!(
+    replays_pass_at_the_quota_and_retries_are_held_to_it,
+    |db: warden_testkit::TestDb| async move {
+        use warden_store::ActiveQuota;
+        let store = db.store();
+        let quota = || {
+            Some(ActiveQuota {
+                owner: "alice".into(),
+                max: 2,
+            })
+        };
+        let keyed = |key: &str| {
+            let mut j = job("q");
+            j.owner = "alice".into();
+            j.idempotency_key = Some(key.into());
+            j
+        };
+        let a = store
+            .job_insert_checked(vec![keyed("a")], vec![], quota())
+            .await
+            .unwrap()[0];
+        let b = store
+            .job_insert_checked(vec![keyed("b")], vec![], quota())
+            .await
+            .unwrap()[0];
+        // At the limit, a replay creates nothing and is answered with the existing job.
+        let replay = store
+            .job_insert_checked(vec![keyed("a")], vec![], quota())
+            .await
+            .unwrap();
+        assert_eq!((replay[0].id, replay[0].existing), (a.id, true));
+        assert!(matches!(
+            store
+                .job_insert_checked(vec![keyed("c")], vec![], quota())
+                .await,
+            Err(StoreError::QuotaExceeded { active: 2, max: 2 })
+        ));
+        // Cancelled jobs free room; retrying them takes it back, atomically.
+        store
+            .job_cancel_many(vec![a.id, b.id], Scope::All, at(1), vec![])
+            .await
+            .unwrap();
+        store
+            .job_insert_checked(vec![keyed("c")], vec![], quota())
+            .await
+            .unwrap();
+        let one = Some(ActiveQuota {
+            owner: "alice".into(),
+            max: 2,
+        });
+        assert!(matches!(
+            store
+                .job_retry_many(vec![a.id, b.id], Scope::All, at(2), vec![], one.clone())
+                .await,
+            Err(StoreError::QuotaExceeded { .. })
+        ));
+        assert_eq!(
+            store.job_get(a.id, Scope::All).await.unwrap().state,
+            JobState::Cancelled,
+            "nothing half-done"
+        );
+        assert_eq!(
+            store
+                .job_retry_many(vec![a.id], Scope::All, at(3), vec![], one)
+                .await
+                .unwrap(),
+            [a.id]
         );
     }
 );
