@@ -344,6 +344,12 @@ async fn stored_key<S: Store>(
     Ok((principal, found.principal.limits))
 }
 
+/// A request path as the audit trail keeps it: at most 256 characters, so anonymous
+/// callers cannot fill the trail with huge paths.
+fn truncated_path(path: &str) -> String {
+    path.chars().take(256).collect()
+}
+
 /// The authentication middleware of every non-public route.
 pub(crate) async fn require_caller<S: Store>(
     State(state): State<AppState<S>>,
@@ -365,7 +371,7 @@ pub(crate) async fn require_caller<S: Store>(
                 principal_id,
                 key_id,
                 action: "auth.failure".into(),
-                target: Some(request.uri().path().to_owned()),
+                target: Some(truncated_path(request.uri().path())),
                 outcome: "unauthenticated".into(),
                 client_ip,
                 user_agent,
@@ -403,7 +409,24 @@ pub(crate) async fn require_caller<S: Store>(
         user_agent,
     };
     let service = caller.principal.role == Role::Service;
-    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    // The service role acts across every principal: never from a browser, whatever the
+    // credential (env key, stored key, OIDC token).
+    if service && from_browser(request.headers()) {
+        let mut record = caller.audit_context().record(
+            Timestamp::now(),
+            "auth.failure",
+            Some(truncated_path(request.uri().path())),
+            "unauthenticated",
+        );
+        record.detail = Some(Refusal::Browser.reason().into());
+        state.audit(vec![record]).await;
+        return ApiError::unauthenticated("the service role may not be used from a browser")
+            .into_response();
+    }
+    let (method, path) = (
+        request.method().clone(),
+        truncated_path(request.uri().path()),
+    );
     request.extensions_mut().insert(Arc::new(caller.clone()));
     let response = next.run(request).await;
     // Refusals are recorded here, once for every route. The service role's writes are

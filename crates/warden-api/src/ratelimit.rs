@@ -88,13 +88,17 @@ impl Limiters {
         if !self.is_trusted(peer) {
             return peer;
         }
-        forwarded
-            .into_iter()
-            .flat_map(|f| f.rsplit(','))
-            .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
-            .map(|ip| ip.to_canonical())
-            .find(|ip| !self.is_trusted(*ip))
-            .unwrap_or(peer)
+        // From the right: skip our own proxies; the first other hop is the client. A hop
+        // that is not an address stops the walk (never skip past it: what lies left of it
+        // is the client's to write), and the peer stands for the client.
+        for hop in forwarded.into_iter().flat_map(|f| f.rsplit(',')) {
+            match parse_hop(hop) {
+                Some(ip) if self.is_trusted(ip) => continue,
+                Some(ip) => return ip,
+                None => return peer,
+            }
+        }
+        peer
     }
 
     /// Ok, or the 429 to answer.
@@ -132,6 +136,16 @@ impl Limiters {
     }
 }
 
+/// One `X-Forwarded-For` hop: an address, with or without a port (`1.2.3.4:5555`,
+/// `[2001:db8::1]:443`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+        .map(|ip| ip.to_canonical())
+}
+
 /// IPv6 addresses share a bucket per /64.
 fn bucket(ip: IpAddr) -> IpAddr {
     match ip {
@@ -165,11 +179,12 @@ pub(crate) async fn limit_by_ip(
     if let Some(peer) = peer {
         // Every `X-Forwarded-For` line, in order: a proxy may append its own line rather
         // than extend the client's, and the rightmost hops are the ones to believe.
+        // A line that is not text becomes a hop that is not an address: it stops the walk.
         let lines: Vec<&str> = request
             .headers()
             .get_all("x-forwarded-for")
             .iter()
-            .filter_map(|v| v.to_str().ok())
+            .map(|v| v.to_str().unwrap_or("?"))
             .collect();
         let forwarded = (!lines.is_empty()).then(|| lines.join(","));
         let ip = limiters.client_ip(peer, forwarded.as_deref());
@@ -201,6 +216,17 @@ mod tests {
         assert_eq!(l.client_ip(proxy, Some("203.0.113.7, 10.9.9.9")), client);
         assert_eq!(l.client_ip(proxy, None), proxy);
         assert_eq!(l.client_ip(proxy, Some("garbage")), proxy);
+        // A hop that is not an address is never skipped past; ports are tolerated.
+        assert_eq!(l.client_ip(proxy, Some("6.6.6.6, unknown")), proxy);
+        assert_eq!(l.client_ip(proxy, Some("6.6.6.6, ?, 203.0.113.7")), client);
+        assert_eq!(
+            l.client_ip(proxy, Some("6.6.6.6, 203.0.113.7:5555")),
+            client
+        );
+        assert_eq!(
+            l.client_ip(proxy, Some("[2001:db8::1]:443")),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
         // IPv4-mapped IPv6 peers are their IPv4 address.
         assert_eq!(
             l.client_ip("::ffff:203.0.113.7".parse().unwrap(), None),

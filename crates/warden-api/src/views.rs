@@ -25,8 +25,9 @@ use warden_store::{
 };
 
 /// Object keys whose values are hidden from roles that see payloads redacted.
-const SENSITIVE: [&str; 9] = [
+const SENSITIVE: [&str; 10] = [
     "password",
+    "passwd",
     "secret",
     "token",
     "apikey",

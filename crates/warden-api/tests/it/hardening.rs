@@ -217,3 +217,38 @@ backend_tests!(
         );
     }
 );
+
+backend_tests!(
+    no_service_credential_works_from_a_browser,
+    |db: warden_testkit::TestDb| async move {
+        let app = TestApp::spawn(db).await;
+        let key = app.key("batch", Role::Service).await;
+        assert_eq!(app.get("/api/v1/jobs", &key).await.status, StatusCode::OK);
+        for (h, v) in [
+            ("origin", "https://evil.example"),
+            ("cookie", "a=b"),
+            ("sec-fetch-dest", "empty"),
+        ] {
+            let req = app
+                .client
+                .get(app.url("/api/v1/jobs"))
+                .bearer_auth(&key)
+                .header(h, v);
+            assert_eq!(
+                app.send(req, None).await.status,
+                StatusCode::UNAUTHORIZED,
+                "{h}"
+            );
+        }
+        // Huge paths are cut in the trail.
+        let long = format!("/api/v1/{}", "x".repeat(5000));
+        app.call(Method::GET, &long, None, None).await;
+        let trail = app.store.audit_list(AuditFilter::default()).await.unwrap();
+        assert!(trail.iter().all(|e| {
+            e.record
+                .target
+                .as_ref()
+                .is_none_or(|t| t.chars().count() <= 256)
+        }));
+    }
+);
