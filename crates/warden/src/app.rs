@@ -147,12 +147,7 @@ impl Application {
         let jobs = match &args.jobs.jobs_file {
             None => None,
             Some(path) => {
-                let source = JobsSource::new(
-                    path.clone(),
-                    args.jobs.env_file.as_deref(),
-                    args.jobs.secrets_dir.clone(),
-                    &args.jobs.egress,
-                )?;
+                let source = JobsSource::new(path.clone(), &args.jobs.run)?;
                 let report = source.check().await?;
                 for w in &report.warnings {
                     tracing::warn!(warning = %w, "jobs file");

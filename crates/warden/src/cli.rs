@@ -159,8 +159,17 @@ pub(crate) struct JobsFileArgs {
     /// the file changes; an invalid new file keeps the previous one running.
     #[arg(long = "jobs", value_name = "FILE", env = "WARDEN_JOBS_FILE")]
     pub(crate) jobs_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) run: JobsRunArgs,
+}
+
+/// What a jobs file's calls run with: their environment, their secrets, where they may
+/// connect.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct JobsRunArgs {
     /// An env file whose variables complete the environment of `${VAR}` references
-    /// (default: `.env` in the working directory, when present).
+    /// (default: `.env` in the working directory, when present). The process
+    /// environment wins.
     #[arg(long, env = "WARDEN_ENV_FILE")]
     pub(crate) env_file: Option<PathBuf>,
     /// Where `secret://NAME` files live (one file per secret), after the environment.
@@ -421,13 +430,6 @@ pub(crate) struct EgressArgs {
 pub(crate) struct CheckArgs {
     /// The jobs file.
     pub(crate) file: PathBuf,
-    /// An env file whose variables complete the environment (default: `.env` in the
-    /// working directory, when present). The process environment wins.
-    #[arg(long, env = "WARDEN_ENV_FILE")]
-    pub(crate) env_file: Option<PathBuf>,
-    /// Where `secret://NAME` files live (one file per secret), after the environment.
-    #[arg(long, default_value = "/run/secrets", env = "WARDEN_SECRETS_DIR")]
-    pub(crate) secrets_dir: PathBuf,
     #[command(flatten)]
-    pub(crate) egress: EgressArgs,
+    pub(crate) run: JobsRunArgs,
 }

@@ -19,7 +19,7 @@ use warden_exec::{
 use warden_store::Store;
 
 use crate::{
-    cli::EgressArgs,
+    cli::{EgressArgs, JobsRunArgs},
     config_jobs::{self, HTTP_JOB_TYPE},
 };
 
@@ -52,22 +52,17 @@ pub(crate) struct JobsSource {
 }
 
 impl JobsSource {
-    pub(crate) fn new(
-        path: PathBuf,
-        env_file: Option<&std::path::Path>,
-        secrets_dir: PathBuf,
-        egress: &EgressArgs,
-    ) -> anyhow::Result<Self> {
+    pub(crate) fn new(path: PathBuf, run: &JobsRunArgs) -> anyhow::Result<Self> {
         let cwd = std::env::current_dir().context("no working directory")?;
-        let env = Env::discover(env_file, &cwd);
+        let env = Env::discover(run.env_file.as_deref(), &cwd);
         let secrets = ChainSecrets::new()
             .with(EnvSecrets::new(env.clone()))
-            .with(DirSecrets::new(secrets_dir));
+            .with(DirSecrets::new(run.secrets_dir.clone()));
         Ok(Self {
             path,
             env,
             secrets: Arc::new(secrets),
-            policy: egress_policy(egress)?,
+            policy: egress_policy(&run.egress)?,
         })
     }
 

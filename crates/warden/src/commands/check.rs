@@ -8,12 +8,7 @@ use jiff::Timestamp;
 use crate::{cli::CheckArgs, jobs_file::JobsSource};
 
 pub(crate) async fn run(args: CheckArgs) -> anyhow::Result<()> {
-    let source = JobsSource::new(
-        args.file.clone(),
-        args.env_file.as_deref(),
-        args.secrets_dir.clone(),
-        &args.egress,
-    )?;
+    let source = JobsSource::new(args.file.clone(), &args.run)?;
     let report = source.check().await?;
     for w in &report.warnings {
         eprintln!("warning: {w}");
