@@ -12,10 +12,12 @@
 //! - [`openapi`]: the OpenAPI 3.1 document, built from [`routes_table`] and served at
 //!   `GET /api/v1/openapi.json`; checked in as `openapi.json` beside `Cargo.toml`.
 //! - [`keys`]: issuing and rotating API keys (also used by `warden keys`).
+//! - [`conn_limit`]: caps on connections (total, per address) and an idle timeout.
 //! - [`ratelimit`]: token buckets per client IP and per principal; trusted proxies.
 //! - `health`: `GET /healthz`, `GET /readyz`.
 
 pub mod auth;
+pub mod conn_limit;
 pub mod envelope;
 pub mod error;
 pub mod extract;

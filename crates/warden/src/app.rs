@@ -5,9 +5,15 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
-use warden_api::{AppState, AuthConfig, HttpLimits, ratelimit::RateLimitConfig, router};
+use warden_api::{
+    AppState, AuthConfig, HttpLimits,
+    conn_limit::{ConnLimits, LimitedListener},
+    ratelimit::RateLimitConfig,
+    router,
+};
 use warden_core::QueueName;
 use warden_engine::{Engine, EngineConfig, EngineHandle, QueueConfig, Registry};
 use warden_security::{
@@ -217,7 +223,13 @@ impl Application {
             ))
         });
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+        let limits = ConnLimits {
+            exempt: self.limits.rate.trusted_proxies.clone(),
+            ..ConnLimits::default()
+        };
+        // `tap_io` keeps the peer address available as `ConnectInfo<SocketAddr>`.
+        let listener = LimitedListener::new(self.listener, limits).tap_io(|_| {});
+        let served = axum::serve(listener, app).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!(
                 "shutting down: no new work is claimed; running jobs get their grace period"

@@ -252,3 +252,42 @@ backend_tests!(
         }));
     }
 );
+
+backend_tests!(
+    silent_connections_are_capped_per_address_and_closed_when_idle,
+    |db: warden_testkit::TestDb| async move {
+        use tokio::io::AsyncReadExt;
+        use warden_api::conn_limit::ConnLimits;
+        let limits = ConnLimits {
+            max_per_address: 2,
+            idle_timeout: Duration::from_millis(400),
+            ..ConnLimits::default()
+        };
+        let app = TestApp::spawn_conn_limited(db, limits).await;
+        // Two connections that never send a byte are held...
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            held.push(tokio::net::TcpStream::connect(app.addr).await.unwrap());
+        }
+        // ...a third from the same address is closed at once...
+        let mut third = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(Duration::from_secs(5), third.read(&mut buf))
+            .await
+            .expect("the extra connection was closed at once")
+            .unwrap_or(0);
+        assert_eq!(n, 0);
+        // ...and the held ones are closed once idle, which frees the address.
+        for mut c in held {
+            let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf))
+                .await
+                .expect("an idle connection was closed")
+                .unwrap_or(0);
+            assert_eq!(n, 0);
+        }
+        assert_eq!(
+            app.call(Method::GET, "/healthz", None, None).await.status,
+            StatusCode::OK
+        );
+    }
+);

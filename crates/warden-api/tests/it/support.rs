@@ -73,10 +73,27 @@ impl TestApp {
         Self::spawn_full(db, unlimited(), Some(oidc)).await
     }
 
+    /// The app behind connection limits (as `warden serve` runs it).
+    pub(crate) async fn spawn_conn_limited(
+        db: TestDb,
+        conn: warden_api::conn_limit::ConnLimits,
+    ) -> Self {
+        Self::spawn_inner(db, unlimited(), None, Some(conn)).await
+    }
+
     async fn spawn_full(
         db: TestDb,
         limits: HttpLimits,
         oidc: Option<warden_security::oidc::OidcVerifier>,
+    ) -> Self {
+        Self::spawn_inner(db, limits, oidc, None).await
+    }
+
+    async fn spawn_inner(
+        db: TestDb,
+        limits: HttpLimits,
+        oidc: Option<warden_security::oidc::OidcVerifier>,
+        conn: Option<warden_api::conn_limit::ConnLimits>,
     ) -> Self {
         let store = Arc::new(db.store().clone());
         let config = EngineConfig {
@@ -111,13 +128,17 @@ impl TestApp {
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
+            match conn {
+                None => axum::serve(listener, app).await.unwrap(),
+                Some(limits) => {
+                    use axum::serve::ListenerExt;
+                    let listener = warden_api::conn_limit::LimitedListener::new(listener, limits)
+                        .tap_io(|_| {});
+                    axum::serve(listener, app).await.unwrap()
+                }
+            }
         });
         Self {
             addr,
