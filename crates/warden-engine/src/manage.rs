@@ -2,7 +2,7 @@
 //! trigger, delete — each within the actor's scope and audited with the change.
 
 use warden_core::{JobId, ScheduleId};
-use warden_store::{JobFilter, NewJob, Schedule, Store, StoreError};
+use warden_store::{NewJob, Schedule, Store, StoreError};
 
 use crate::{Actor, CronRequest, EngineError, Scheduler};
 
@@ -184,15 +184,5 @@ impl<S: Store> Scheduler<S> {
             .map_err(crate::scheduler::quota_error)?;
         self.wake_queue(&queue);
         Ok(job_id)
-    }
-
-    /// Jobs in the actor's scope.
-    pub async fn list_jobs_as(
-        &self,
-        actor: &Actor,
-        mut filter: JobFilter,
-    ) -> Result<Vec<warden_store::Job>, EngineError> {
-        filter.scope = actor.scope.clone();
-        Ok(self.shared.store.job_list(filter).await?)
     }
 }
