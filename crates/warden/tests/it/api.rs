@@ -160,7 +160,16 @@ fn no_key_reaches_a_log_line_or_the_database_file() {
         ("Authorization", format!("Bearer {admin_canary}x")),
         (
             "x-job-api-key",
-            format!("{}0", &stored_canary[..stored_canary.len() - 1]),
+            // The stored key with its last hex digit changed to one it is not.
+            format!(
+                "{}{}",
+                &stored_canary[..stored_canary.len() - 1],
+                if stored_canary.ends_with('0') {
+                    "1"
+                } else {
+                    "0"
+                }
+            ),
         ),
         ("Authorization", format!("Basic {admin_canary}")),
     ];
