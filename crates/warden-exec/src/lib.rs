@@ -5,10 +5,11 @@
 //!
 //! - [`check`]: a whole jobs file checked at once (fields, variables, secrets, egress).
 //! - [`egress`]: the egress policy (blocked ranges, allow rules, `https_only`), the DNS resolver
-//!   that connects only to checked addresses, and the redirect policy.
+//!   that connects only to checked addresses, and the check of every redirect hop.
 //!   - [`egress::ranges`]: the table of blocked ranges and IPv4-embedding IPv6 forms.
-//! - [`http`]: [`http::HttpClient`], which runs one call and classifies it as success, retry
-//!   (with `Retry-After`) or failure, keeping a capped, redacted record of the response.
+//! - [`http`]: [`http::HttpClient`], which runs one call (following redirects itself, so that
+//!   secret headers never reach another origin) and classifies it as success, retry (with
+//!   `Retry-After`) or failure, keeping a capped, redacted record of the response.
 //! - [`redact`]: the [`redact::Redact`] hook applied to everything the executor records,
 //!   and the [`Redactor`] that replaces secret values and sensitive header values.
 //! - [`jobsfile`]: parses and validates `jobs.yaml`, reporting every error with file,

@@ -18,8 +18,9 @@
 //! 2. **At connect time** ([`EgressResolver`]): host names are resolved by our resolver, which
 //!    drops every blocked address and hands reqwest only the allowed ones. reqwest connects to
 //!    exactly those addresses, so there is no window for DNS rebinding between check and use.
-//! 3. **On every redirect hop** ([`redirect_policy`]): the hop's URL gets check 1, the hop count is
-//!    limited, and a hop to a host name goes through check 2 when it connects.
+//! 3. **On every redirect hop** ([`check_redirect_hop`], called by the HTTP executor, which
+//!    follows redirects itself): the hop count is limited, the hop's URL gets check 1, and a hop
+//!    to a host name goes through check 2 when it connects.
 //!
 //! Refusals are [`EgressError`]s. They are never retried, and their message names the address or
 //! host and the range that refused it.
@@ -42,7 +43,7 @@ use serde::{Deserialize, Serialize};
 use url::Host;
 
 pub use self::ranges::{Blocked, BlockedRange, Embedding};
-pub use self::redirect::{DEFAULT_MAX_REDIRECTS, TooManyRedirects, redirect_policy};
+pub use self::redirect::{DEFAULT_MAX_REDIRECTS, HopRefused, TooManyRedirects, check_redirect_hop};
 pub use self::resolver::{EgressResolver, Lookup, LookupFuture, SystemLookup};
 
 /// The egress policy of a server: `egress.allow` and `egress.https_only` in its configuration.

@@ -1,10 +1,12 @@
-//! The redirect policy: a hop limit, and every hop's URL checked against the egress policy.
+//! The egress check of one redirect hop: the hop limit, then the hop's URL against the policy.
+//!
+//! The HTTP executor follows redirects itself (reqwest's own following is off, see
+//! [`crate::http`]) and calls [`check_redirect_hop`] before every hop. A hop to a host name is
+//! checked again by the [`super::EgressResolver`] when it connects.
 
-use std::sync::Arc;
+use reqwest::Url;
 
-use reqwest::redirect::{Attempt, Policy};
-
-use super::EgressPolicy;
+use super::{EgressError, EgressPolicy};
 
 /// Redirects followed before giving up, unless configured otherwise.
 pub const DEFAULT_MAX_REDIRECTS: usize = 5;
@@ -17,22 +19,84 @@ pub struct TooManyRedirects {
     pub max: usize,
 }
 
-/// A reqwest redirect policy that follows at most `max` hops and refuses a hop whose URL fails
-/// [`EgressPolicy::check_url`] (scheme, `https_only`, literal IP). A hop to a host name is checked
-/// by the resolver when it connects.
+/// Why a redirect hop may not be followed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HopRefused {
+    /// The hop limit is reached.
+    #[error(transparent)]
+    TooMany(#[from] TooManyRedirects),
+    /// The hop's URL fails [`EgressPolicy::check_url`].
+    #[error(transparent)]
+    Egress(#[from] EgressError),
+}
+
+/// Checks the next redirect hop, to `next`, when `followed` hops have already been followed:
+/// refused once `followed` reaches `max`, else when `next` fails [`EgressPolicy::check_url`]
+/// (scheme, `https_only` — so an https → http downgrade is refused under it —, literal IP).
 ///
-/// The error of a refused hop is the [`super::EgressError`] itself (reachable through the reqwest
-/// error's `source()` chain), or [`TooManyRedirects`].
-pub fn redirect_policy(policy: Arc<EgressPolicy>, max: usize) -> Policy {
-    Policy::custom(move |attempt: Attempt<'_>| {
-        // `previous` holds the original URL plus every hop already followed.
-        if attempt.previous().len() > max {
-            return attempt.error(TooManyRedirects { max });
-        }
-        // Not logged here: the caller records the (redacted) refusal once, in the run record.
-        match policy.check_url(attempt.url()) {
-            Ok(()) => attempt.follow(),
-            Err(refused) => attempt.error(refused),
-        }
-    })
+/// # Errors
+///
+/// [`HopRefused::TooMany`] or [`HopRefused::Egress`]; not logged here, the caller records the
+/// (redacted) refusal once.
+pub fn check_redirect_hop(
+    policy: &EgressPolicy,
+    next: &Url,
+    followed: usize,
+    max: usize,
+) -> Result<(), HopRefused> {
+    if followed >= max {
+        return Err(TooManyRedirects { max }.into());
+    }
+    policy.check_url(next)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        s.parse().expect("valid URL")
+    }
+
+    #[test]
+    fn the_hop_limit_counts_hops_already_followed() {
+        let policy = EgressPolicy::new();
+        let next = url("https://example.com/");
+        assert_eq!(check_redirect_hop(&policy, &next, 4, 5), Ok(()));
+        assert_eq!(
+            check_redirect_hop(&policy, &next, 5, 5),
+            Err(HopRefused::TooMany(TooManyRedirects { max: 5 }))
+        );
+        assert_eq!(
+            check_redirect_hop(&policy, &next, 0, 0),
+            Err(HopRefused::TooMany(TooManyRedirects { max: 0 }))
+        );
+    }
+
+    #[test]
+    fn a_hop_gets_the_url_check() {
+        let policy = EgressPolicy {
+            allow: Vec::new(),
+            https_only: true,
+        };
+        let refused = check_redirect_hop(&policy, &url("http://example.com/"), 0, 5);
+        assert!(
+            matches!(
+                refused,
+                Err(HopRefused::Egress(EgressError::InsecureScheme { .. }))
+            ),
+            "{refused:?}"
+        );
+        let refused = check_redirect_hop(&policy, &url("https://169.254.169.254/"), 0, 5);
+        assert!(
+            matches!(
+                refused,
+                Err(HopRefused::Egress(EgressError::BlockedAddress { .. }))
+            ),
+            "{refused:?}"
+        );
+        let refused = check_redirect_hop(&policy, &url("file:///etc/passwd"), 0, 5);
+        assert!(matches!(refused, Err(HopRefused::Egress(_))), "{refused:?}");
+    }
 }

@@ -1,12 +1,16 @@
 //! The HTTP executor: one call of an HTTP job, under the egress policy, turned into an outcome.
 //!
 //! [`HttpClient`] wraps one reqwest client (rustls with aws-lc-rs, no proxy, the
-//! [`EgressResolver`], the egress [`redirect_policy`]) and is meant to be built once per server
-//! and shared. [`HttpClient::execute`] never returns an error: every result, refusals included,
-//! is an [`HttpOutcome`] whose strings have passed through the caller's [`Redact`].
+//! [`EgressResolver`], no redirect following of its own) and is meant to be built once per
+//! server and shared. [`HttpClient::execute`] follows redirects itself, hop by hop: each hop is
+//! checked with [`check_redirect_hop`] (hop limit, egress policy), and a hop to another origin
+//! drops every secret header first (the rules are in `redirect.rs`: reqwest itself would forward
+//! `X-API-Key`-like headers to any host). It never returns an error: every result, refusals
+//! included, is an [`HttpOutcome`] whose strings have passed through the caller's [`Redact`].
 
 mod body;
 mod outcome;
+mod redirect;
 mod retry_after;
 
 use std::sync::Arc;
@@ -20,7 +24,9 @@ pub use self::outcome::{
 };
 pub use self::retry_after::parse_retry_after;
 
-use crate::egress::{EgressPolicy, EgressResolver, Lookup, SystemLookup, redirect_policy};
+use crate::egress::{
+    EgressPolicy, EgressResolver, HopRefused, Lookup, SystemLookup, check_redirect_hop,
+};
 use crate::redact::{Redact, truncate_at_char_boundary};
 
 /// The `User-Agent` sent unless a job sets its own.
@@ -31,7 +37,7 @@ pub const USER_AGENT: &str = concat!("warden/", env!("CARGO_PKG_VERSION"));
 pub struct HttpOptions {
     /// Time allowed to establish a connection (TCP and TLS). Default 10 s.
     pub connect_timeout: Duration,
-    /// Redirect hops followed before failing. Default 5.
+    /// Redirect hops followed before failing (`TooManyRedirects`). Default 5.
     pub max_redirects: usize,
     /// Body bytes read before the read stops. Default 1 MiB.
     pub max_body_bytes: usize,
@@ -86,7 +92,8 @@ pub struct HttpClient {
 
 impl HttpClient {
     /// Builds the client: rustls, no proxy (environment proxies would bypass the egress checks),
-    /// the egress resolver and redirect policy, no `Referer` on redirects, and [`USER_AGENT`].
+    /// the egress resolver, no automatic redirects ([`HttpClient::execute`] follows them itself),
+    /// no `Referer`, and [`USER_AGENT`].
     ///
     /// # Errors
     ///
@@ -111,7 +118,8 @@ impl HttpClient {
         let client = reqwest::Client::builder()
             .no_proxy()
             .dns_resolver(Arc::new(resolver))
-            .redirect(redirect_policy(Arc::clone(&policy), options.max_redirects))
+            // reqwest would forward custom secret headers across hosts: `execute` follows.
+            .redirect(reqwest::redirect::Policy::none())
             .referer(false)
             .https_only(policy.https_only)
             .connect_timeout(options.connect_timeout)
@@ -130,12 +138,21 @@ impl HttpClient {
         &self.policy
     }
 
-    /// Sends `req` and classifies the result (see [`HttpOutcome`]). Every string in the outcome
-    /// (body excerpt, header values, error messages) has passed through `redact`.
+    /// Sends `req`, following redirects, and classifies the result (see [`HttpOutcome`]). Every
+    /// string in the outcome (body excerpt, header values, error messages) has passed through
+    /// `redact`.
     ///
     /// A literal-IP URL is checked before anything is sent; host names are checked by the resolver
-    /// on connect; every redirect hop is checked again. A refusal is `Fail` with
-    /// [`HttpErrorKind::Egress`] and no connection is made to the refused address.
+    /// on connect; every redirect hop is checked again before it is followed. A refusal is `Fail`
+    /// with [`HttpErrorKind::Egress`] and no connection is made to the refused address.
+    ///
+    /// Redirects (301, 302, 303, 307, 308) are followed up to [`HttpOptions::max_redirects`]
+    /// hops, all within [`HttpRequest::timeout`]. A hop to another origin (scheme, host or port)
+    /// is sent without `Authorization`, `Cookie`, `Proxy-Authorization`, any header
+    /// [`is_sensitive_header`](crate::redact::is_sensitive_header) flags, or any header whose value
+    /// `redact` would change. 303 (and 301/302 after `POST`) continue as `GET` without body; 307
+    /// and 308 keep the method and body. A redirect without a usable `Location` is `Fail` with
+    /// [`HttpErrorKind::InvalidRequest`].
     pub async fn execute(&self, req: HttpRequest, redact: &dyn Redact) -> HttpOutcome {
         let started = Instant::now();
         let elapsed_ms = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -160,19 +177,20 @@ impl HttpClient {
                 );
             }
         };
-        let mut builder = self
-            .client
-            .request(req.method, url)
-            .headers(headers)
-            .timeout(req.timeout);
-        if let Some(body) = req.body {
-            builder = builder.body(body);
-        }
+        let hop = Hop {
+            method: req.method,
+            url,
+            headers,
+            body: req.body,
+        };
+        let deadline = Deadline {
+            at: started.checked_add(req.timeout),
+            timeout: req.timeout,
+        };
 
-        let response = match builder.send().await {
+        let response = match self.send_following(hop, deadline, redact).await {
             Ok(response) => response,
-            Err(err) => {
-                let (kind, message) = outcome::classify_error(err, redact);
+            Err((kind, message)) => {
                 tracing::debug!(error.kind = %kind, error = %message, "HTTP call failed");
                 return HttpOutcome::from_error(kind, message, elapsed_ms());
             }
@@ -207,6 +225,95 @@ impl HttpClient {
             "HTTP call done"
         );
         HttpOutcome::from_response(record, retry_after)
+    }
+}
+
+/// One request of a call: the first, or the next after a redirect.
+struct Hop {
+    method: Method,
+    url: Url,
+    headers: HeaderMap,
+    body: Option<Vec<u8>>,
+}
+
+/// When the whole call (every hop and the final body read) must be over.
+#[derive(Clone, Copy)]
+struct Deadline {
+    /// `None` when the timeout is too large to add to an `Instant`.
+    at: Option<Instant>,
+    /// The call's whole timeout.
+    timeout: Duration,
+}
+
+impl Deadline {
+    /// Time left, or `None` once the deadline has passed.
+    fn left(self) -> Option<Duration> {
+        match self.at {
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                (!left.is_zero()).then_some(left)
+            }
+            None => Some(self.timeout),
+        }
+    }
+}
+
+impl HttpClient {
+    /// Sends `hop` and every redirect hop after it; returns the first response that is not a
+    /// followed redirect. Each request gets the time left before `deadline` as its reqwest timeout,
+    /// which also bounds the reading of the final response's body. Errors are redacted.
+    async fn send_following(
+        &self,
+        mut hop: Hop,
+        deadline: Deadline,
+        redact: &dyn Redact,
+    ) -> Result<reqwest::Response, (HttpErrorKind, String)> {
+        let mut followed = 0;
+        loop {
+            let timed_out = || {
+                let message = format!(
+                    "operation timed out: the call's timeout of {} ms elapsed after {followed} \
+                     redirect(s)",
+                    deadline.timeout.as_millis()
+                );
+                (HttpErrorKind::Timeout, message)
+            };
+            let left = deadline.left().ok_or_else(timed_out)?;
+            let mut builder = self
+                .client
+                .request(hop.method.clone(), hop.url.clone())
+                .headers(hop.headers.clone())
+                .timeout(left);
+            if let Some(body) = &hop.body {
+                builder = builder.body(body.clone());
+            }
+            let response = builder
+                .send()
+                .await
+                .map_err(|err| outcome::classify_error(err, redact))?;
+
+            let status = response.status();
+            if !redirect::is_followed(status) {
+                return Ok(response);
+            }
+            let next = redirect::target(status, response.headers(), &hop.url)
+                .map_err(|message| (HttpErrorKind::InvalidRequest, redact.redact(&message)))?;
+            // The redirect's own body is not read: dropping it closes its connection.
+            drop(response);
+            check_redirect_hop(&self.policy, &next, followed, self.options.max_redirects).map_err(
+                |refused| {
+                    let kind = match refused {
+                        HopRefused::TooMany(_) => HttpErrorKind::TooManyRedirects,
+                        HopRefused::Egress(_) => HttpErrorKind::Egress,
+                    };
+                    (kind, redact.redact(&refused.to_string()))
+                },
+            )?;
+            redirect::rewrite_method(status, &mut hop.method, &mut hop.body, &mut hop.headers);
+            redirect::strip_for_new_origin(&mut hop.headers, &hop.url, &next, redact);
+            hop.url = next;
+            followed += 1;
+        }
     }
 }
 

@@ -2,13 +2,16 @@
 //!
 //! | Result                                   | Outcome                                   |
 //! |------------------------------------------|-------------------------------------------|
-//! | 2xx, or a 3xx that was not followed      | `Success`                                 |
+//! | 2xx, or a 3xx that is not followed       | `Success`                                 |
 //! | 429, 5xx                                 | `Retry` (after = `Retry-After`, if any)   |
 //! | other 4xx                                | `Fail`                                    |
 //! | connect error, DNS failure, timeout      | `Retry`                                   |
 //! | connection dropped mid-request           | `Retry`                                   |
 //! | egress refusal (any hop)                 | `Fail`, never retried                     |
 //! | too many redirects, invalid request      | `Fail`                                    |
+//! | redirect without a usable `Location`     | `Fail` (invalid request)                  |
+//!
+//! Followed are 301, 302, 303, 307 and 308; any other 3xx (304, 300, …) is final.
 //!
 //! Once a status has arrived it decides: a body read that fails or times out afterwards is noted
 //! in [`HttpRecord::body_error`] and does not change the outcome.
@@ -18,13 +21,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::egress::{EgressError, TooManyRedirects};
+use crate::egress::EgressError;
 use crate::redact::Redact;
 
 /// The result of one HTTP call, already redacted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HttpOutcome {
-    /// A 2xx response, or a 3xx that was final (not followed).
+    /// A 2xx response, or a 3xx that is not followed (304, 300, …).
     Success(HttpRecord),
     /// A transient failure: try again, after `after` when the server said so (`Retry-After`,
     /// capped), else after the caller's own backoff.
@@ -94,7 +97,8 @@ pub enum HttpErrorKind {
     Connect,
     /// The connection failed after the request started.
     Transport,
-    /// The request could not be built (bad header name or value, bad URL).
+    /// The request could not be built (bad header name or value, bad URL), or a redirect had no
+    /// usable `Location` to go on with.
     InvalidRequest,
 }
 
@@ -187,17 +191,12 @@ impl HttpOutcome {
 /// in its query; then redacted).
 pub(crate) fn classify_error(err: reqwest::Error, redact: &dyn Redact) -> (HttpErrorKind, String) {
     let err = err.without_url();
-    // Our own refusals travel inside reqwest's error (from the resolver or the redirect policy).
+    // The resolver's refusals travel inside reqwest's error. (Redirect hops are checked by the
+    // executor itself, which reports their refusals and the hop limit without reqwest.)
     let mut source: Option<&(dyn StdError + 'static)> = err.source();
     while let Some(cause) = source {
         if let Some(refused) = cause.downcast_ref::<EgressError>() {
             return (HttpErrorKind::Egress, redact.redact(&refused.to_string()));
-        }
-        if let Some(limit) = cause.downcast_ref::<TooManyRedirects>() {
-            return (
-                HttpErrorKind::TooManyRedirects,
-                redact.redact(&limit.to_string()),
-            );
         }
         source = cause.source();
     }
@@ -205,7 +204,7 @@ pub(crate) fn classify_error(err: reqwest::Error, redact: &dyn Redact) -> (HttpE
         HttpErrorKind::Timeout
     } else if err.is_connect() {
         HttpErrorKind::Connect
-    } else if err.is_builder() || err.is_redirect() {
+    } else if err.is_builder() {
         HttpErrorKind::InvalidRequest
     } else {
         HttpErrorKind::Transport

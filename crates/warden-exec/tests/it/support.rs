@@ -2,14 +2,15 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, Query, RawQuery};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, RawQuery, Request};
 use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{self, any};
 use axum::serve::ListenerExt;
@@ -19,10 +20,21 @@ use warden_exec::egress::EgressPolicy;
 use warden_exec::http::{HttpClient, HttpOptions, HttpOutcome, HttpRequest};
 use warden_exec::redact::NoRedaction;
 
-/// A running server and the number of TCP connections it has accepted.
+/// A running server, the number of TCP connections it has accepted and the requests it received.
 pub(crate) struct TestServer {
     pub(crate) addr: SocketAddr,
     connections: Arc<AtomicUsize>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+/// A request as a [`TestServer`] received it.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    pub(crate) method: Method,
+    /// Path and query.
+    pub(crate) uri: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
 }
 
 impl TestServer {
@@ -40,8 +52,25 @@ impl TestServer {
         let listener = listener.tap_io(move |_| {
             counter.fetch_add(1, Ordering::SeqCst);
         });
-        tokio::spawn(async move { axum::serve(listener, app()).await });
-        Some(Self { addr, connections })
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let app = app().layer(middleware::from_fn({
+            let seen = Arc::clone(&seen);
+            move |req: Request, next: Next| record(Arc::clone(&seen), req, next)
+        }));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Some(Self {
+            addr,
+            connections,
+            seen,
+        })
+    }
+
+    /// Every request received so far, in order.
+    pub(crate) fn requests(&self) -> Vec<Seen> {
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -63,8 +92,31 @@ fn app() -> Router {
         .route("/status/{code}", routing::get(status))
         .route("/sleep/{ms}", routing::get(sleep))
         .route("/redirect", routing::get(redirect))
+        .route("/redirect/{code}", any(redirect_with))
+        .route("/slow-hops/{n}", routing::get(slow_hops))
         .route("/loop/{n}", routing::get(redirect_loop))
         .route("/hops/{n}", routing::get(hops))
+}
+
+/// Notes the request (with its whole body) in `seen`, then passes it on.
+async fn record(seen: Arc<Mutex<Vec<Seen>>>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, 1024 * 1024)
+        .await
+        .expect("a body under 1 MiB");
+    let uri = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.to_string(), ToString::to_string);
+    seen.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(Seen {
+            method: parts.method.clone(),
+            uri,
+            headers: parts.headers.clone(),
+            body: body.clone(),
+        });
+    next.run(Request::from_parts(parts, Body::from(body))).await
 }
 
 /// Echoes the request as JSON: method, raw query, headers and body.
@@ -121,6 +173,22 @@ struct RedirectParams {
 
 async fn redirect(Query(params): Query<RedirectParams>) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, params.to)]).into_response()
+}
+
+/// Answers `code` with `Location: to`, whatever the method.
+async fn redirect_with(Path(code): Path<u16>, Query(params): Query<RedirectParams>) -> Response {
+    let status = StatusCode::from_u16(code).expect("valid status");
+    (status, [(header::LOCATION, params.to)]).into_response()
+}
+
+/// Waits 200 ms, then redirects `n` more times, then answers 200.
+async fn slow_hops(Path(n): Path<u32>) -> Response {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    if n == 0 {
+        return "arrived".into_response();
+    }
+    let next = format!("/slow-hops/{}", n - 1);
+    (StatusCode::FOUND, [(header::LOCATION, next)]).into_response()
 }
 
 async fn redirect_loop(Path(n): Path<u32>) -> Response {
