@@ -319,6 +319,10 @@ pub struct RunView {
     /// `succeeded`, `retry`, `dead`, `cancelled`, or `lost` (the lease expired).
     pub outcome: String,
     pub error: Option<String>,
+    /// What the handler reported about this attempt; for a `warden.http` job the redacted
+    /// call record (method, URL, status, headers of interest, duration, body excerpt of at
+    /// most 4 KiB). `null` when the handler reported nothing.
+    pub output: Option<serde_json::Value>,
 }
 
 impl RunView {
@@ -333,6 +337,11 @@ impl RunView {
             duration_ms: r.duration_ms,
             outcome: r.outcome.clone(),
             error: r.error.clone(),
+            // Written by the engine as JSON; a row that is not (written by hand) shows none.
+            output: r
+                .output
+                .as_deref()
+                .and_then(|b| serde_json::from_slice(b).ok()),
         }
     }
 }

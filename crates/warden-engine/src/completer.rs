@@ -128,6 +128,7 @@ mod tests {
             started_at: Timestamp::UNIX_EPOCH,
             finished_at: Timestamp::UNIX_EPOCH,
             result,
+            output: None,
         }
     }
 

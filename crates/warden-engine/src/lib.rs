@@ -42,7 +42,7 @@ pub use config::{EngineConfig, QueueConfig};
 pub use cron::FailingSchedule;
 pub use engine::{Engine, EngineHandle};
 pub use error::EngineError;
-pub use registry::{IntoOutcome, JobContext, Registry};
+pub use registry::{IntoOutcome, JobContext, MAX_OUTPUT_BYTES, Registry, Reported};
 pub use scheduler::{CronRequest, JobRequest, Scheduler};
 pub use stats::{EngineStats, StatsSnapshot};
 pub use warden_core::Outcome;

@@ -336,6 +336,7 @@ impl<S: Store> Producer<S> {
             started_at: job.started_at,
             finished_at: self.shared.clock.now(),
             result,
+            output: None,
         }
     }
 }
@@ -360,12 +361,15 @@ async fn execute<S>(
     let span = tracing::info_span!("job", job.id = %job.id, job.kind = %job.kind, job.attempt = job.attempt);
     let run = shared.registry.call(ctx, job.payload.as_bytes());
     // Dropping the handler's future at the deadline stops the work at its next await.
-    let outcome = match tokio::time::timeout(job.timeout.as_duration(), run).await {
-        Ok(outcome) => outcome,
-        Err(_) => Outcome::Retry {
-            after: None,
-            error: format!("timed out after {} ms", job.timeout.as_millis()),
-        },
+    let (outcome, output) = match tokio::time::timeout(job.timeout.as_duration(), run).await {
+        Ok(attempt) => (attempt.outcome, attempt.output),
+        Err(_) => (
+            Outcome::Retry {
+                after: None,
+                error: format!("timed out after {} ms", job.timeout.as_millis()),
+            },
+            None,
+        ),
     };
     let finished_at = shared.clock.now();
     span.in_scope(|| match &outcome {
@@ -390,6 +394,7 @@ async fn execute<S>(
         started_at,
         finished_at,
         result,
+        output,
     }
 }
 

@@ -22,12 +22,61 @@ pub struct JobContext {
     pub run_at: jiff::Timestamp,
 }
 
-/// Turns what a handler returns into an [`Outcome`].
+/// Most bytes of a handler's report kept in the run history; a larger report is replaced by
+/// a note saying so, so that one chatty handler cannot bloat the history.
+pub const MAX_OUTPUT_BYTES: usize = 16 * 1024;
+
+/// An [`Outcome`] together with a report of what the attempt did (say, the status and an
+/// excerpt of an HTTP response), kept as the run's `output` in the run history.
+///
+/// The report is stored as it is: a handler must not put secrets in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reported {
+    pub outcome: Outcome,
+    pub output: serde_json::Value,
+}
+
+/// What the engine takes from one attempt: its outcome and, when the handler gave one, the
+/// serialized report.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Attempt {
+    pub(crate) outcome: Outcome,
+    pub(crate) output: Option<Vec<u8>>,
+}
+
+impl Attempt {
+    pub(crate) fn bare(outcome: Outcome) -> Self {
+        Self {
+            outcome,
+            output: None,
+        }
+    }
+}
+
+/// Turns what a handler returns into an [`Outcome`] (and, for [`Reported`], a report).
 ///
 /// `()` and `Ok(())` are `Done`; `Err(e)` is a retry (with backoff) carrying `e`'s
 /// message; an [`Outcome`] is taken as it is.
 pub trait IntoOutcome {
     fn into_outcome(self) -> Outcome;
+
+    /// The outcome and the report to keep; only [`Reported`] has a report.
+    fn into_reported(self) -> (Outcome, Option<serde_json::Value>)
+    where
+        Self: Sized,
+    {
+        (self.into_outcome(), None)
+    }
+}
+
+impl IntoOutcome for Reported {
+    fn into_outcome(self) -> Outcome {
+        self.outcome
+    }
+
+    fn into_reported(self) -> (Outcome, Option<serde_json::Value>) {
+        (self.outcome, Some(self.output))
+    }
 }
 
 impl IntoOutcome for () {
@@ -44,17 +93,44 @@ impl IntoOutcome for Outcome {
 
 impl<T: IntoOutcome, E: Display> IntoOutcome for Result<T, E> {
     fn into_outcome(self) -> Outcome {
+        self.into_reported().0
+    }
+
+    fn into_reported(self) -> (Outcome, Option<serde_json::Value>) {
         match self {
-            Ok(v) => v.into_outcome(),
-            Err(e) => Outcome::Retry {
-                after: None,
-                error: e.to_string(),
-            },
+            Ok(v) => v.into_reported(),
+            Err(e) => (
+                Outcome::Retry {
+                    after: None,
+                    error: e.to_string(),
+                },
+                None,
+            ),
         }
     }
 }
 
-type BoxFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+/// Serializes a report, or a note in its place when it is larger than [`MAX_OUTPUT_BYTES`].
+fn encode_output(output: &serde_json::Value) -> Vec<u8> {
+    let bytes = serde_json::to_vec(output).unwrap_or_default();
+    if bytes.len() <= MAX_OUTPUT_BYTES {
+        return bytes;
+    }
+    let note = serde_json::json!({
+        "omitted": format!("the handler's report was {} bytes; at most {MAX_OUTPUT_BYTES} are kept", bytes.len()),
+    });
+    serde_json::to_vec(&note).unwrap_or_default()
+}
+
+fn attempt_of(result: impl IntoOutcome) -> Attempt {
+    let (outcome, output) = result.into_reported();
+    Attempt {
+        outcome,
+        output: output.as_ref().map(encode_output),
+    }
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = Attempt> + Send>>;
 type ErasedHandler = Arc<dyn Fn(JobContext, &[u8]) -> BoxFuture + Send + Sync>;
 
 /// Job types and their handlers.
@@ -95,14 +171,14 @@ impl Registry {
             match serde_json::from_slice::<T>(payload) {
                 Ok(data) => {
                     let fut = handler(ctx, data);
-                    Box::pin(async move { fut.await.into_outcome() })
+                    Box::pin(async move { attempt_of(fut.await) })
                 }
                 Err(e) => {
                     let error = format!(
                         "payload does not match the handler for {:?}: {e}",
                         ctx.kind.as_str()
                     );
-                    Box::pin(async move { Outcome::Fail { error } })
+                    Box::pin(async move { Attempt::bare(Outcome::Fail { error }) })
                 }
             }
         });
@@ -136,7 +212,7 @@ impl Registry {
                     "no handler is registered for job type {:?} in this process",
                     ctx.kind.as_str()
                 );
-                Box::pin(async move { Outcome::Fail { error } })
+                Box::pin(async move { Attempt::bare(Outcome::Fail { error }) })
             }
         }
     }

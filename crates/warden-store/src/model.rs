@@ -199,6 +199,8 @@ pub struct Completion {
     pub started_at: Timestamp,
     pub finished_at: Timestamp,
     pub result: CompletionResult,
+    /// What the handler reported about the attempt (JSON), kept in the run row.
+    pub output: Option<Vec<u8>>,
 }
 
 /// Extend the leases of jobs a worker still holds.
@@ -252,6 +254,8 @@ pub struct Run {
     /// counted as an attempt), or lost (the lease expired).
     pub outcome: String,
     pub error: Option<String>,
+    /// What the handler reported about the attempt (JSON), when it reported anything.
+    pub output: Option<Vec<u8>>,
 }
 
 /// Counts of jobs per (queue, state).

@@ -29,6 +29,7 @@ pub(crate) trait Cols {
     fn int(&self, col: &str) -> Result<i64>;
     fn opt_int(&self, col: &str) -> Result<Option<i64>>;
     fn bytes(&self, col: &str) -> Result<Vec<u8>>;
+    fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>>;
 }
 
 macro_rules! common_cols {
@@ -40,6 +41,9 @@ macro_rules! common_cols {
             Ok(self.try_get(col)?)
         }
         fn bytes(&self, col: &str) -> Result<Vec<u8>> {
+            Ok(self.try_get(col)?)
+        }
+        fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>> {
             Ok(self.try_get(col)?)
         }
         fn flag(&self, col: &str) -> Result<bool> {
@@ -98,6 +102,9 @@ impl Cols for rusqlite::Row<'_> {
         Ok(self.get(col)?)
     }
     fn bytes(&self, col: &str) -> Result<Vec<u8>> {
+        Ok(self.get(col)?)
+    }
+    fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>> {
         Ok(self.get(col)?)
     }
 }
@@ -180,6 +187,7 @@ pub(crate) fn run_from_row(r: &impl Cols) -> Result<Run> {
         duration_ms: r.int("duration_ms")?,
         outcome: r.text("outcome")?,
         error: r.opt_text("error")?,
+        output: r.opt_bytes("output")?,
     })
 }
 

@@ -169,7 +169,7 @@ impl Application {
                 }
                 let file = report.file.expect("a valid report has its file");
                 let runner = jobs_file::runner(&source, file)?;
-                jobs_file::register_http(&mut registry, runner.clone())?;
+                jobs_file::register_http(&mut registry, runner.clone(), Arc::clone(&store))?;
                 Some((source, runner))
             }
         };

@@ -7,7 +7,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use anyhow::Context;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
-use warden_engine::{JobContext, Registry, Scheduler};
+use warden_engine::{JobContext, Registry, Reported, Scheduler};
 use warden_exec::{
     ChainSecrets, DirSecrets, EnvSecrets,
     check::{CheckReport, check_file},
@@ -16,7 +16,7 @@ use warden_exec::{
     runner::{HttpRunner, RunInfo},
     template::Env,
 };
-use warden_store::Store;
+use warden_store::{AuditRecord, Store};
 
 use crate::{
     cli::{EgressArgs, JobsRunArgs},
@@ -84,19 +84,60 @@ struct HttpJobPayload {
     job: String,
 }
 
-/// Registers `warden.http`, run by `runner` against the current file.
-pub(crate) fn register_http(registry: &mut Registry, runner: HttpRunner) -> anyhow::Result<()> {
+/// Registers `warden.http`, run by `runner` against the current file. Each run's redacted
+/// record (status, headers of interest, duration, body excerpt) is kept as the run's output;
+/// a call refused by the egress policy is also written to the audit trail.
+pub(crate) fn register_http<S: Store>(
+    registry: &mut Registry,
+    runner: HttpRunner,
+    store: Arc<S>,
+) -> anyhow::Result<()> {
     registry.register(HTTP_JOB_TYPE, move |ctx: JobContext, p: HttpJobPayload| {
         let runner = runner.clone();
+        let store = Arc::clone(&store);
         async move {
             let run = RunInfo {
                 scheduled_at: ctx.run_at,
                 run_id: format!("{}.{}", ctx.id, ctx.attempt),
             };
-            runner.run(&p.job, run).await.outcome
+            let result = runner.run(&p.job, run).await;
+            if let Some(message) = egress_refusal(&result.record) {
+                audit_egress_refusal(&*store, &ctx, message).await;
+            }
+            Reported {
+                outcome: result.outcome,
+                output: result.record,
+            }
         }
     })?;
     Ok(())
+}
+
+/// The (redacted) message of a run refused by the egress policy, if it was.
+fn egress_refusal(record: &serde_json::Value) -> Option<&str> {
+    let error = record.get("error")?;
+    (error.get("kind")?.as_str()? == "egress").then(|| error.get("message")?.as_str())?
+}
+
+/// Records a refused call in the audit trail; a failure to write it is logged, and the run's
+/// own record still says why it failed.
+async fn audit_egress_refusal<S: Store>(store: &S, ctx: &JobContext, message: &str) {
+    let record = AuditRecord {
+        at: jiff::Timestamp::now(),
+        principal_id: Some(ctx.owner.clone()),
+        key_id: None,
+        action: "egress.refused".into(),
+        target: Some(ctx.id.to_string()),
+        outcome: "denied".into(),
+        client_ip: None,
+        user_agent: None,
+        request_id: None,
+        // The runner's message names the job, the refused address and the rule.
+        detail: Some(message.to_owned()),
+    };
+    if let Err(e) = store.audit_insert_many(vec![record]).await {
+        tracing::warn!(error = %e, job.id = %ctx.id, "could not write the egress refusal to the audit trail");
+    }
 }
 
 /// A runner for the checked `file` of `source`.

@@ -18,7 +18,9 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 use warden_core::{JobState, Priority, QueueName};
-use warden_engine::{Engine, EngineConfig, JobRequest, QueueConfig, Registry};
+use warden_engine::{
+    Engine, EngineConfig, JobRequest, MAX_OUTPUT_BYTES, Outcome, QueueConfig, Registry, Reported,
+};
 use warden_store::{ClaimParams, Completion, CompletionResult, Store};
 use warden_testkit::{TestDb, backend_tests};
 
@@ -88,6 +90,66 @@ backend_tests!(
         assert!(runs[2].error.as_deref().unwrap().contains("attempt 3"));
         // Backoff: each retry waited before the next attempt started.
         assert!(runs[1].started_at >= runs[0].finished_at);
+    }
+);
+
+backend_tests!(
+    a_handlers_report_is_kept_in_the_run_history,
+    |db: TestDb| async move {
+        let mut registry = Registry::new();
+        registry
+            .register("report", |ctx, size: usize| async move {
+                let outcome = if ctx.attempt == 1 {
+                    Outcome::Retry {
+                        after: Some(Duration::ZERO),
+                        error: "first try".into(),
+                    }
+                } else {
+                    Outcome::Done
+                };
+                Ok::<_, String>(Reported {
+                    outcome,
+                    output: json!({"attempt": ctx.attempt, "body": "x".repeat(size)}),
+                })
+            })
+            .unwrap();
+        let store = Arc::new(db.store().clone());
+        let engine = Engine::start(store.clone(), registry, fast_config()).unwrap();
+        let small = engine
+            .scheduler()
+            .add("report", json!(10), "default")
+            .await
+            .unwrap();
+        let huge = engine
+            .scheduler()
+            .add("report", json!(MAX_OUTPUT_BYTES), "default")
+            .await
+            .unwrap();
+        engine.stats().wait_completed(4).await;
+        engine.shutdown().await;
+
+        let output = |r: &warden_store::Run| -> serde_json::Value {
+            serde_json::from_slice(r.output.as_deref().expect("a report")).unwrap()
+        };
+        let runs = store.run_list_by_job(small, Scope::All).await.unwrap();
+        assert_eq!(
+            runs.iter().map(output).collect::<Vec<_>>(),
+            [
+                json!({"attempt": 1, "body": "xxxxxxxxxx"}),
+                json!({"attempt": 2, "body": "xxxxxxxxxx"})
+            ]
+        );
+        // A report over the cap is replaced by a note, not stored whole.
+        let runs = store.run_list_by_job(huge, Scope::All).await.unwrap();
+        assert_eq!(runs.len(), 2);
+        for run in &runs {
+            let note = output(run);
+            assert!(
+                note["omitted"].as_str().unwrap().contains("at most 16384"),
+                "{note}"
+            );
+            assert!(run.output.as_ref().unwrap().len() < 200);
+        }
     }
 );
 
@@ -212,6 +274,7 @@ backend_tests!(
             result: CompletionResult::Dead {
                 error: "late".into(),
             },
+            output: None,
         };
         assert!(
             store

@@ -5,8 +5,8 @@
 -- job cannot take one outcome arbitrarily nor get two run rows.
 -- A release does not count as an attempt: the claim will reuse its number.
 WITH input AS (
-    SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::int[], $8::text[], $9::bigint[], $10::bigint[])
-        AS c(id, token, state, outcome, run_at, error, attempt, worker, started_at, finished_at)
+    SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::int[], $8::text[], $9::bigint[], $10::bigint[], $11::bytea[])
+        AS c(id, token, state, outcome, run_at, error, attempt, worker, started_at, finished_at, output)
 ), c AS (
     SELECT DISTINCT ON (id, token) * FROM input
     ORDER BY id, token, outcome = 'released'
@@ -22,7 +22,7 @@ WITH input AS (
     WHERE j.id = c.id AND j.lease_token = c.token AND j.state = 'running'
     RETURNING j.id
 )
-INSERT INTO job_runs (job_id, attempt, worker, started_at, finished_at, duration_ms, outcome, error)
-SELECT c.id, c.attempt, c.worker, c.started_at, c.finished_at, (c.finished_at - c.started_at) / 1000, c.outcome, c.error
+INSERT INTO job_runs (job_id, attempt, worker, started_at, finished_at, duration_ms, outcome, error, output)
+SELECT c.id, c.attempt, c.worker, c.started_at, c.finished_at, (c.finished_at - c.started_at) / 1000, c.outcome, c.error, c.output
 FROM c JOIN done ON done.id = c.id
 RETURNING job_id

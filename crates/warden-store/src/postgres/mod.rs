@@ -349,8 +349,8 @@ impl Store for PgStore {
             vec![],
             vec![],
         );
-        let (mut attempts, mut workers, mut started, mut finished) =
-            (vec![], vec![], vec![], vec![]);
+        let (mut attempts, mut workers, mut started, mut finished, mut outputs) =
+            (vec![], vec![], vec![], vec![], vec![]);
         for c in &completions {
             ids.push(c.id.as_uuid());
             tokens.push(c.lease_token);
@@ -365,6 +365,7 @@ impl Store for PgStore {
             workers.push(c.worker.clone());
             started.push(micros(c.started_at));
             finished.push(micros(c.finished_at));
+            outputs.push(c.output.clone());
         }
         let done: Vec<Uuid> = sqlx::query_scalar(include_str!("job_complete_many.sql"))
             .bind(&ids)
@@ -377,6 +378,7 @@ impl Store for PgStore {
             .bind(&workers)
             .bind(&started)
             .bind(&finished)
+            .bind(&outputs)
             .fetch_all(&self.pool)
             .await?;
         Ok(done.into_iter().map(JobId::from_uuid).collect())

@@ -1,2 +1,2 @@
-INSERT INTO job_runs (job_id, attempt, worker, started_at, finished_at, duration_ms, outcome, error)
-VALUES (?1, ?2, ?3, ?4, ?5, (?5 - ?4) / 1000, ?6, ?7)
+INSERT INTO job_runs (job_id, attempt, worker, started_at, finished_at, duration_ms, outcome, error, output)
+VALUES (?1, ?2, ?3, ?4, ?5, (?5 - ?4) / 1000, ?6, ?7, ?8)

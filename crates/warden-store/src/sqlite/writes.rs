@@ -182,7 +182,8 @@ pub(super) fn complete(conn: &Connection, completions: Vec<Completion>) -> Resul
                 micros(c.started_at),
                 micros(c.finished_at),
                 c.result.run_outcome(),
-                error
+                error,
+                c.output
             ])?;
             counted.push(c.id);
         }
@@ -238,7 +239,8 @@ pub(super) fn rescue(conn: &Connection, p: RescueParams) -> Result<Vec<RescuedJo
             started_at,
             micros(p.now),
             "lost",
-            error
+            error,
+            None::<Vec<u8>>
         ])?;
         rescued.push(RescuedJob {
             id,

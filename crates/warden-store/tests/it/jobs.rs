@@ -20,6 +20,7 @@ fn done(c: &warden_store::ClaimedJob, result: CompletionResult) -> Completion {
         started_at: at(1),
         finished_at: at(2),
         result,
+        output: None,
     }
 }
 
@@ -239,10 +240,10 @@ backend_tests!(
             store.job_get(j.id, Scope::All).await.unwrap().state,
             JobState::Running
         );
-        let ok = store
-            .job_complete_many(vec![done(&fresh, CompletionResult::Succeeded)])
-            .await
-            .unwrap();
+        // The handler's report travels with the completion into the run row.
+        let mut reported = done(&fresh, CompletionResult::Succeeded);
+        reported.output = Some(br#"{"status":200}"#.to_vec());
+        let ok = store.job_complete_many(vec![reported]).await.unwrap();
         assert_eq!(ok, [j.id]);
         let finished = store.job_get(j.id, Scope::All).await.unwrap();
         assert_eq!(finished.state, JobState::Succeeded);
@@ -268,6 +269,10 @@ backend_tests!(
             (1000, "worker-a")
         );
         assert!(runs[0].error.as_deref().unwrap().contains("lease expired"));
+        assert_eq!(runs[0].output, None);
+        assert_eq!(runs[1].output.as_deref(), Some(&br#"{"status":200}"#[..]));
+        let one = store.run_get(runs[1].id, Scope::All).await.unwrap();
+        assert_eq!(one.output, runs[1].output);
     }
 );
 

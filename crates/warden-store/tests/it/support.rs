@@ -87,5 +87,6 @@ pub(crate) fn succeeded(
         started_at: started,
         finished_at: finished,
         result: warden_store::CompletionResult::Succeeded,
+        output: None,
     }
 }

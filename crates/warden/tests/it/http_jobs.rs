@@ -69,6 +69,91 @@ fn wait_for(rx: &mpsc::Receiver<String>, what: &str, pred: impl Fn(&str) -> bool
     }
 }
 
+const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef0123456789";
+
+/// The id of the `config` schedule of jobs-file job `name`.
+fn schedule_id(server: &Server, name: &str) -> String {
+    let items = wait_api(server, "/api/v1/schedules");
+    let found = items.iter().find(|s| s["name"] == name);
+    found.unwrap_or_else(|| panic!("no schedule {name}: {items:?}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// GETs `path` as the admin until its `data` list is not empty (20 s at most).
+fn wait_api(server: &Server, path: &str) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = server.request("GET", path, &[("x-job-api-key", ADMIN_KEY)], None);
+        assert_eq!(status, 200, "{path}: {body}");
+        match body["data"].as_array() {
+            Some(items) if !items.is_empty() => return items.clone(),
+            _ if Instant::now() > deadline => panic!("{path} stayed empty: {body}"),
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// A server on 127.0.0.1 that redirects every request to the cloud metadata address.
+fn redirect_to_metadata() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && !line.ends_with("\r\n\r\n") {}
+            let _ = write!(
+                conn,
+                "HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/latest/meta-data\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn a_call_the_egress_policy_refuses_fails_its_run_and_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = redirect_to_metadata();
+    let jobs = dir.path().join("jobs.yaml");
+    // Loopback is allowed for the test; the redirect's target is not.
+    std::fs::write(
+        &jobs,
+        format!("jobs:\n  - name: metadata\n    schedule: \"* * * * * *\"\n    url: \"http://127.0.0.1:{port}/\"\n    retries: 0\n"),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_with_env(
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--jobs",
+            jobs.to_str().unwrap(),
+            "--egress-allow",
+            "127.0.0.1/32",
+        ],
+        &[("JOB_SCHEDULER_API_KEY", ADMIN_KEY)],
+    );
+    let events = wait_api(&server, "/api/v1/audit?action=egress.refused");
+    let event = &events[0];
+    assert_eq!(event["outcome"], "denied", "{event}");
+    assert_eq!(event["principal"], "config", "{event}");
+    let detail = event["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("job `metadata`: egress refused") && detail.contains("169.254.169.254"),
+        "{detail}"
+    );
+    let schedule = schedule_id(&server, "metadata");
+    let runs = wait_api(&server, &format!("/api/v1/runs?schedule={schedule}"));
+    assert_eq!(runs[0]["outcome"], "dead", "{}", runs[0]);
+    assert_eq!(runs[0]["output"]["error"]["kind"], "egress", "{}", runs[0]);
+    assert_eq!(runs[0]["output"]["status"], serde_json::Value::Null);
+    server.terminate();
+}
+
 #[test]
 fn jobs_file_calls_are_made_with_their_secrets_which_are_stored_and_logged_nowhere() {
     let dir = tempfile::tempdir().unwrap();
@@ -92,7 +177,11 @@ fn jobs_file_calls_are_made_with_their_secrets_which_are_stored_and_logged_nowhe
             "--egress-allow",
             "127.0.0.1/32",
         ],
-        &[("PING_TOKEN", &token), ("RUST_LOG", "debug")],
+        &[
+            ("PING_TOKEN", &token),
+            ("RUST_LOG", "debug"),
+            ("JOB_SCHEDULER_API_KEY", ADMIN_KEY),
+        ],
     );
     let head = wait_for(&requests, "the first call", |h| h.starts_with("POST /ping"));
     assert!(head.contains(&format!("Bearer {token}")), "{head}");
@@ -100,6 +189,24 @@ fn jobs_file_calls_are_made_with_their_secrets_which_are_stored_and_logged_nowhe
         head.to_ascii_lowercase()
             .contains(&format!("x-api-key: {api_key}")),
         "{head}"
+    );
+
+    // The run keeps the call's record, redacted: the echoed secrets are not in it.
+    let schedule = schedule_id(&server, "ping");
+    let runs = wait_api(&server, &format!("/api/v1/runs?schedule={schedule}"));
+    let output = &runs[0]["output"];
+    assert_eq!(output["status"], 500, "{output}");
+    assert_eq!(output["error"]["kind"], "http_status", "{output}");
+    let excerpt = output["body_excerpt"].as_str().unwrap();
+    assert!(
+        excerpt.starts_with("upstream failed; you sent:"),
+        "{excerpt}"
+    );
+    assert!(excerpt.contains("[REDACTED]"), "{excerpt}");
+    let shown = serde_json::Value::from(runs.clone()).to_string();
+    assert!(
+        !shown.contains(&token) && !shown.contains(&api_key),
+        "{shown}"
     );
 
     // A changed file is followed without a restart.
