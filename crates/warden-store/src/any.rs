@@ -12,6 +12,7 @@ use crate::{
     model::*,
     store::{Result, Store},
     store_access::AccessStore,
+    store_ops::OpsStore,
 };
 
 /// Where the data lives: a SQLite file in a data directory (the default) or PostgreSQL.
@@ -312,5 +313,35 @@ impl AccessStore for AnyStore {
     }
     async fn audit_list(&self, filter: AuditFilter) -> Result<Vec<AuditEvent>> {
         delegate!(self, audit_list(filter))
+    }
+}
+
+impl OpsStore for AnyStore {
+    async fn cron_run_insert(&self, record: CronRunRecord) -> Result<i64> {
+        delegate!(self, cron_run_insert(record))
+    }
+    async fn cron_run_list(&self, before: Option<i64>, limit: u32) -> Result<Vec<CronRun>> {
+        delegate!(self, cron_run_list(before, limit))
+    }
+    async fn lock_acquire(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool> {
+        delegate!(self, lock_acquire(name, holder, now, until))
+    }
+    async fn lock_release(&self, name: &str, holder: &str) -> Result<bool> {
+        delegate!(self, lock_release(name, holder))
+    }
+    async fn tick_record(&self, at: Timestamp) -> Result<()> {
+        delegate!(self, tick_record(at))
+    }
+    async fn tick_last(&self) -> Result<Option<Timestamp>> {
+        delegate!(self, tick_last())
+    }
+    async fn job_oldest_waiting(&self, now: Timestamp) -> Result<Option<Timestamp>> {
+        delegate!(self, job_oldest_waiting(now))
     }
 }

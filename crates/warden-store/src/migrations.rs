@@ -41,6 +41,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0005_owner_idempotency.sql"),
         include_str!("../migrations/postgres/0005_owner_idempotency.sql"),
     ),
+    (
+        6,
+        "cron_runs",
+        include_str!("../migrations/sqlite/0006_cron_runs.sql"),
+        include_str!("../migrations/postgres/0006_cron_runs.sql"),
+    ),
 ];
 
 #[derive(Clone, Copy)]

@@ -1,6 +1,7 @@
 //! The values that cross the `Store` seam: parameters in, rows out.
 
 pub use crate::model_access::*;
+pub use crate::model_ops::*;
 
 use jiff::Timestamp;
 use uuid::Uuid;

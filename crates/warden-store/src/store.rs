@@ -19,19 +19,21 @@ use crate::{
         QueueCount, RescueParams, RescuedJob, Run, Schedule,
     },
     store_access::AccessStore,
+    store_ops::OpsStore,
 };
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Durable storage for jobs, runs, schedules and the occurrence ledger (and, through
-/// [`AccessStore`], principals, API keys and the audit trail).
+/// [`AccessStore`], principals, API keys and the audit trail; through [`OpsStore`], the
+/// `/cron/run` history, named locks and scheduler health).
 ///
 /// # Scope and audit
 /// Methods that read or change one principal's objects take a [`Scope`]: an object out of
 /// scope is `NotFound`, exactly as one that does not exist, so isolation holds in the
 /// query itself. Methods that change something on a principal's behalf take the
 /// `audit` records describing the change and write them in the same transaction.
-pub trait Store: AccessStore {
+pub trait Store: AccessStore + OpsStore {
     /// Applies pending migrations (idempotent; safe to run from several processes).
     fn migrate(&self) -> impl Future<Output = Result<()>> + Send;
 

@@ -2,9 +2,11 @@
 //!
 //! Claims use `FOR UPDATE SKIP LOCKED` and commit at once; completions are fenced by the
 //! lease token; batches travel as arrays (`UNNEST`), so a batch is one round trip.
-//! Principals, keys and the audit trail are in `access`.
+//! Principals, keys and the audit trail are in `access`; the `/cron/run` history, named
+//! locks and scheduler health in `ops`.
 
 mod access;
+mod ops;
 
 use std::{collections::HashMap, time::Duration};
 

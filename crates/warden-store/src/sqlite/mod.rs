@@ -14,6 +14,7 @@
 //!   PostgreSQL.
 
 mod access;
+mod ops;
 mod writer;
 mod writes;
 

@@ -23,6 +23,7 @@ use warden_core::{JobId, ScheduleId, Scope};
 
 use super::{
     access::{self, AccessWrite},
+    ops::{self, OpsWrite},
     writes,
 };
 use crate::{StoreError, model::*};
@@ -49,6 +50,8 @@ pub(super) enum Write {
     RecordOccurrences(OccurrenceBatch),
     /// Principals, keys, audit records.
     Access(AccessWrite),
+    /// Cron-run history, named locks, scheduler state.
+    Ops(OpsWrite),
     /// A write and the audit records describing it, committed together.
     Audited(Box<Write>, Vec<AuditRecord>),
 }
@@ -71,6 +74,10 @@ pub(super) enum Written {
     Ids(Vec<JobId>),
     Rescued(Vec<RescuedJob>),
     Occurrences(Vec<Occurrence>),
+    /// The id of an inserted row.
+    Id(i64),
+    /// Whether a conditional write took effect.
+    Flag(bool),
     Done,
 }
 
@@ -245,6 +252,7 @@ fn perform(conn: &Connection, write: Write) -> Result<Written> {
             access::perform(conn, w)?;
             Written::Done
         }
+        Write::Ops(w) => ops::perform(conn, w)?,
         Write::Audited(write, records) => {
             let written = perform(conn, *write)?;
             // A job update audits only the jobs it changed.

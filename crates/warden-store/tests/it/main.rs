@@ -3,5 +3,6 @@
 mod access;
 mod isolation;
 mod jobs;
+mod ops;
 mod schedules;
 mod support;

@@ -1,0 +1,1 @@
+SELECT at FROM scheduler_state WHERE key = ?1
