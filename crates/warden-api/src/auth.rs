@@ -15,6 +15,8 @@
 //! failed is not revealed to the caller), and is recorded in the audit trail with the
 //! reason, and with the principal and key id when the credential was genuine but may not
 //! be used (revoked, expired, disabled). Credentials never reach a log or the audit trail.
+//! Each refusal, and each 403 answered behind this layer, is counted in
+//! `warden_auth_failures_total` by reason (see [`crate::metrics`]).
 //! When a credential cannot be checked (the database or the identity provider is
 //! unreachable) the answer is 503: fail closed, never open.
 //!
@@ -43,6 +45,7 @@ use warden_store::{AuditContext, AuditRecord, Limits, Store, StoreError};
 use crate::{
     AppState,
     error::ApiError,
+    metrics::AuthFailure,
     ratelimit::{ClientIp, Limiters},
     request_id::current_request_id,
 };
@@ -125,7 +128,7 @@ enum Refusal {
     /// A genuine credential that may not be used now (revoked, expired, disabled): the
     /// audit record names whose it is.
     Known {
-        why: &'static str,
+        why: Unusable,
         principal: String,
         key_id: Option<String>,
     },
@@ -136,17 +139,46 @@ enum Refusal {
     Unavailable(&'static str),
 }
 
+/// Why a genuine credential may not be used now.
+#[derive(Debug, Clone, Copy)]
+enum Unusable {
+    Revoked,
+    Expired,
+    Disabled,
+}
+
 impl Refusal {
     fn reason(&self) -> &'static str {
         match self {
             Refusal::Missing => "no credentials",
-            Refusal::Invalid(why) | Refusal::Known { why, .. } | Refusal::Unavailable(why) => why,
+            Refusal::Invalid(why) | Refusal::Unavailable(why) => why,
+            Refusal::Known { why, .. } => match why {
+                Unusable::Revoked => "key revoked",
+                Unusable::Expired => "key expired",
+                Unusable::Disabled => "principal is disabled",
+            },
             Refusal::Browser => "service key used from a browser",
             Refusal::NoRole => "token carries no warden role",
         }
     }
 
-    fn known(why: &'static str, principal: &str, key_id: Option<String>) -> Self {
+    /// The refusal's label in `warden_auth_failures_total`.
+    fn metric(&self) -> AuthFailure {
+        match self {
+            Refusal::Missing => AuthFailure::Missing,
+            Refusal::Invalid(_) => AuthFailure::Invalid,
+            Refusal::Known { why, .. } => match why {
+                Unusable::Revoked => AuthFailure::Revoked,
+                Unusable::Expired => AuthFailure::Expired,
+                Unusable::Disabled => AuthFailure::Disabled,
+            },
+            Refusal::Browser => AuthFailure::Browser,
+            Refusal::NoRole => AuthFailure::NoRole,
+            Refusal::Unavailable(_) => AuthFailure::Unavailable,
+        }
+    }
+
+    fn known(why: Unusable, principal: &str, key_id: Option<String>) -> Self {
         Refusal::Known {
             why,
             principal: principal.to_owned(),
@@ -173,7 +205,7 @@ fn from_browser(headers: &HeaderMap) -> bool {
 
 /// The credential of `Authorization: Bearer X` (the scheme is case-insensitive, RFC 7235);
 /// `Some(None)` for another scheme.
-fn bearer(headers: &HeaderMap) -> Option<Option<&str>> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<Option<&str>> {
     header_str(headers, "authorization").map(|v| {
         let (scheme, rest) = v.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
@@ -191,7 +223,7 @@ async fn env_caller<S: Store>(
     let limits = match state.store.principal_get(id).await {
         Ok(p) if p.disabled => {
             return Err(Refusal::known(
-                "principal is disabled",
+                Unusable::Disabled,
                 id,
                 Some(key.var_name().into()),
             ));
@@ -277,7 +309,7 @@ async fn authenticate<S: Store>(
         }
         let limits = match state.store.principal_get(id.as_str()).await {
             Ok(p) if p.disabled => {
-                return Err(Refusal::known("principal is disabled", id.as_str(), None));
+                return Err(Refusal::known(Unusable::Disabled, id.as_str(), None));
             }
             Ok(p) => p.limits,
             Err(StoreError::NotFound) => Limits::default(),
@@ -310,13 +342,13 @@ async fn stored_key<S: Store>(
     let now = Timestamp::now();
     let whose = |why| Refusal::known(why, &found.key.principal_id, Some(found.key.id.to_string()));
     if found.key.revoked_at.is_some() {
-        return Err(whose("key revoked"));
+        return Err(whose(Unusable::Revoked));
     }
     if !found.key.is_live(now) {
-        return Err(whose("key expired"));
+        return Err(whose(Unusable::Expired));
     }
     if found.principal.disabled {
-        return Err(whose("principal is disabled"));
+        return Err(whose(Unusable::Disabled));
     }
     // Record use at most once a minute per key, off the request's path.
     let stale = found
@@ -360,6 +392,7 @@ pub(crate) async fn require_caller<S: Store>(
     let (principal, limits) = match authenticate(&state, request.headers()).await {
         Ok(found) => found,
         Err(refusal) => {
+            refusal.metric().count();
             let (principal_id, key_id) = match &refusal {
                 Refusal::Known {
                     principal, key_id, ..
@@ -412,6 +445,7 @@ pub(crate) async fn require_caller<S: Store>(
     // The service role acts across every principal: never from a browser, whatever the
     // credential (env key, stored key, OIDC token).
     if service && from_browser(request.headers()) {
+        AuthFailure::Browser.count();
         let mut record = caller.audit_context().record(
             Timestamp::now(),
             "auth.failure",
@@ -433,6 +467,7 @@ pub(crate) async fn require_caller<S: Store>(
     // audited with their changes; its reads and its failures are recorded here.
     let status = response.status();
     let entry = if status == StatusCode::FORBIDDEN {
+        AuthFailure::Forbidden.count();
         Some(("authz.denied", "denied"))
     } else if status == StatusCode::NOT_FOUND {
         // Missing, or another principal's: the caller is not told which, the trail keeps

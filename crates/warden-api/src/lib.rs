@@ -23,6 +23,7 @@ pub mod error;
 pub mod extract;
 mod health;
 pub mod keys;
+pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
 pub mod request_id;

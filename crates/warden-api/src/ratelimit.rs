@@ -1,6 +1,7 @@
 //! Rate limits: a token bucket (GCRA) per client IP, checked before authentication so a
 //! flood of bad credentials is throttled too, and one per principal, checked after.
-//! Over the limit: 429 with `Retry-After`.
+//! Over the limit: 429 with `Retry-After`, counted in `warden_rate_limited_total` by scope
+//! (`ip` or `principal`).
 //!
 //! The client IP is the connection's peer address. Only when the peer is a configured
 //! trusted proxy is `X-Forwarded-For` read (its rightmost address that is not itself a
@@ -27,7 +28,7 @@ use governor::{
 };
 use ipnet::IpNet;
 
-use crate::error::ApiError;
+use crate::{error::ApiError, metrics::RateLimitScope};
 
 /// Rate-limit settings. A limit of 0 turns that limiter off.
 #[derive(Debug, Clone, Default)]
@@ -105,6 +106,7 @@ impl Limiters {
     pub(crate) fn check_principal(&self, principal: &str) -> Result<(), ApiError> {
         match &self.principal {
             Some(l) => l.check_key(&principal.to_owned()).map_err(|n| {
+                RateLimitScope::Principal.count();
                 too_many(
                     "this principal",
                     n.wait_time_from(DefaultClock::default().now()),
@@ -126,6 +128,7 @@ impl Limiters {
         }
         match &self.ip {
             Some(l) => l.check_key(&bucket(ip)).map_err(|n| {
+                RateLimitScope::Ip.count();
                 too_many(
                     "this address",
                     n.wait_time_from(DefaultClock::default().now()),

@@ -62,6 +62,7 @@ impl<S: Store> Completer<S> {
                             "ignored completions from workers whose lease had moved on"
                         );
                     }
+                    crate::instruments::completions_written(batch, &counted);
                     self.stats
                         .add_completed(counted.len(), batch.len() - counted.len());
                     return;

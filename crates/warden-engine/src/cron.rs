@@ -106,6 +106,8 @@ impl<S: Store> CronEnqueuer<S> {
     /// A schedule that fails (its row does not decode, or recording fails) does not fail
     /// the tick: it is logged and set aside with a backoff (see [`Self::failing`]), and
     /// the other schedules go on. `Err` only when the due schedules cannot be read at all.
+    /// On success the recorded occurrences are counted and the tick's time is set in the
+    /// metrics (see [`crate::instruments`]).
     pub async fn run_once(&self) -> Result<Vec<Occurrence>, EngineError> {
         let now = self.shared.clock.now();
         self.stats.add_cron_tick();
@@ -145,6 +147,7 @@ impl<S: Store> CronEnqueuer<S> {
         // nothing, and its past retry time would make the loop wake at once.
         self.failing_map()
             .retain(|id, f| f.retry_at > now || seen.contains(id));
+        crate::instruments::cron_ticked(now, &recorded);
         Ok(recorded)
     }
 

@@ -12,6 +12,7 @@
 //! - `queues`: paused queues, kept in step with the store.
 //! - `rescuer`: returns jobs whose lease expired (at-least-once).
 //! - [`cron`]: the cron enqueuer, which records every occurrence in the ledger.
+//! - [`instruments`]: the engine's metrics (names, help, recording), via the `metrics` facade.
 //! - `wakeups`: wakes producers when another process inserts jobs (PostgreSQL).
 //! - [`error`]: `EngineError`, why an operation was refused.
 //!
@@ -29,6 +30,7 @@ pub mod config;
 pub mod cron;
 pub mod engine;
 pub mod error;
+pub mod instruments;
 mod manage;
 mod producer;
 mod queues;

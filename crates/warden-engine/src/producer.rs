@@ -68,7 +68,11 @@ async fn claim<S: Store>(
         lease_token: Uuid::new_v4(),
         owner_limits: shared.owner_limits.load(Ordering::Relaxed),
     };
-    (limit, shared.store.job_claim_many(params).await)
+    let result = shared.store.job_claim_many(params).await;
+    if let Ok(jobs) = &result {
+        crate::instruments::jobs_claimed(now, jobs);
+    }
+    (limit, result)
 }
 
 /// What the producer remembers about a job it runs.

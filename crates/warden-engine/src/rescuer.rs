@@ -32,6 +32,7 @@ impl<S: Store> Rescuer<S> {
                 "returned jobs whose lease expired"
             );
             self.stats.add_rescued(rescued.len());
+            crate::instruments::runs_lost(rescued.len());
             for n in self.shared.wakers.queues.values() {
                 n.notify_one();
             }

@@ -8,6 +8,7 @@ mod isolation;
 mod jobs;
 mod keys;
 mod matrix;
+mod metrics;
 mod oidc;
 mod openapi;
 mod support;

@@ -3,6 +3,7 @@
 
 mod cron;
 mod leases;
+mod metrics;
 mod multi_process;
 mod owners;
 mod queues;

@@ -1,0 +1,218 @@
+//! `GET /metrics`: the token guards it, the job gauge follows the store (a pair that
+//! empties goes back to 0), every metric is described, and the API's refusals and 429s
+//! are counted.
+//!
+//! The recorder is the process's (tests of one binary share it under `cargo test`), so
+//! each test counts jobs in a queue of its own and asserts counters by their increase.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use jiff::{SignedDuration, Timestamp};
+use reqwest::{StatusCode, header};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use warden_api::{
+    HttpLimits,
+    metrics::{self, CONTENT_TYPE, Metrics, install_recorder},
+    ratelimit::RateLimitConfig,
+};
+use warden_core::{QueueName, Scope, SystemClock};
+use warden_engine::{Engine, EngineConfig, QueueConfig, Registry};
+use warden_store::Store;
+use warden_testkit::{TestDb, backend_tests};
+
+use crate::support::{ADMIN_ENV_KEY, TestApp, unlimited};
+
+const TOKEN: &str = "metrics-token-0123456789abcdef0123456789abcdef";
+
+/// Every metric warden describes.
+const DESCRIBED: [&str; 9] = [
+    "warden_runs_total",
+    "warden_run_duration_seconds",
+    "warden_pickup_latency_seconds",
+    "warden_occurrences_total",
+    "warden_last_tick_timestamp_seconds",
+    "warden_auth_failures_total",
+    "warden_rate_limited_total",
+    "warden_jobs",
+    // Described, but listed only once `/cron/run` has counted a call.
+    "warden_cron_runs_total",
+];
+
+/// Serves `router` on 127.0.0.1; returns its `/metrics` URL.
+async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}/metrics")
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// The value of the sample `series` (name and labels, as rendered), or 0 when absent.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+fn jobs(text: &str, queue: &str, state: &str) -> f64 {
+    sample(
+        text,
+        &format!(r#"warden_jobs{{queue="{queue}",state="{state}"}}"#),
+    )
+}
+
+async fn scrape_ok(url: &str, token: Option<&str>) -> String {
+    let mut req = client().get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], CONTENT_TYPE);
+    res.text().await.unwrap()
+}
+
+/// Asserts a refused scrape: 401 in the error envelope, with `WWW-Authenticate`.
+async fn scrape_refused(req: reqwest::RequestBuilder) {
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().contains_key(header::WWW_AUTHENTICATE));
+    let body: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["ok"], false);
+    assert_eq!(body["error"]["code"], "unauthenticated");
+    assert!(
+        body["error"]["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+}
+
+backend_tests!(
+    a_scrape_needs_the_token_and_counts_jobs_by_queue_and_state,
+    |db: TestDb| async move {
+        let metrics: Metrics = install_recorder();
+        let store = Arc::new(db.store().clone());
+        // A queue of this test alone: the other backend's test shares the recorder.
+        let queue = format!("metrics-{}", uuid::Uuid::new_v4().simple());
+        let mut registry = Registry::new();
+        registry.register("noop", |_, _: Value| async {}).unwrap();
+        let config = EngineConfig {
+            queues: vec![QueueConfig::new(QueueName::parse(&queue).unwrap(), 1)],
+            ..EngineConfig::default()
+        };
+        // A scheduler without workers: the jobs stay where they are put.
+        let scheduler =
+            Engine::scheduler(store.clone(), registry, config, Arc::new(SystemClock)).unwrap();
+        let mut available = Vec::new();
+        for _ in 0..2 {
+            available.push(scheduler.add("noop", json!({}), &queue).await.unwrap());
+        }
+        let later = Timestamp::now() + SignedDuration::from_hours(1);
+        scheduler
+            .add_at("noop", json!({}), &queue, later)
+            .await
+            .unwrap();
+
+        let url = serve(metrics::router(
+            store.clone(),
+            metrics.clone(),
+            Some(SecretString::from(TOKEN)),
+        ))
+        .await;
+        let before = metrics.render();
+
+        scrape_refused(client().get(&url)).await;
+        scrape_refused(client().get(&url).bearer_auth("metrics-token-wrong")).await;
+        scrape_refused(
+            client()
+                .get(&url)
+                .header("authorization", format!("Basic {TOKEN}")),
+        )
+        .await;
+        let text = scrape_ok(&url, Some(TOKEN)).await;
+        assert_eq!(jobs(&text, &queue, "available"), 2.0, "{text}");
+        assert_eq!(jobs(&text, &queue, "scheduled"), 1.0, "{text}");
+        for name in DESCRIBED {
+            if name == "warden_cron_runs_total" && !text.contains(name) {
+                continue;
+            }
+            assert!(
+                text.contains(&format!("# HELP {name} ")),
+                "no help for {name} in\n{text}"
+            );
+        }
+        for (reason, refused) in [("missing", 1.0), ("invalid", 2.0)] {
+            let series = format!(r#"warden_auth_failures_total{{reason="{reason}"}}"#);
+            assert!(
+                sample(&text, &series) >= sample(&before, &series) + refused,
+                "{series} did not count the refused scrapes"
+            );
+        }
+
+        // Cancelled, the available jobs leave that state: its gauge goes back to 0.
+        let cancelled = store
+            .job_cancel_many(available, Scope::All, Timestamp::now(), Vec::new())
+            .await
+            .unwrap();
+        assert_eq!(cancelled.len(), 2);
+        let text = scrape_ok(&url, Some(TOKEN)).await;
+        assert!(
+            text.contains(&format!(
+                r#"warden_jobs{{queue="{queue}",state="available"}} 0"#
+            )),
+            "{text}"
+        );
+        assert_eq!(jobs(&text, &queue, "cancelled"), 2.0, "{text}");
+        assert_eq!(jobs(&text, &queue, "scheduled"), 1.0, "{text}");
+
+        // Without a token (its own listen address), the route is open.
+        let open = serve(metrics::router(store.clone(), metrics, None)).await;
+        let text = scrape_ok(&open, None).await;
+        assert_eq!(jobs(&text, &queue, "cancelled"), 2.0, "{text}");
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_and_429s_are_counted() {
+    let metrics = install_recorder();
+    // Bursts: three requests per address, one per principal.
+    let limits = HttpLimits {
+        rate: RateLimitConfig {
+            per_ip_per_minute: 12,
+            per_principal_per_minute: 4,
+            trusted_proxies: Vec::new(),
+        },
+        ..unlimited()
+    };
+    let app = TestApp::spawn_with(TestDb::sqlite().await, limits).await;
+    let before = metrics.render();
+    let anonymous = app.client.get(app.url("/api/v1/jobs"));
+    let admin = || {
+        app.client
+            .get(app.url("/api/v1/jobs"))
+            .bearer_auth(ADMIN_ENV_KEY)
+    };
+    let mut statuses = Vec::new();
+    for req in [anonymous, admin(), admin(), admin()] {
+        statuses.push(app.send(req, None).await.status.as_u16());
+    }
+    // No credentials; the principal's first; its second; the address's fourth.
+    assert_eq!(statuses, [401, 200, 429, 429]);
+    let after = metrics.render();
+    for (series, at_least) in [
+        (r#"warden_auth_failures_total{reason="missing"}"#, 1.0),
+        (r#"warden_rate_limited_total{scope="principal"}"#, 1.0),
+        (r#"warden_rate_limited_total{scope="ip"}"#, 1.0),
+    ] {
+        assert!(
+            sample(&after, series) >= sample(&before, series) + at_least,
+            "{series}: {} then {}",
+            sample(&before, series),
+            sample(&after, series)
+        );
+    }
+}
