@@ -15,9 +15,15 @@
 //! - [`conn_limit`]: caps on connections (total, per address) and an idle timeout.
 //! - [`ratelimit`]: token buckets per client IP and per principal; trusted proxies.
 //! - `health`: `GET /healthz`, `GET /readyz`.
+//! - [`cron_run`]: `GET|POST /cron/run` for external cron services (own token, rate limit,
+//!   single-flight lock, a `cron_runs` record per call); `routes/scheduler`: the
+//!   scheduler's health and the cron-run records.
+//! - [`metrics`]: the Prometheus recorder and `GET /metrics` (its own token, or its own
+//!   address); merged in by [`router_with`].
 
 pub mod auth;
 pub mod conn_limit;
+pub mod cron_run;
 pub mod envelope;
 pub mod error;
 pub mod extract;
@@ -50,7 +56,14 @@ pub struct AppState<S> {
     pub store: Arc<S>,
     pub scheduler: Scheduler<S>,
     pub auth: Arc<AuthConfig>,
+    /// `/cron/run`, when a `CRON_TOKEN` is configured.
+    pub cron: Option<Arc<cron_run::CronTrigger<S>>>,
+    /// The scheduler is reported late after this long without a tick.
+    pub late_after: Duration,
 }
+
+/// The default of [`AppState::late_after`]: five minutes.
+pub const DEFAULT_LATE_AFTER: Duration = Duration::from_secs(300);
 
 impl<S> Clone for AppState<S> {
     fn clone(&self) -> Self {
@@ -58,6 +71,8 @@ impl<S> Clone for AppState<S> {
             store: self.store.clone(),
             scheduler: self.scheduler.clone(),
             auth: self.auth.clone(),
+            cron: self.cron.clone(),
+            late_after: self.late_after,
         }
     }
 }
@@ -93,7 +108,8 @@ impl Default for HttpLimits {
 }
 
 /// Routes that answer without credentials. Every other route refuses an anonymous call.
-pub const PUBLIC_ROUTES: &[&str] = &["/healthz", "/readyz"];
+/// `/cron/run` checks its own token (the `CRON_TOKEN`s) in its handler.
+pub const PUBLIC_ROUTES: &[&str] = &["/healthz", "/readyz", "/cron/run"];
 
 /// One route: where, the handler, and the handler's OpenAPI description.
 pub struct Route<S> {
@@ -265,6 +281,26 @@ pub fn routes_table<S: Store>() -> Vec<Route<S>> {
             "/api/v1/audit",
             get(audit::list_audit::<S>),
         ),
+        route::<S, cron_run::__path_get_cron_run>(
+            Method::GET,
+            "/cron/run",
+            get(cron_run::get_cron_run::<S>),
+        ),
+        route::<S, cron_run::__path_post_cron_run>(
+            Method::POST,
+            "/cron/run",
+            post(cron_run::post_cron_run::<S>),
+        ),
+        route::<S, scheduler::__path_get_scheduler_health>(
+            Method::GET,
+            "/api/v1/health/scheduler",
+            get(scheduler::get_scheduler_health::<S>),
+        ),
+        route::<S, scheduler::__path_list_cron_runs>(
+            Method::GET,
+            "/api/v1/cron-runs",
+            get(scheduler::list_cron_runs::<S>),
+        ),
     ]
 }
 
@@ -277,6 +313,13 @@ pub fn openapi_document<S: Store>() -> utoipa::openapi::OpenApi {
 /// authentication layer; request ids, the per-IP rate limit, the body limit and the
 /// timeout on all.
 pub fn router<S: Store>(state: AppState<S>, limits: HttpLimits) -> Router {
+    router_with(state, limits, Router::new())
+}
+
+/// [`router`] with `extra` routes (already given their state, e.g. [`metrics::router`])
+/// merged in before the shared layers, so they get the same request ids, per-IP rate
+/// limit, body limit, timeout and panic handling. `extra` guards its own routes.
+pub fn router_with<S: Store>(state: AppState<S>, limits: HttpLimits, extra: Router) -> Router {
     let limiters = Arc::new(ratelimit::Limiters::new(&limits.rate));
     let table = routes_table::<S>();
     let doc = openapi::OpenApiJson(openapi::to_json(&openapi::document(&table)).into());
@@ -294,6 +337,8 @@ pub fn router<S: Store>(state: AppState<S>, limits: HttpLimits) -> Router {
     ));
     public
         .merge(private)
+        .with_state(state)
+        .merge(extra)
         .fallback(|| async {
             error::ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -322,5 +367,4 @@ pub fn router<S: Store>(state: AppState<S>, limits: HttpLimits) -> Router {
         // Inside the request-id layer, so a panic is answered (and logged) with its id.
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(middleware::from_fn(request_id::request_id_layer))
-        .with_state(state)
 }

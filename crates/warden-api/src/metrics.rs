@@ -14,7 +14,7 @@
 //! | [`AUTH_FAILURES_TOTAL`] | counter | `reason`: [`AUTH_FAILURE_REASONS`] | the auth layer, and `/metrics`, when they refuse a request |
 //! | [`RATE_LIMITED_TOTAL`] | counter | `scope`: `ip`, `principal` | the rate limiter, when it answers 429 |
 //! | [`JOBS`] | gauge | `queue`, `state` | on each scrape, from the store's counts |
-//! | [`CRON_RUNS_TOTAL`] | counter | `outcome` | the `/cron/run` route (described here only) |
+//! | [`CRON_RUNS_TOTAL`] | counter | `outcome` | the `/cron/run` route |
 //!
 //! Label values come from fixed sets; `queue` is a configured queue's name (jobs can only
 //! be added to configured queues), never a job id or other caller input.
@@ -162,8 +162,11 @@ fn describe() {
     describe_counter!(
         CRON_RUNS_TOTAL,
         Unit::Count,
-        "Calls of POST /cron/run, by outcome."
+        "Calls of /cron/run, by outcome (ok, failed, busy, unauthorized, forbidden, limited)."
     );
+    for outcome in crate::cron_run::OUTCOMES {
+        counter!(CRON_RUNS_TOTAL, "outcome" => outcome).increment(0);
+    }
     for reason in AuthFailure::ALL {
         reason.counter().increment(0);
     }

@@ -47,6 +47,8 @@ pub enum Permission {
     PrincipalsRead,
     PrincipalsWrite,
     AuditRead,
+    /// The scheduler's health and the `/cron/run` records (they span every owner).
+    SchedulerRead,
 }
 
 impl Role {
@@ -78,7 +80,10 @@ impl Role {
                 JobsRead | JobsWrite | SchedulesRead | SchedulesWrite | QueuesRead
             ),
             Role::Executor => matches!(permission, JobsExecute),
-            Role::Viewer => matches!(permission, JobsRead | SchedulesRead | QueuesRead),
+            Role::Viewer => matches!(
+                permission,
+                JobsRead | SchedulesRead | QueuesRead | SchedulerRead
+            ),
             Role::Service => matches!(
                 permission,
                 JobsRead | JobsWrite | SchedulesRead | SchedulesWrite | QueuesRead

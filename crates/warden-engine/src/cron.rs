@@ -59,6 +59,9 @@ const MAX_OCCURRENCES_PER_TICK: usize = 1000;
 const MAX_SCHEDULES_PER_TICK: u32 = 500;
 /// Longest sleep between ticks, so a schedule added by another process is seen.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// Least time between two records of the loop's tick in the store (for the health check,
+/// whose default lateness threshold is five minutes).
+pub const TICK_RECORD_EVERY: Duration = Duration::from_secs(10);
 /// First wait after a failure (of one schedule, or of a whole tick); it doubles after
 /// each further failure.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -307,14 +310,34 @@ impl<S: Store> CronEnqueuer<S> {
         Ok(recorded)
     }
 
+    /// Records the tick for the health check, at most every [`TICK_RECORD_EVERY`] (a
+    /// schedule firing every second would otherwise cost a write a second). A failure is
+    /// logged: the health check then reports the scheduler late, which is the truth seen
+    /// from the store.
+    async fn record_tick(&self, recorded: &mut Option<Timestamp>) {
+        let now = self.shared.clock.now();
+        let every = SignedDuration::try_from(TICK_RECORD_EVERY).unwrap_or_default();
+        if recorded.is_some_and(|at| now.duration_since(at) < every) {
+            return;
+        }
+        match self.shared.store.tick_record(now).await {
+            Ok(()) => *recorded = Some(now),
+            Err(e) => tracing::warn!(error = ?e, "could not record the scheduler tick"),
+        }
+    }
+
     /// Ticks, then sleeps until the next tick is due (or a wake-up), until shutdown.
     /// A tick that fails as a whole backs off (doubling, jittered, at most [`MAX_SLEEP`])
     /// with one error log per failure, rather than retrying at once.
     pub(crate) async fn run(self, shutdown: CancellationToken) {
         let mut failures = 0u32;
+        let mut tick_recorded: Option<Timestamp> = None;
         loop {
             let wait = match self.run_once().await {
-                Ok(_) => self.until_next_tick().await,
+                Ok(_) => {
+                    self.record_tick(&mut tick_recorded).await;
+                    self.until_next_tick().await
+                }
                 Err(e) => Err(e),
             };
             let wait = match wait {

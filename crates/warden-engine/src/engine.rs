@@ -19,6 +19,7 @@ use crate::{
     rescuer::Rescuer,
     scheduler::{Shared, Wakers},
     stats::EngineStats,
+    tick::Ticker,
 };
 
 /// Builds and starts the engine.
@@ -106,8 +107,15 @@ impl Engine {
             job_types = %shared.registry.kinds(),
             "engine started"
         );
+        // Its own enqueuer: its set-aside schedules are apart from the loop's.
+        let ticker = Ticker::new(
+            shared.clone(),
+            stats.clone(),
+            CronEnqueuer::new(shared.clone(), stats.clone(), shared.clock.now()),
+        );
         Ok(EngineHandle {
             scheduler: Scheduler::new(shared),
+            ticker,
             stats,
             shutdown,
             producers,
@@ -149,6 +157,7 @@ pub(crate) fn shared<S>(
 /// A running engine.
 pub struct EngineHandle<S> {
     scheduler: Scheduler<S>,
+    ticker: Ticker<S>,
     stats: Arc<EngineStats>,
     shutdown: CancellationToken,
     producers: Vec<JoinHandle<()>>,
@@ -169,6 +178,11 @@ impl<S: Store> EngineHandle<S> {
     /// directly. It has its own set of failing schedules, apart from the engine's loop.
     pub fn cron_enqueuer(&self, up_since: jiff::Timestamp) -> CronEnqueuer<S> {
         CronEnqueuer::new(self.scheduler.shared.clone(), self.stats.clone(), up_since)
+    }
+
+    /// Runs scheduler ticks on demand (`/cron/run`), with this engine's workers.
+    pub fn ticker(&self) -> Ticker<S> {
+        self.ticker.clone()
     }
 
     /// The token that stops the engine (e.g. to tie it to a signal).

@@ -12,6 +12,7 @@
 //! - `queues`: paused queues, kept in step with the store.
 //! - `rescuer`: returns jobs whose lease expired (at-least-once).
 //! - [`cron`]: the cron enqueuer, which records every occurrence in the ledger.
+//! - `tick`: one scheduler tick on demand (`/cron/run`): cron, then dispatch in a budget.
 //! - [`instruments`]: the engine's metrics (names, help, recording), via the `metrics` facade.
 //! - `wakeups`: wakes producers when another process inserts jobs (PostgreSQL).
 //! - [`error`]: `EngineError`, why an operation was refused.
@@ -47,9 +48,11 @@ pub use error::EngineError;
 pub use registry::{IntoOutcome, JobContext, MAX_OUTPUT_BYTES, Registry, Reported};
 pub use scheduler::{CronRequest, JobRequest, Scheduler};
 pub use stats::{EngineStats, StatsSnapshot};
+pub use tick::{TickReport, Ticker};
 pub use warden_core::Outcome;
 
 mod stats;
+mod tick;
 
 /// A duration with ±10% random jitter, so periodic work of many processes spreads out.
 pub(crate) fn jitter(d: std::time::Duration) -> std::time::Duration {

@@ -1,4 +1,5 @@
-//! Counters of what the engine did, for tests, the benchmark and (later) metrics.
+//! Counters of what the engine did, for tests, the benchmark and `/cron/run` (Prometheus
+//! metrics are recorded apart, through the `metrics` facade: see `instruments`).
 
 use std::sync::{
     OnceLock,

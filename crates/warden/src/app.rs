@@ -11,8 +11,10 @@ use tokio::net::TcpListener;
 use warden_api::{
     AppState, AuthConfig, HttpLimits,
     conn_limit::{ConnLimits, LimitedListener},
+    cron_run::{CronConfig, CronTrigger},
+    metrics::Metrics,
     ratelimit::RateLimitConfig,
-    router,
+    router_with,
 };
 use warden_core::QueueName;
 use warden_engine::{Engine, EngineConfig, EngineHandle, QueueConfig, Registry};
@@ -25,7 +27,7 @@ use warden_store::AnyStore;
 use warden_exec::runner::HttpRunner;
 
 use crate::{
-    cli::{OidcArgs, ServeArgs},
+    cli::{CronArgs, MetricsArgs, OidcArgs, ServeArgs},
     commands::{keys::env_secret, migrate::open_migrated},
     config_jobs,
     jobs_file::{self, JobsSource},
@@ -68,6 +70,77 @@ pub(crate) struct Application {
     limits: HttpLimits,
     /// The jobs file being followed (`--jobs`), and the runner of its calls.
     jobs: Option<(JobsSource, HttpRunner)>,
+    /// `/cron/run`, when `CRON_TOKEN` is set.
+    cron: Option<CronConfig>,
+    late_after: Duration,
+    metrics: Option<MetricsSetup>,
+}
+
+/// `/metrics`: on the main address behind `METRICS_TOKEN`, and/or openly on its own
+/// listener (`--metrics-listen`).
+struct MetricsSetup {
+    handle: Metrics,
+    token: Option<SecretString>,
+    listener: Option<TcpListener>,
+}
+
+/// The metrics the environment and flags ask for, with the recorder installed; `None`
+/// when neither `METRICS_TOKEN` nor `--metrics-listen` is set (nothing is recorded then).
+async fn metrics_setup(args: &MetricsArgs) -> anyhow::Result<Option<MetricsSetup>> {
+    let token = match std::env::var("METRICS_TOKEN") {
+        Ok(v) if !v.trim().is_empty() => {
+            let value = SecretString::from(v.trim().to_owned());
+            // Only for the strength check (it says how to make a good token).
+            StaticKey::new("METRICS_TOKEN", value.clone())?;
+            Some(value)
+        }
+        _ => None,
+    };
+    let listener =
+        match args.metrics_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
+                format!("could not listen on `--metrics-listen` {addr} (in use?)")
+            })?),
+            None => None,
+        };
+    if token.is_none() && listener.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(MetricsSetup {
+        handle: warden_api::metrics::install_recorder(),
+        token,
+        listener,
+    }))
+}
+
+/// The `/cron/run` configuration: the tokens of `CRON_TOKEN` (comma-separated) and the
+/// flags; `None` without a token. A weak token stops the start with a message saying how
+/// to make a good one (and never the token).
+fn cron_config(args: &CronArgs, request_timeout: u64) -> anyhow::Result<Option<CronConfig>> {
+    let value = std::env::var("CRON_TOKEN").unwrap_or_default();
+    let tokens = value
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| StaticKey::new("CRON_TOKEN", SecretString::from(t.to_owned())))
+        .collect::<Result<Vec<_>, _>>()?;
+    if tokens.is_empty() {
+        return Ok(None);
+    }
+    if args.cron_budget >= request_timeout {
+        anyhow::bail!(
+            "`--cron-budget` ({} s) must be less than `--request-timeout` ({request_timeout} s), or /cron/run would be cut off",
+            args.cron_budget
+        );
+    }
+    let mut config = CronConfig::new(tokens);
+    config.allow_query_token = args.cron_allow_query_token;
+    config.allow_ips = args.cron_allow_ips.clone();
+    config.rate_limit = args.cron_rate_limit;
+    config.rate_window = Duration::from_secs(args.cron_rate_window);
+    config.budget = Duration::from_secs(args.cron_budget);
+    config.lock_ttl = Duration::from_secs(args.cron_lock_ttl);
+    Ok(Some(config))
 }
 
 /// A static key from the environment variable `name`, if set; a weak one stops the start.
@@ -116,6 +189,16 @@ fn oidc(args: &OidcArgs) -> anyhow::Result<Option<OidcVerifier>> {
 impl Application {
     pub(crate) async fn build(args: ServeArgs) -> anyhow::Result<Self> {
         let queues = parse_queues(&args.queues)?;
+        let cron = cron_config(&args.cron, args.request_timeout.max(1))?;
+        // Before the engine starts, so its first claims and ticks are counted.
+        let metrics = metrics_setup(&args.metrics).await?;
+        if let Some(c) = &cron {
+            tracing::info!(
+                tokens = c.tokens.len(),
+                query_token = c.allow_query_token,
+                "/cron/run is enabled"
+            );
+        }
         let admin_key = static_key("JOB_SCHEDULER_API_KEY")?;
         let internal_key = static_key("INTERNAL_API_KEY")?;
         let oidc = oidc(&args.oidc)?;
@@ -192,6 +275,9 @@ impl Application {
             auth,
             limits,
             jobs,
+            cron,
+            late_after: Duration::from_secs(args.cron.late_after),
+            metrics,
         })
     }
 
@@ -205,13 +291,39 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
         tracing::info!(addr = %addr, backend = self.store.backend_name(), "warden is serving");
-        let app = router(
+        let mut extra = axum::Router::new();
+        let mut metrics_server = None;
+        if let Some(m) = self.metrics {
+            if let Some(token) = m.token {
+                let routes =
+                    warden_api::metrics::router(self.store.clone(), m.handle.clone(), Some(token));
+                extra = extra.merge(routes);
+            }
+            if let Some(listener) = m.listener {
+                let routes = warden_api::metrics::router(self.store.clone(), m.handle, None);
+                tracing::info!(addr = %listener.local_addr()?, "serving /metrics without a token on its own address");
+                let stop = self.engine.shutdown_token();
+                metrics_server = Some(tokio::spawn(async move {
+                    let served = axum::serve(listener, routes)
+                        .with_graceful_shutdown(async move { stop.cancelled().await });
+                    if let Err(e) = served.await {
+                        tracing::error!(error = %e, "the metrics server failed");
+                    }
+                }));
+            }
+        }
+        let app = router_with(
             AppState {
                 store: self.store.clone(),
                 scheduler: self.engine.scheduler().clone(),
                 auth: self.auth.clone(),
+                cron: self
+                    .cron
+                    .map(|c| Arc::new(CronTrigger::new(c, self.engine.ticker()))),
+                late_after: self.late_after,
             },
             self.limits.clone(),
+            extra,
         );
         let token = self.engine.shutdown_token();
         let follower = self.jobs.map(|(source, runner)| {
@@ -241,6 +353,9 @@ impl Application {
             f.abort();
         }
         self.engine.shutdown().await;
+        if let Some(m) = metrics_server {
+            let _ = m.await;
+        }
         result
     }
 }

@@ -27,8 +27,9 @@ pub(crate) enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run the scheduler: the engine (cron, queues, retries, rescue) and the HTTP server
-    /// (the authenticated REST API under /api/v1, `POST /api/jobs/schedule`, and the public
-    /// probes `GET /healthz`, `GET /readyz`). Applies migrations first. Stops gracefully
+    /// (the authenticated REST API under /api/v1, `POST /api/jobs/schedule`, the public
+    /// probes `GET /healthz`, `GET /readyz`, `/cron/run` when `CRON_TOKEN` is set and
+    /// `/metrics` when `METRICS_TOKEN` or `--metrics-listen` is set). Applies migrations first. Stops gracefully
     /// on SIGTERM or Ctrl-C: running jobs get a grace period, the rest are released.
     #[command(after_help = SERVE_ENV_HELP)]
     Serve(Box<ServeArgs>),
@@ -54,6 +55,10 @@ pub(crate) enum Command {
     /// zone and in UTC, under a DST policy.
     #[command(subcommand)]
     Cron(CronCommand),
+    /// The scheduler's health from a running server (`GET /api/v1/health/scheduler`): last
+    /// tick, overdue occurrences, backlog by queue and state, oldest waiting job. Exits 2
+    /// when the scheduler is late, so it can serve as a monitoring probe (1 on errors).
+    Status(ClientArgs),
     /// Measure enqueue and processing throughput and pick-up latency on a fresh,
     /// throw-away database.
     Bench(crate::commands::bench::BenchArgs),
@@ -69,6 +74,7 @@ impl Command {
             | Command::Keys(_)
             | Command::Jobs(_)
             | Command::Check(_)
+            | Command::Status(_)
             | Command::Schedules(_) => "warn",
         }
     }
@@ -149,6 +155,68 @@ pub(crate) struct ServeArgs {
 
     #[command(flatten)]
     pub(crate) jobs: JobsFileArgs,
+
+    #[command(flatten)]
+    pub(crate) cron: CronArgs,
+
+    #[command(flatten)]
+    pub(crate) metrics: MetricsArgs,
+}
+
+/// `/cron/run` for external cron services (enabled by the `CRON_TOKEN` environment
+/// variable), and when the scheduler counts as late.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct CronArgs {
+    /// Also accept the token as `/cron/run?token=…` (for cron services that cannot send a
+    /// header). Off by default: URLs are kept in proxy and provider logs.
+    #[arg(long, env = "WARDEN_CRON_ALLOW_QUERY_TOKEN")]
+    pub(crate) cron_allow_query_token: bool,
+
+    /// Only these networks may call `/cron/run` (CIDR, repeatable). Default: any.
+    #[arg(
+        long = "cron-allow-ip",
+        value_name = "CIDR",
+        env = "WARDEN_CRON_ALLOW_IPS",
+        value_delimiter = ','
+    )]
+    pub(crate) cron_allow_ips: Vec<ipnet::IpNet>,
+
+    /// Calls of `/cron/run` allowed per `--cron-rate-window` (a burst of this many, then
+    /// refilling evenly; 0: no limit). Over it: 429 with Retry-After.
+    #[arg(long, default_value_t = 10, env = "WARDEN_CRON_RATE_LIMIT")]
+    pub(crate) cron_rate_limit: u32,
+
+    /// The rate limit's window, in seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS", env = "WARDEN_CRON_RATE_WINDOW",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub(crate) cron_rate_window: u64,
+
+    /// Seconds `/cron/run` may spend handing due jobs to workers before it answers (less
+    /// than `--request-timeout`).
+    #[arg(long, default_value_t = 10, value_name = "SECONDS", env = "WARDEN_CRON_BUDGET",
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub(crate) cron_budget: u64,
+
+    /// Seconds the single-flight lock of `/cron/run` lives if its holder dies.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS", env = "WARDEN_CRON_LOCK_TTL",
+          value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub(crate) cron_lock_ttl: u64,
+
+    /// The scheduler is reported late (`/api/v1/health/scheduler`, `warden status`) after
+    /// this many seconds without a tick, or with an occurrence overdue by as much.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS", env = "WARDEN_LATE_AFTER",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub(crate) late_after: u64,
+}
+
+/// Prometheus metrics at `GET /metrics` (on the main address when the `METRICS_TOKEN`
+/// environment variable is set).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct MetricsArgs {
+    /// Serve `/metrics` without a token on this separate address (e.g. 127.0.0.1:9464, or
+    /// an address only the monitoring network reaches).
+    #[arg(long, env = "WARDEN_METRICS_LISTEN", value_name = "ADDR")]
+    pub(crate) metrics_listen: Option<SocketAddr>,
 }
 
 /// Scheduled HTTP calls from a `jobs.yaml` file.
@@ -186,6 +254,10 @@ Secrets (environment only):
   INTERNAL_API_KEY       the service role's key (header x-internal-api-key), >= 32 characters
   WARDEN_SECRET          the secret API keys are hashed with; default: DATA_DIR/server.secret
                          (created on first start). Nodes sharing PostgreSQL need the same one.
+  CRON_TOKEN             enables /cron/run for external cron services; comma-separated to
+                         rotate (several accepted at once), each >= 32 characters
+  METRICS_TOKEN          serves GET /metrics on the main address to `Authorization: Bearer`
+                         callers, >= 32 characters (or use --metrics-listen)
 Generate keys with `openssl rand -hex 32`, or make stored keys with `warden keys create`.";
 
 /// Bearer JWTs from an OpenID Connect provider (enabled by `--oidc-issuer`).

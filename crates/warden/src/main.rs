@@ -48,10 +48,13 @@ fn main() -> ExitCode {
             Command::Check(args) => commands::check::run(args).await,
             Command::Jobs(command) => commands::client::run_jobs(command).await,
             Command::Schedules(command) => commands::client::run_schedules(command).await,
+            Command::Status(args) => commands::status::run(args).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Already reported on stdout; the distinct status tells a probe "late", not "broken".
+        Err(e) if e.is::<commands::status::Late>() => ExitCode::from(2),
         Err(e) => {
             // `{:#}` prints the whole context chain on one line: what failed and why.
             eprintln!("error: {e:#}");

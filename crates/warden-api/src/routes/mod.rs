@@ -7,6 +7,7 @@ pub(crate) mod keys;
 pub(crate) mod principals;
 pub(crate) mod queues;
 pub(crate) mod runs;
+pub(crate) mod scheduler;
 pub(crate) mod schedules;
 pub(crate) mod seed;
 

@@ -2,6 +2,7 @@
 //! PostgreSQL), called with real HTTP.
 
 mod auth;
+mod cron_run;
 mod fuzz_regressions;
 mod hardening;
 mod isolation;

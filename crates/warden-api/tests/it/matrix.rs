@@ -101,6 +101,11 @@ fn spec() -> HashMap<(Method, &'static str), (Option<Permission>, Target)> {
             (PrincipalsWrite, Principal),
         ),
         ((Method::GET, "/api/v1/audit"), (AuditRead, None)),
+        (
+            (Method::GET, "/api/v1/health/scheduler"),
+            (SchedulerRead, None),
+        ),
+        ((Method::GET, "/api/v1/cron-runs"), (SchedulerRead, None)),
     ]);
     needing
         .into_iter()

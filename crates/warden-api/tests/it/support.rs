@@ -78,7 +78,13 @@ impl TestApp {
         db: TestDb,
         conn: warden_api::conn_limit::ConnLimits,
     ) -> Self {
-        Self::spawn_inner(db, unlimited(), None, Some(conn)).await
+        Self::spawn_inner(db, unlimited(), None, Some(conn), None).await
+    }
+
+    /// The app with `/cron/run` enabled, and no internal cron loop (so every occurrence is
+    /// accounted for by `/cron/run`).
+    pub(crate) async fn spawn_cron(db: TestDb, cron: warden_api::cron_run::CronConfig) -> Self {
+        Self::spawn_inner(db, unlimited(), None, None, Some(cron)).await
     }
 
     async fn spawn_full(
@@ -86,7 +92,7 @@ impl TestApp {
         limits: HttpLimits,
         oidc: Option<warden_security::oidc::OidcVerifier>,
     ) -> Self {
-        Self::spawn_inner(db, limits, oidc, None).await
+        Self::spawn_inner(db, limits, oidc, None, None).await
     }
 
     async fn spawn_inner(
@@ -94,6 +100,7 @@ impl TestApp {
         limits: HttpLimits,
         oidc: Option<warden_security::oidc::OidcVerifier>,
         conn: Option<warden_api::conn_limit::ConnLimits>,
+        cron: Option<warden_api::cron_run::CronConfig>,
     ) -> Self {
         let store = Arc::new(db.store().clone());
         let config = EngineConfig {
@@ -103,6 +110,7 @@ impl TestApp {
             ],
             poll_interval: Duration::from_millis(100),
             shutdown_grace: Duration::from_millis(200),
+            run_cron: cron.is_none(),
             ..EngineConfig::default()
         };
         let engine = Engine::start(store.clone(), registry(), config).unwrap();
@@ -123,6 +131,9 @@ impl TestApp {
                 store: store.clone(),
                 scheduler: engine.scheduler().clone(),
                 auth: Arc::new(auth),
+                cron: cron
+                    .map(|c| Arc::new(warden_api::cron_run::CronTrigger::new(c, engine.ticker()))),
+                late_after: warden_api::DEFAULT_LATE_AFTER,
             },
             limits,
         );
@@ -164,6 +175,10 @@ impl TestApp {
         .await
         .unwrap();
         issued.secret.expose_secret().to_owned()
+    }
+
+    pub(crate) fn scheduler(&self) -> &warden_engine::Scheduler<AnyStore> {
+        self._engine.scheduler()
     }
 
     pub(crate) fn url(&self, path: &str) -> String {

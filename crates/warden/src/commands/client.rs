@@ -10,7 +10,7 @@ use crate::cli::{
 };
 
 /// Calls the API and returns `data`, or fails with the server's message and request id.
-async fn call(client: &ClientArgs, method: Method, path: &str) -> anyhow::Result<Value> {
+pub(crate) async fn call(client: &ClientArgs, method: Method, path: &str) -> anyhow::Result<Value> {
     let key = client.api_key.as_deref().context(
         "no API key: set WARDEN_API_KEY (or pass --api-key); make one with `warden keys create`",
     )?;
@@ -48,7 +48,7 @@ async fn call(client: &ClientArgs, method: Method, path: &str) -> anyhow::Result
     Ok(body)
 }
 
-fn text(v: &Value) -> String {
+pub(crate) fn text(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),
@@ -57,7 +57,7 @@ fn text(v: &Value) -> String {
 }
 
 /// Prints `rows` (objects) as a table of `columns` (header, field).
-fn table(rows: &[Value], columns: &[(&str, &str)]) {
+pub(crate) fn table(rows: &[Value], columns: &[(&str, &str)]) {
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| columns.iter().map(|(_, f)| text(&r[*f])).collect())

@@ -7,3 +7,4 @@ pub(crate) mod cron_next;
 pub(crate) mod keys;
 pub(crate) mod migrate;
 pub(crate) mod serve;
+pub(crate) mod status;

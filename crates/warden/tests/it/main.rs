@@ -3,6 +3,7 @@
 mod api;
 mod check;
 mod cli;
+mod cron;
 mod http_jobs;
 mod serve;
 mod support;

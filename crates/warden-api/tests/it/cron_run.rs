@@ -1,0 +1,400 @@
+//! `/cron/run`, the cron-run records and the scheduler's health, on both backends: the
+//! token (header, query only when allowed, several for rotation), the IP allowlist, the
+//! rate limits, the single-flight lock (50 concurrent calls run once; a dead holder's lock
+//! expires), the seed's answers, and occurrences fired once however often it is called.
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use warden_api::cron_run::{CronConfig, LOCK_NAME};
+use warden_core::{Role, Scope};
+use warden_engine::{CronRequest, JobRequest};
+use warden_security::envkey::StaticKey;
+use warden_store::{OpsStore, Page, Store};
+use warden_testkit::{TestDb, backend_tests};
+
+use crate::support::{ADMIN_ENV_KEY, Answer, TestApp};
+
+const TOKEN: &str = "cron-token-0123456789abcdef0123456789abcdef";
+const NEXT_TOKEN: &str = "cron-token-rotated-0123456789abcdef01234567";
+
+fn config(tokens: &[&str]) -> CronConfig {
+    CronConfig::new(
+        tokens
+            .iter()
+            .map(|t| StaticKey::new("CRON_TOKEN", SecretString::from(*t)).unwrap())
+            .collect(),
+    )
+}
+
+async fn trigger(app: &TestApp, method: Method, path: &str, token: Option<&str>) -> Answer {
+    app.call(method, path, token, None).await
+}
+
+async fn cron_runs(app: &TestApp) -> Vec<Value> {
+    let answer = app.get("/api/v1/cron-runs", ADMIN_ENV_KEY).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer.body["data"].as_array().unwrap().clone()
+}
+
+backend_tests!(
+    the_token_is_required_and_every_call_is_recorded,
+    |db: TestDb| async move {
+        let app = TestApp::spawn_cron(db, config(&[TOKEN, NEXT_TOKEN])).await;
+        let unauthorized = json!({"ok": false, "message": "Unauthorized."});
+        for (path, token) in [
+            ("/cron/run", None),
+            (
+                "/cron/run",
+                Some("cron-token-0123456789abcdef0123456789abcdeX"),
+            ),
+            // Query tokens are off by default.
+            (
+                "/cron/run?token=cron-token-0123456789abcdef0123456789abcdef",
+                None,
+            ),
+        ] {
+            let a = trigger(&app, Method::POST, path, token).await;
+            assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{path}");
+            assert_eq!(a.body, unauthorized);
+        }
+        // Both configured tokens work, by GET and POST.
+        for (method, token) in [(Method::POST, TOKEN), (Method::GET, NEXT_TOKEN)] {
+            let req = app
+                .client
+                .request(method, app.url("/cron/run"))
+                .bearer_auth(token)
+                .header("x-request-id", "cron-call-1")
+                .header("user-agent", "cron-job.org");
+            let a = app.send(req, None).await;
+            assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+            assert_eq!(a.body["ok"], true);
+            assert_eq!(a.body["message"], "Schedule executed.");
+            assert_eq!(a.headers["x-request-id"], "cron-call-1");
+            for field in [
+                "cron_run_id",
+                "duration_ms",
+                "fired",
+                "skipped",
+                "missed",
+                "dispatched",
+            ] {
+                assert!(a.body["data"][field].is_u64(), "{field}: {}", a.body);
+            }
+        }
+        let runs = cron_runs(&app).await;
+        let outcomes: Vec<&str> = runs
+            .iter()
+            .map(|r| r["outcome"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            outcomes,
+            ["ok", "ok", "unauthorized", "unauthorized", "unauthorized"]
+        );
+        assert_eq!(runs[0]["requestId"], "cron-call-1");
+        assert_eq!(runs[0]["userAgent"], "cron-job.org");
+        assert_eq!(runs[0]["clientIp"], "127.0.0.1");
+        assert!(
+            runs[4]["detail"].as_str().unwrap().contains("no token"),
+            "{}",
+            runs[4]
+        );
+        assert!(
+            runs[2]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("query tokens are not allowed")
+        );
+        // The answer's id is the record's.
+        let a = trigger(&app, Method::POST, "/cron/run", Some(TOKEN)).await;
+        assert_eq!(
+            a.body["data"]["cron_run_id"],
+            cron_runs(&app).await[0]["id"]
+        );
+        // Admins and viewers read the records; other roles do not.
+        let viewer = app.key("watcher", Role::Viewer).await;
+        assert_eq!(
+            app.get("/api/v1/cron-runs", &viewer).await.status,
+            StatusCode::OK
+        );
+        let scheduler = app.key("team", Role::Scheduler).await;
+        assert_eq!(
+            app.get("/api/v1/cron-runs", &scheduler).await.status,
+            StatusCode::FORBIDDEN
+        );
+        // No token ever reaches a record.
+        let everything = cron_runs(&app).await;
+        let text = Value::from(everything).to_string();
+        assert!(!text.contains("cron-token-"), "{text}");
+    }
+);
+
+backend_tests!(
+    a_query_token_works_only_when_allowed,
+    |db: TestDb| async move {
+        let mut c = config(&[TOKEN]);
+        c.allow_query_token = true;
+        let app = TestApp::spawn_cron(db, c).await;
+        let a = trigger(&app, Method::GET, &format!("/cron/run?token={TOKEN}"), None).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        let a = trigger(&app, Method::GET, "/cron/run?token=wrong", None).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    }
+);
+
+backend_tests!(fifty_concurrent_calls_run_once, |db: TestDb| async move {
+    let app = TestApp::spawn_cron(db, config(&[TOKEN])).await;
+    // A job waiting in a paused queue keeps the tick (and its lock) busy for a while.
+    let paused = app
+        .post("/api/v1/queues/default/pause", ADMIN_ENV_KEY, json!({}))
+        .await;
+    assert_eq!(paused.status, StatusCode::OK, "{}", paused.body);
+    app.scheduler()
+        .add("warden.noop", json!({}), "default")
+        .await
+        .unwrap();
+    let answers = concurrent_calls(&app, 50, TOKEN).await;
+    let ok = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::OK)
+        .count();
+    assert_eq!(ok, 1, "exactly one call runs");
+    for a in answers.iter().filter(|a| a.status != StatusCode::OK) {
+        match a.status {
+            StatusCode::CONFLICT => assert_eq!(
+                a.body,
+                json!({"ok": false, "message": "Cron is already running."})
+            ),
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert!(a.headers.contains_key("retry-after"));
+                assert_eq!(a.body["ok"], false);
+            }
+            other => panic!("unexpected {other}: {}", a.body),
+        }
+    }
+    let busy = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::CONFLICT)
+        .count();
+    assert!(busy >= 1, "no call met the lock");
+    let runs = cron_runs(&app).await;
+    assert_eq!(runs.len(), 50, "every call is recorded");
+    assert_eq!(runs.iter().filter(|r| r["outcome"] == "ok").count(), 1);
+    assert_eq!(runs.iter().filter(|r| r["outcome"] == "busy").count(), busy);
+});
+
+backend_tests!(a_dead_holders_lock_expires, |db: TestDb| async move {
+    let app = TestApp::spawn_cron(db, config(&[TOKEN])).await;
+    let now = Timestamp::now();
+    // A holder that crashed an hour ago, with a lock that has run out…
+    assert!(
+        app.store
+            .lock_acquire(
+                LOCK_NAME,
+                "crashed",
+                now - SignedDuration::from_hours(1),
+                now - SignedDuration::from_secs(1)
+            )
+            .await
+            .unwrap()
+    );
+    let a = trigger(&app, Method::POST, "/cron/run", Some(TOKEN)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    // …and one still running elsewhere.
+    assert!(
+        app.store
+            .lock_acquire(
+                LOCK_NAME,
+                "other-node",
+                now,
+                now + SignedDuration::from_mins(10)
+            )
+            .await
+            .unwrap()
+    );
+    let a = trigger(&app, Method::POST, "/cron/run", Some(TOKEN)).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+});
+
+backend_tests!(
+    a_double_trigger_fires_each_occurrence_once,
+    |db: TestDb| async move {
+        let app = TestApp::spawn_cron(db, config(&[TOKEN])).await;
+        let schedule = app
+            .scheduler()
+            .add_cron(CronRequest::new(
+                "every-second",
+                "* * * * * *",
+                "warden.noop",
+            ))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let first = trigger(&app, Method::POST, "/cron/run", Some(TOKEN)).await;
+        let second = trigger(&app, Method::POST, "/cron/run", Some(TOKEN)).await;
+        let fired = |a: &Answer| a.body["data"]["fired"].as_u64().unwrap();
+        assert!(fired(&first) >= 1, "{}", first.body);
+        let ledger = app
+            .store
+            .occurrence_list(
+                schedule,
+                Scope::All,
+                Page {
+                    limit: 500,
+                    after: None,
+                },
+            )
+            .await
+            .unwrap();
+        let ran: Vec<_> = ledger
+            .iter()
+            .filter(|o| o.outcome == warden_core::OccurrenceOutcome::Ran)
+            .collect();
+        // Every firing is one ledger row with its own job, and none fired twice.
+        assert_eq!(ran.len() as u64, fired(&first) + fired(&second));
+        let mut instants: Vec<_> = ran.iter().map(|o| o.scheduled_at).collect();
+        instants.dedup();
+        assert_eq!(instants.len(), ran.len());
+        let mut jobs: Vec<_> = ran.iter().map(|o| o.job_id.unwrap()).collect();
+        jobs.sort();
+        jobs.dedup();
+        assert_eq!(jobs.len(), ran.len());
+    }
+);
+
+backend_tests!(
+    rate_limits_answer_429_with_retry_after,
+    |db: TestDb| async move {
+        let mut c = config(&[TOKEN]);
+        c.rate_limit = 2;
+        c.rate_window = Duration::from_secs(600);
+        let app = TestApp::spawn_cron(db, c).await;
+        for _ in 0..2 {
+            let a = trigger(&app, Method::POST, "/cron/run", Some(TOKEN)).await;
+            assert_eq!(a.status, StatusCode::OK);
+        }
+        let a = trigger(&app, Method::POST, "/cron/run", Some(TOKEN)).await;
+        assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            a.body,
+            json!({"ok": false, "message": "Too many requests."})
+        );
+        let wait: u64 = a.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=300).contains(&wait), "{wait}");
+        // Guessing spends a bucket of its own, per address: 2 guesses, then 429.
+        let guesses: Vec<StatusCode> = concurrent_calls(&app, 3, "nope")
+            .await
+            .iter()
+            .map(|a| a.status)
+            .collect();
+        assert_eq!(
+            guesses
+                .iter()
+                .filter(|s| **s == StatusCode::UNAUTHORIZED)
+                .count(),
+            2
+        );
+        assert!(guesses.contains(&StatusCode::TOO_MANY_REQUESTS));
+    }
+);
+
+backend_tests!(only_allowed_networks_may_call, |db: TestDb| async move {
+    let mut c = config(&[TOKEN]);
+    c.allow_ips = vec!["10.0.0.0/8".parse().unwrap()];
+    let app = TestApp::spawn_cron(db, c).await;
+    let a = trigger(&app, Method::POST, "/cron/run", Some(TOKEN)).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(a.body, json!({"ok": false, "message": "Forbidden."}));
+    assert_eq!(cron_runs(&app).await[0]["outcome"], "forbidden");
+});
+
+backend_tests!(
+    health_reports_late_until_a_tick_and_shows_the_backlog,
+    |db: TestDb| async move {
+        let app = TestApp::spawn_cron(db, config(&[TOKEN])).await;
+        // No loop runs here and nothing has called /cron/run: late.
+        let h = health(&app).await;
+        assert_eq!(h["late"], true, "{h}");
+        assert!(
+            h["reasons"][0]
+                .as_str()
+                .unwrap()
+                .contains("no scheduler tick")
+        );
+        assert_eq!(h["lastTickAt"], Value::Null);
+
+        app.post("/api/v1/queues/default/pause", ADMIN_ENV_KEY, json!({}))
+            .await;
+        app.scheduler()
+            .add_job(JobRequest::new("warden.noop", json!({}), "default"))
+            .await
+            .unwrap();
+        let a = trigger(&app, Method::POST, "/cron/run", Some(TOKEN)).await;
+        assert_eq!(a.status, StatusCode::OK);
+        let h = health(&app).await;
+        assert_eq!(h["late"], false, "{h}");
+        assert!(h["lastTickAt"].is_string());
+        assert_eq!(
+            h["backlog"],
+            json!([{"queue": "default", "state": "available", "count": 1}])
+        );
+        assert!(h["oldestWaitingJobAgeSecs"].as_f64().unwrap() >= 0.0);
+        // Viewers may look; schedulers may not.
+        let viewer = app.key("watcher", Role::Viewer).await;
+        assert_eq!(
+            app.get("/api/v1/health/scheduler", &viewer).await.status,
+            StatusCode::OK
+        );
+        let scheduler = app.key("team", Role::Scheduler).await;
+        assert_eq!(
+            app.get("/api/v1/health/scheduler", &scheduler).await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+);
+
+backend_tests!(
+    the_internal_loop_records_its_ticks,
+    |db: TestDb| async move {
+        // The default app runs the cron loop (and has no /cron/run).
+        let app = TestApp::spawn(db).await;
+        crate::support::eventually("a recorded tick", || async {
+            app.store.tick_last().await.unwrap().is_some()
+        })
+        .await;
+        let a = trigger(&app, Method::POST, "/cron/run", Some(TOKEN)).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND);
+    }
+);
+
+/// `n` calls of `POST /cron/run` with `token`, all in flight at once.
+async fn concurrent_calls(app: &TestApp, n: usize, token: &str) -> Vec<Answer> {
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let request = app
+            .client
+            .post(app.url("/cron/run"))
+            .bearer_auth(token.to_owned());
+        set.spawn(async move {
+            let res = request.send().await.unwrap();
+            let (status, headers) = (res.status(), res.headers().clone());
+            let bytes = res.bytes().await.unwrap();
+            let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            Answer {
+                status,
+                headers,
+                body,
+            }
+        });
+    }
+    set.join_all().await
+}
+
+async fn health(app: &TestApp) -> Value {
+    let a = app.get("/api/v1/health/scheduler", ADMIN_ENV_KEY).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    a.body["data"].clone()
+}
