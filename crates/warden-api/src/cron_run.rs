@@ -26,7 +26,15 @@
 //! - Occurrences are keyed by (schedule, instant), so even two ticks at once (a lock that
 //!   expired under a slow tick) fire each occurrence once.
 
-use std::{net::IpAddr, num::NonZeroU32, time::Duration};
+use std::{
+    net::IpAddr,
+    num::NonZeroU32,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use axum::{
     Json,
@@ -46,10 +54,15 @@ use warden_engine::{TickReport, Ticker};
 use warden_security::envkey::StaticKey;
 use warden_store::{CronRunRecord, Store};
 
-use crate::{AppState, auth::origin, request_id::current_request_id};
+use tracing::Instrument;
 
-/// Addresses whose failed guesses are tracked before idle ones are forgotten.
-const MAX_TRACKED_GUESSERS: usize = 10_000;
+use crate::{
+    AppState,
+    auth::origin,
+    metrics::{AuthFailure, RateLimitScope},
+    ratelimit::bucket,
+    request_id::current_request_id,
+};
 
 /// The lock's name in the store.
 pub const LOCK_NAME: &str = "cron:run";
@@ -93,6 +106,7 @@ pub struct CronTrigger<S> {
     ticker: Ticker<S>,
     calls: Option<DefaultDirectRateLimiter>,
     guesses: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    guess_calls: AtomicU64,
 }
 
 impl<S> CronTrigger<S> {
@@ -106,9 +120,25 @@ impl<S> CronTrigger<S> {
         Self {
             calls: quota.map(RateLimiter::direct),
             guesses: quota.map(RateLimiter::keyed),
+            guess_calls: AtomicU64::new(0),
             config,
             ticker,
         }
+    }
+
+    /// Spends one failed guess of `ip`'s bucket (IPv6 per /64, as the API's limiter).
+    fn check_guess(
+        &self,
+        ip: IpAddr,
+    ) -> Result<(), governor::NotUntil<governor::clock::QuantaInstant>> {
+        let Some(guesses) = &self.guesses else {
+            return Ok(());
+        };
+        // The per-address state grows with guessers: forget the idle ones now and then.
+        if self.guess_calls.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
+            guesses.retain_recent();
+        }
+        guesses.check_key(&bucket(ip))
     }
 
     /// Whether `presented` is one of the tokens. Every token is compared (no early exit),
@@ -248,15 +278,10 @@ async fn cron_run<S: Store>(State(state): State<AppState<S>>, request: Request) 
             Err(why) => why,
             Ok(_) => "the token matches no configured CRON_TOKEN",
         };
-        if let (Some(guesses), Some(ip)) = (&trigger.guesses, caller.ip)
-            && let Err(n) = {
-                // The per-address state grows with guessers: forget the idle ones.
-                if guesses.len() > MAX_TRACKED_GUESSERS {
-                    guesses.retain_recent();
-                }
-                guesses.check_key(&ip)
-            }
+        if let Some(ip) = caller.ip
+            && let Err(n) = trigger.check_guess(ip)
         {
+            RateLimitScope::Cron.count();
             let wait = retry_after(n.wait_time_from(DefaultClock::default().now()));
             return refused(
                 "limited",
@@ -266,6 +291,10 @@ async fn cron_run<S: Store>(State(state): State<AppState<S>>, request: Request) 
                 Some(wait),
             )
             .await;
+        }
+        match presented {
+            Err(_) => AuthFailure::Missing.count(),
+            Ok(_) => AuthFailure::Invalid.count(),
         }
         return refused(
             "unauthorized",
@@ -280,6 +309,7 @@ async fn cron_run<S: Store>(State(state): State<AppState<S>>, request: Request) 
     if let Some(calls) = &trigger.calls
         && let Err(n) = calls.check()
     {
+        RateLimitScope::Cron.count();
         let wait = retry_after(n.wait_time_from(DefaultClock::default().now()));
         return refused(
             "limited",
@@ -291,6 +321,35 @@ async fn cron_run<S: Store>(State(state): State<AppState<S>>, request: Request) 
         .await;
     }
 
+    // The locked part runs in a task of its own: a caller that hangs up, or the request
+    // timeout, drops this handler's future, and must not stop the work between taking and
+    // releasing the lock (the lock would stay held for its whole TTL, the call unrecorded).
+    let locked = run_locked(state, trigger, caller, started).instrument(tracing::Span::current());
+    match tokio::spawn(locked).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::error!(error = %e, "the /cron/run task failed");
+            crate::error::ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the cron run failed; see the server log",
+            )
+            .into_response()
+        }
+    }
+}
+
+/// Takes the single-flight lock, ticks, releases the lock and records the call.
+async fn run_locked<S: Store>(
+    state: AppState<S>,
+    trigger: Arc<CronTrigger<S>>,
+    caller: Caller,
+    started: std::time::Instant,
+) -> Response {
+    let refused = |outcome, status, message, detail: &str| {
+        let record = record_of(&caller, outcome, started, TickReport::default(), detail);
+        refuse(&state, record, status, message, None)
+    };
     let holder = uuid::Uuid::now_v7().to_string();
     let now = Timestamp::now();
     let ttl = jiff::SignedDuration::try_from(trigger.config.lock_ttl).unwrap_or_default();
@@ -307,7 +366,6 @@ async fn cron_run<S: Store>(State(state): State<AppState<S>>, request: Request) 
                 StatusCode::CONFLICT,
                 "Cron is already running.",
                 "another call holds the lock",
-                None,
             )
             .await;
         }
@@ -318,13 +376,18 @@ async fn cron_run<S: Store>(State(state): State<AppState<S>>, request: Request) 
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Schedule failed.",
                 "the store could not be reached to take the lock",
-                None,
             )
             .await;
         }
     }
 
-    let result = trigger.ticker.tick(trigger.config.budget).await;
+    // In a task of its own too, so that a panic in the tick still releases the lock.
+    let (ticker, budget) = (trigger.ticker.clone(), trigger.config.budget);
+    let result = match tokio::spawn(async move { ticker.tick(budget).await }).await {
+        Ok(Ok(report)) => Ok(report),
+        Ok(Err(e)) => Err(format!("{e:?}")),
+        Err(e) => Err(format!("the tick panicked: {e}")),
+    };
     if let Err(e) = state.store.lock_release(LOCK_NAME, &holder).await {
         // It expires with its TTL; until then calls answer 409.
         tracing::warn!(error = ?e, "could not release the cron lock");
@@ -354,13 +417,12 @@ async fn cron_run<S: Store>(State(state): State<AppState<S>>, request: Request) 
             )
         }
         Err(e) => {
-            tracing::error!(error = ?e, "the cron tick failed");
+            tracing::error!(error = %e, "the cron tick failed");
             refused(
                 "failed",
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Schedule failed.",
                 "the tick failed; see the server log",
-                None,
             )
             .await
         }
@@ -491,6 +553,12 @@ async fn refuse<S: Store>(
 
 fn answer(status: StatusCode, body: CronRunAnswer, retry_after: Option<u64>) -> Response {
     let mut response = (status, Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Bearer realm="warden-cron""#),
+        );
+    }
     if let Some(secs) = retry_after {
         response
             .headers_mut()

@@ -152,7 +152,7 @@ fn describe() {
     describe_counter!(
         RATE_LIMITED_TOTAL,
         Unit::Count,
-        "Requests answered 429 by the rate limiter, by scope (ip: per client address; principal: per authenticated principal)."
+        "Requests answered 429 by the rate limiter, by scope (ip: per client address; principal: per authenticated principal; cron: /cron/run's own limits)."
     );
     describe_gauge!(
         JOBS,
@@ -170,7 +170,11 @@ fn describe() {
     for reason in AuthFailure::ALL {
         reason.counter().increment(0);
     }
-    for scope in [RateLimitScope::Ip, RateLimitScope::Principal] {
+    for scope in [
+        RateLimitScope::Ip,
+        RateLimitScope::Principal,
+        RateLimitScope::Cron,
+    ] {
         scope.counter().increment(0);
     }
 }
@@ -228,6 +232,8 @@ impl AuthFailure {
 pub(crate) enum RateLimitScope {
     Ip,
     Principal,
+    /// `/cron/run`'s own limits (calls, and failed guesses per address).
+    Cron,
 }
 
 impl RateLimitScope {
@@ -235,6 +241,7 @@ impl RateLimitScope {
         match self {
             Self::Ip => counter!(RATE_LIMITED_TOTAL, "scope" => "ip"),
             Self::Principal => counter!(RATE_LIMITED_TOTAL, "scope" => "principal"),
+            Self::Cron => counter!(RATE_LIMITED_TOTAL, "scope" => "cron"),
         }
     }
 

@@ -150,7 +150,7 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 }
 
 /// IPv6 addresses share a bucket per /64.
-fn bucket(ip: IpAddr) -> IpAddr {
+pub(crate) fn bucket(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => {
             let s = v6.segments();

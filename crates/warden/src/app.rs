@@ -125,7 +125,19 @@ fn cron_config(args: &CronArgs, request_timeout: u64) -> anyhow::Result<Option<C
         .map(|t| StaticKey::new("CRON_TOKEN", SecretString::from(t.to_owned())))
         .collect::<Result<Vec<_>, _>>()?;
     if tokens.is_empty() {
+        if !value.is_empty() {
+            anyhow::bail!(
+                "`CRON_TOKEN` is set but holds no token; put one or more comma-separated tokens in it (make one with `openssl rand -hex 32`), or unset it to turn /cron/run off"
+            );
+        }
         return Ok(None);
+    }
+    if args.cron_lock_ttl <= args.cron_budget + request_timeout {
+        anyhow::bail!(
+            "`--cron-lock-ttl` ({} s) must be more than `--cron-budget` plus `--request-timeout` ({} s), or a slow run could lose its lock to the next call",
+            args.cron_lock_ttl,
+            args.cron_budget + request_timeout
+        );
     }
     if args.cron_budget >= request_timeout {
         anyhow::bail!(

@@ -46,8 +46,15 @@ pub(crate) async fn get_scheduler_health<S: Store>(
 
     let age = |at: Timestamp| now.duration_since(at).max(SignedDuration::ZERO);
     let mut reasons = Vec::new();
+    // The last tick is the latest any process recorded, by its own clock: one that is
+    // ahead would hide a stall for as long, so a tick from the future is reported.
+    let skew = SignedDuration::from_secs(5);
     match last_tick {
         None => reasons.push("no scheduler tick has been recorded yet".to_owned()),
+        Some(at) if at.duration_since(now) > skew => reasons.push(format!(
+            "the last tick was recorded {} s in the future: a warden process's clock is ahead, so a stall could not be seen; fix the clocks (NTP)",
+            at.duration_since(now).as_secs()
+        )),
         Some(at) if age(at) > threshold => reasons.push(format!(
             "no scheduler tick for {} s (threshold {} s)",
             age(at).as_secs(),

@@ -398,3 +398,53 @@ async fn health(app: &TestApp) -> Value {
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     a.body["data"].clone()
 }
+
+backend_tests!(
+    a_caller_that_hangs_up_leaves_the_lock_free_and_the_call_recorded,
+    |db: TestDb| async move {
+        let app = TestApp::spawn_cron(db, config(&[TOKEN])).await;
+        // A job waiting in a paused queue keeps the tick busy for a while.
+        app.post("/api/v1/queues/default/pause", ADMIN_ENV_KEY, json!({}))
+            .await;
+        app.scheduler()
+            .add("warden.noop", json!({}), "default")
+            .await
+            .unwrap();
+        let gave_up = app
+            .client
+            .post(app.url("/cron/run"))
+            .bearer_auth(TOKEN)
+            .header("x-request-id", "hung-up")
+            .timeout(Duration::from_millis(50))
+            .send()
+            .await;
+        assert!(gave_up.is_err(), "the call was meant to be cut short");
+        // The run went on without its caller: it is recorded and its lock released.
+        crate::support::eventually("the abandoned call's record", || async {
+            cron_runs(&app)
+                .await
+                .iter()
+                .any(|r| r["requestId"] == "hung-up" && r["outcome"] == "ok")
+        })
+        .await;
+        let a = trigger(&app, Method::POST, "/cron/run", Some(TOKEN)).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    }
+);
+
+backend_tests!(
+    a_tick_from_the_future_is_reported_not_trusted,
+    |db: TestDb| async move {
+        let app = TestApp::spawn_cron(db, config(&[TOKEN])).await;
+        app.store
+            .tick_record(Timestamp::now() + SignedDuration::from_hours(1))
+            .await
+            .unwrap();
+        let h = health(&app).await;
+        assert_eq!(h["late"], true, "{h}");
+        assert!(
+            h["reasons"][0].as_str().unwrap().contains("in the future"),
+            "{h}"
+        );
+    }
+);
