@@ -35,7 +35,7 @@ use crate::{EngineError, cron::CronEnqueuer, scheduler::Shared, stats::EngineSta
 /// How long the dispatch wait goes on without a claim before it gives up.
 pub(crate) const IDLE_AFTER: Duration = Duration::from_millis(300);
 /// How often the dispatch wait looks at the store.
-const POLL: Duration = Duration::from_millis(25);
+const POLL: Duration = Duration::from_millis(100);
 
 /// What one tick did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

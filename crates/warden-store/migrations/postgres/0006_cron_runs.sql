@@ -31,8 +31,3 @@ CREATE TABLE scheduler_state (
     key TEXT   PRIMARY KEY,
     at  BIGINT NOT NULL
 );
-
--- The oldest due job that waits (scheduler health): the first entry of this index.
--- The state list repeats the claim index's predicate word for word.
-CREATE INDEX jobs_waiting_run_at ON jobs (run_at)
-    WHERE state IN ('available', 'scheduled', 'retryable');
