@@ -448,3 +448,42 @@ backend_tests!(
         );
     }
 );
+
+backend_tests!(
+    an_overdue_occurrence_makes_the_scheduler_late,
+    |db: TestDb| async move {
+        let app =
+            TestApp::spawn_cron_late_after(db, config(&[TOKEN]), Duration::from_secs(2)).await;
+        // A tick now, then a schedule whose occurrences nobody accounts for (no loop runs
+        // here, and /cron/run is not called again).
+        assert_eq!(
+            trigger(&app, Method::POST, "/cron/run", Some(TOKEN))
+                .await
+                .status,
+            StatusCode::OK
+        );
+        app.scheduler()
+            .add_cron(CronRequest::new(
+                "every-second",
+                "* * * * * *",
+                "warden.noop",
+            ))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(4500)).await;
+        let h = health(&app).await;
+        assert_eq!(h["late"], true, "{h}");
+        let reasons = h["reasons"].to_string();
+        assert!(reasons.contains("is still not accounted for"), "{h}");
+        assert!(h["oldestOverdueOccurrence"].is_string(), "{h}");
+        // Accounting for them (and ticking) clears it.
+        assert_eq!(
+            trigger(&app, Method::POST, "/cron/run", Some(TOKEN))
+                .await
+                .status,
+            StatusCode::OK
+        );
+        let h = health(&app).await;
+        assert_eq!(h["late"], false, "{h}");
+    }
+);

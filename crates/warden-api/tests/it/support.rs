@@ -6,7 +6,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use warden_api::{AppState, AuthConfig, HttpLimits, keys::issue_key, router};
+use warden_api::{AppState, AuthConfig, DEFAULT_LATE_AFTER, HttpLimits, keys::issue_key, router};
 use warden_core::{PrincipalId, QueueName, Role};
 use warden_engine::{Engine, EngineConfig, EngineHandle, QueueConfig, Registry};
 use warden_security::{apikey::KeyHasher, envkey::StaticKey};
@@ -78,13 +78,22 @@ impl TestApp {
         db: TestDb,
         conn: warden_api::conn_limit::ConnLimits,
     ) -> Self {
-        Self::spawn_inner(db, unlimited(), None, Some(conn), None).await
+        Self::spawn_inner(db, unlimited(), None, Some(conn), None, DEFAULT_LATE_AFTER).await
     }
 
     /// The app with `/cron/run` enabled, and no internal cron loop (so every occurrence is
     /// accounted for by `/cron/run`).
     pub(crate) async fn spawn_cron(db: TestDb, cron: warden_api::cron_run::CronConfig) -> Self {
-        Self::spawn_inner(db, unlimited(), None, None, Some(cron)).await
+        Self::spawn_inner(db, unlimited(), None, None, Some(cron), DEFAULT_LATE_AFTER).await
+    }
+
+    /// As [`Self::spawn_cron`], reporting the scheduler late after `late_after`.
+    pub(crate) async fn spawn_cron_late_after(
+        db: TestDb,
+        cron: warden_api::cron_run::CronConfig,
+        late_after: Duration,
+    ) -> Self {
+        Self::spawn_inner(db, unlimited(), None, None, Some(cron), late_after).await
     }
 
     async fn spawn_full(
@@ -92,7 +101,7 @@ impl TestApp {
         limits: HttpLimits,
         oidc: Option<warden_security::oidc::OidcVerifier>,
     ) -> Self {
-        Self::spawn_inner(db, limits, oidc, None, None).await
+        Self::spawn_inner(db, limits, oidc, None, None, DEFAULT_LATE_AFTER).await
     }
 
     async fn spawn_inner(
@@ -101,6 +110,7 @@ impl TestApp {
         oidc: Option<warden_security::oidc::OidcVerifier>,
         conn: Option<warden_api::conn_limit::ConnLimits>,
         cron: Option<warden_api::cron_run::CronConfig>,
+        late_after: Duration,
     ) -> Self {
         let store = Arc::new(db.store().clone());
         let config = EngineConfig {
@@ -133,7 +143,7 @@ impl TestApp {
                 auth: Arc::new(auth),
                 cron: cron
                     .map(|c| Arc::new(warden_api::cron_run::CronTrigger::new(c, engine.ticker()))),
-                late_after: warden_api::DEFAULT_LATE_AFTER,
+                late_after,
             },
             limits,
         );
