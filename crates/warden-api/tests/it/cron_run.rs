@@ -147,15 +147,7 @@ backend_tests!(
 
 backend_tests!(fifty_concurrent_calls_run_once, |db: TestDb| async move {
     let app = TestApp::spawn_cron(db, config(&[TOKEN])).await;
-    // A job waiting in a paused queue keeps the tick (and its lock) busy for a while.
-    let paused = app
-        .post("/api/v1/queues/default/pause", ADMIN_ENV_KEY, json!({}))
-        .await;
-    assert_eq!(paused.status, StatusCode::OK, "{}", paused.body);
-    app.scheduler()
-        .add("warden.noop", json!({}), "default")
-        .await
-        .unwrap();
+    wait_in_a_paused_queue(&app).await;
     let answers = concurrent_calls(&app, 50, TOKEN).await;
     let ok = answers
         .iter()
@@ -326,12 +318,7 @@ backend_tests!(
         );
         assert_eq!(h["lastTickAt"], Value::Null);
 
-        app.post("/api/v1/queues/default/pause", ADMIN_ENV_KEY, json!({}))
-            .await;
-        app.scheduler()
-            .add_job(JobRequest::new("warden.noop", json!({}), "default"))
-            .await
-            .unwrap();
+        wait_in_a_paused_queue(&app).await;
         let a = trigger(&app, Method::POST, "/cron/run", Some(TOKEN)).await;
         assert_eq!(a.status, StatusCode::OK);
         let h = health(&app).await;
@@ -403,13 +390,7 @@ backend_tests!(
     a_caller_that_hangs_up_leaves_the_lock_free_and_the_call_recorded,
     |db: TestDb| async move {
         let app = TestApp::spawn_cron(db, config(&[TOKEN])).await;
-        // A job waiting in a paused queue keeps the tick busy for a while.
-        app.post("/api/v1/queues/default/pause", ADMIN_ENV_KEY, json!({}))
-            .await;
-        app.scheduler()
-            .add("warden.noop", json!({}), "default")
-            .await
-            .unwrap();
+        wait_in_a_paused_queue(&app).await;
         let gave_up = app
             .client
             .post(app.url("/cron/run"))
@@ -487,3 +468,16 @@ backend_tests!(
         assert_eq!(h["late"], false, "{h}");
     }
 );
+
+/// Pauses `default` and leaves one due job waiting in it: a tick then waits (holding its
+/// lock) until it sees that nothing is being claimed.
+async fn wait_in_a_paused_queue(app: &TestApp) {
+    let paused = app
+        .post("/api/v1/queues/default/pause", ADMIN_ENV_KEY, json!({}))
+        .await;
+    assert_eq!(paused.status, StatusCode::OK, "{}", paused.body);
+    app.scheduler()
+        .add_job(JobRequest::new("warden.noop", json!({}), "default"))
+        .await
+        .unwrap();
+}
