@@ -12,7 +12,8 @@
 //!    - otherwise, with OIDC configured, a bearer JWT.
 //!
 //! A failure answers 401 with `WWW-Authenticate` and one generic message (which check
-//! failed is not revealed to the caller), and is recorded in the audit trail with the
+//! failed is not revealed to the caller), and is recorded in the audit trail (the first
+//! few per address and minute in full, the rest counted: see [`crate::refusals`]) with the
 //! reason, and with the principal and key id when the credential was genuine but may not
 //! be used (revoked, expired, disabled). Credentials never reach a log or the audit trail.
 //! Each refusal, and each 403 answered behind this layer, is counted in
@@ -47,6 +48,7 @@ use crate::{
     error::ApiError,
     metrics::AuthFailure,
     ratelimit::{ClientIp, Limiters},
+    refusals::{self, RefusalLog},
     request_id::current_request_id,
 };
 
@@ -411,7 +413,9 @@ pub(crate) async fn require_caller<S: Store>(
                 request_id: Some(current_request_id()),
                 detail: Some(refusal.reason().into()),
             };
-            state.audit(vec![record]).await;
+            // The first refusals of an address in a window in full, the rest counted.
+            let log = request.extensions().get::<Arc<RefusalLog>>();
+            refusals::record_audit(&state, log, record).await;
             if let Refusal::Unavailable(_) = refusal {
                 return ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,

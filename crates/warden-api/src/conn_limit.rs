@@ -1,38 +1,57 @@
 //! Connection limits, below HTTP: a cap on open connections, a cap per client address,
-//! and an idle timeout, so clients that open connections and trickle (or never send)
-//! their headers cannot exhaust the server's file descriptors (slowloris). Request-level
-//! limits (rate, body size, request time) apply once a request has arrived.
+//! an idle timeout, and room made for new clients when the server is full, so clients
+//! that open connections and trickle (or never send) their headers cannot exhaust the
+//! server's file descriptors (slowloris) or lock other clients out. The deadline for a
+//! request's head is hyper's (see [`crate::serve`]); request-level limits (rate, body
+//! size, request time) apply once a request has arrived.
 //!
-//! A connection over the per-address cap is closed at once; over the total cap, accepting
-//! waits for a connection to end. A connection on which nothing is read or written for
-//! the idle timeout is closed. Trusted proxies are exempt from the per-address cap (every
-//! client behind them shares their address).
+//! # Model
+//! - Per address: a connection over [`ConnLimits::max_per_address`] is closed at once.
+//!   An IPv6 client is counted by its /64 (the unit an ISP hands out, as the rate limiter
+//!   buckets it), so rotating addresses within one prefix gains nothing. Trusted proxies
+//!   are exempt (every client behind them shares their address).
+//! - In all: at [`ConnLimits::max_connections`], the connection that has waited longest
+//!   without a request in flight (idle, or still sending its head) is closed to make
+//!   room for the new one. Connections serving a request are never shed; when all of
+//!   them are, accepting waits for one to end or go idle. So however many addresses an
+//!   attacker holds idle connections from, a new client gets in, and a connection that
+//!   is being answered keeps its answer.
+//! - A connection on which nothing is read or written for the idle timeout is closed.
 
 use std::{
     collections::HashMap,
     io,
     net::{IpAddr, SocketAddr},
     pin::Pin,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     task::{Context, Poll},
     time::Duration,
 };
 
-use axum::serve::Listener;
 use ipnet::IpNet;
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
-    sync::{OwnedSemaphorePermit, Semaphore},
+    sync::{Notify, OwnedSemaphorePermit, Semaphore},
     time::{Instant, Sleep, sleep},
 };
 
-/// Connection limits. Defaults: 4096 connections, 64 per client address, 60 s idle.
+use crate::ratelimit::bucket;
+
+/// Connection limits. Defaults: 4096 connections, 64 per client address (IPv6: per /64),
+/// 60 s idle, 10 s to send a request's head.
 #[derive(Debug, Clone)]
 pub struct ConnLimits {
     pub max_connections: usize,
     pub max_per_address: usize,
     pub idle_timeout: Duration,
+    /// Time to send a request's head (request line and headers), from the moment the
+    /// server waits for it: after the connection opens, or after the previous answer (so
+    /// it also closes kept-alive connections left unused this long).
+    pub header_read_timeout: Duration,
     /// Addresses exempt from the per-address cap (trusted proxies).
     pub exempt: Vec<IpNet>,
 }
@@ -43,19 +62,165 @@ impl Default for ConnLimits {
             max_connections: 4096,
             max_per_address: 64,
             idle_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(10),
             exempt: Vec::new(),
         }
     }
 }
 
-type Counts = Arc<Mutex<HashMap<IpAddr, usize>>>;
+/// Open connections per client address (IPv6 per /64).
+#[derive(Debug, Default)]
+struct PerAddress {
+    counts: HashMap<IpAddr, usize>,
+}
+
+impl PerAddress {
+    /// Counts a connection from `ip` under the key it shares with its neighbours; `None`
+    /// when that key is at `cap`.
+    fn admit(&mut self, ip: IpAddr, cap: usize) -> Option<IpAddr> {
+        let key = bucket(ip);
+        let n = self.counts.entry(key).or_insert(0);
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(key)
+    }
+
+    fn release(&mut self, key: IpAddr) {
+        if let Some(n) = self.counts.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                self.counts.remove(&key);
+            }
+        }
+    }
+}
+
+/// One open connection, as [`Open`] tracks it.
+struct Entry {
+    /// Requests being answered (head read, answer not yet fully written).
+    in_flight: usize,
+    /// Since when nothing has been in flight (or since the connection opened).
+    idle_since: Instant,
+    /// Set when the connection was asked to close to make room.
+    shed: bool,
+    wake: Arc<Notify>,
+}
+
+/// Every open connection: which are idle and since when, to pick one to shed.
+#[derive(Default)]
+struct Open {
+    entries: Mutex<HashMap<u64, Entry>>,
+    next_id: AtomicU64,
+    /// Signalled when a connection goes idle or closes, for an accept waiting for room.
+    changed: Notify,
+}
+
+impl Open {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
+        self.entries.lock().expect("open connections")
+    }
+
+    /// Asks the connection idle the longest to close, unless one was asked already and
+    /// has not closed yet; `false` when none is idle.
+    fn shed_oldest_idle(&self) -> bool {
+        let mut entries = self.lock();
+        if entries.values().any(|e| e.shed) {
+            return true;
+        }
+        let oldest = entries
+            .values_mut()
+            .filter(|e| e.in_flight == 0)
+            .min_by_key(|e| e.idle_since);
+        let Some(e) = oldest else {
+            return false;
+        };
+        e.shed = true;
+        // `notify_one` keeps the signal if the connection's task is not waiting yet.
+        e.wake.notify_one();
+        true
+    }
+}
+
+/// A connection's place in [`Open`]: requests mark it busy; it may be asked to close
+/// while idle. Removed when dropped.
+pub struct Tracker {
+    id: u64,
+    open: Arc<Open>,
+    wake: Arc<Notify>,
+}
+
+/// Marks a request in flight on its connection until dropped (with the answer's body).
+pub struct InFlight {
+    tracker: Arc<Tracker>,
+}
+
+impl Tracker {
+    /// A request has arrived on this connection.
+    pub fn begin(self: &Arc<Self>) -> InFlight {
+        if let Some(e) = self.open.lock().get_mut(&self.id) {
+            e.in_flight += 1;
+            if e.shed {
+                // Too late to close it: let a waiting accept pick another.
+                e.shed = false;
+                self.open.changed.notify_one();
+            }
+        }
+        InFlight {
+            tracker: self.clone(),
+        }
+    }
+
+    /// Resolves when the server asks this connection to close to make room.
+    pub async fn shed_requested(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Whether the connection may close now: nothing is in flight (a request that
+    /// arrived since the shed was asked for keeps it open).
+    pub fn may_shed(&self) -> bool {
+        self.open
+            .lock()
+            .get(&self.id)
+            .is_none_or(|e| e.in_flight == 0)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let t = &self.tracker;
+        if let Some(e) = t.open.lock().get_mut(&t.id) {
+            e.in_flight -= 1;
+            if e.in_flight == 0 {
+                e.idle_since = Instant::now();
+            }
+        }
+        t.open.changed.notify_one();
+    }
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        self.open.lock().remove(&self.id);
+        self.open.changed.notify_one();
+    }
+}
 
 /// A TCP listener that applies [`ConnLimits`].
 pub struct LimitedListener {
     inner: TcpListener,
     total: Arc<Semaphore>,
-    per_address: Counts,
+    per_address: Arc<Mutex<PerAddress>>,
+    open: Arc<Open>,
     limits: ConnLimits,
+}
+
+/// An accepted connection: its stream (under the limits), peer, and tracker.
+pub struct Accepted {
+    pub stream: LimitedStream,
+    pub peer: SocketAddr,
+    pub tracker: Arc<Tracker>,
 }
 
 impl LimitedListener {
@@ -63,39 +228,51 @@ impl LimitedListener {
         Self {
             inner,
             total: Arc::new(Semaphore::new(limits.max_connections.max(1))),
-            per_address: Counts::default(),
+            per_address: Arc::default(),
+            open: Arc::default(),
             limits,
         }
     }
 
-    /// Counts a connection from `ip`, unless its address is at its cap.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    /// Counts a connection from `ip`, unless its address is at its cap; `Some(None)` for
+    /// an exempt address.
     fn admit(&self, ip: IpAddr) -> Option<Option<IpAddr>> {
         if self.limits.exempt.iter().any(|n| n.contains(&ip)) {
             return Some(None);
         }
         let mut counts = self.per_address.lock().expect("connection counts");
-        let n = counts.entry(ip).or_insert(0);
-        if *n >= self.limits.max_per_address {
-            return None;
-        }
-        *n += 1;
-        Some(Some(ip))
+        counts.admit(ip, self.limits.max_per_address).map(Some)
     }
-}
 
-impl Listener for LimitedListener {
-    type Io = LimitedStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+    /// A place among the open connections: at once if there is room; else once a
+    /// connection closes, after the oldest idle one has been asked to (or, when every
+    /// connection is busy, once one ends or goes idle).
+    async fn room(&self) -> OwnedSemaphorePermit {
         loop {
-            let permit = self
-                .total
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("the semaphore is never closed");
-            let (stream, addr) = match self.inner.accept().await {
+            if let Ok(permit) = self.total.clone().try_acquire_owned() {
+                return permit;
+            }
+            let changed = self.open.changed.notified();
+            if self.open.shed_oldest_idle() {
+                tracing::debug!("connection limit reached: closing the oldest idle connection");
+            }
+            tokio::select! {
+                permit = self.total.clone().acquire_owned() => {
+                    return permit.expect("the semaphore is never closed");
+                }
+                () = changed => {}
+            }
+        }
+    }
+
+    /// The next connection under the limits. Cancel-safe between connections.
+    pub async fn accept(&self) -> Accepted {
+        loop {
+            let (stream, peer) = match self.inner.accept().await {
                 Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, say: wait rather than spin.
@@ -104,26 +281,67 @@ impl Listener for LimitedListener {
                     continue;
                 }
             };
-            let ip = addr.ip().to_canonical();
+            let ip = peer.ip().to_canonical();
             let Some(counted) = self.admit(ip) else {
                 tracing::debug!(client.ip = %ip, "connection refused: too many from this address");
                 continue; // Dropping the stream closes it.
             };
+            // Counted from here, so the address's count is returned whatever happens.
+            let counted = Counted {
+                key: counted,
+                counts: self.per_address.clone(),
+            };
+            let permit = self.room().await;
+            let id = self.open.next_id.fetch_add(1, Ordering::Relaxed);
+            let wake = Arc::new(Notify::new());
+            self.open.lock().insert(
+                id,
+                Entry {
+                    in_flight: 0,
+                    idle_since: Instant::now(),
+                    shed: false,
+                    wake: wake.clone(),
+                },
+            );
             let idle = self.limits.idle_timeout;
             let stream = LimitedStream {
                 stream,
                 idle,
                 deadline: Box::pin(sleep(idle)),
                 _permit: permit,
-                counted,
-                counts: self.per_address.clone(),
+                _counted: counted,
             };
-            return (stream, addr);
+            let tracker = Arc::new(Tracker {
+                id,
+                open: self.open.clone(),
+                wake,
+            });
+            return Accepted {
+                stream,
+                peer,
+                tracker,
+            };
         }
     }
 
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.inner.local_addr()
+    /// Waits until every connection accepted so far has closed.
+    pub async fn closed(&self) {
+        let all = u32::try_from(self.limits.max_connections.max(1)).unwrap_or(u32::MAX);
+        let _all = self.total.acquire_many(all).await;
+    }
+}
+
+/// A connection's place in its address's count, given back when dropped.
+struct Counted {
+    key: Option<IpAddr>,
+    counts: Arc<Mutex<PerAddress>>,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            self.counts.lock().expect("connection counts").release(key);
+        }
     }
 }
 
@@ -133,8 +351,7 @@ pub struct LimitedStream {
     idle: Duration,
     deadline: Pin<Box<Sleep>>,
     _permit: OwnedSemaphorePermit,
-    counted: Option<IpAddr>,
-    counts: Counts,
+    _counted: Counted,
 }
 
 impl LimitedStream {
@@ -157,20 +374,6 @@ impl LimitedStream {
                 Poll::Ready(Ok(v))
             }
             other => other,
-        }
-    }
-}
-
-impl Drop for LimitedStream {
-    fn drop(&mut self) {
-        if let Some(ip) = self.counted {
-            let mut counts = self.counts.lock().expect("connection counts");
-            if let Some(n) = counts.get_mut(&ip) {
-                *n -= 1;
-                if *n == 0 {
-                    counts.remove(&ip);
-                }
-            }
         }
     }
 }
@@ -218,5 +421,29 @@ impl AsyncWrite for LimitedStream {
 
     fn is_write_vectored(&self) -> bool {
         self.stream.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64_and_ipv4_per_address() {
+        let mut counts = PerAddress::default();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // Two addresses of one /64 share its cap of 2...
+        assert!(counts.admit(ip("2001:db8:1:2::1"), 2).is_some());
+        assert!(counts.admit(ip("2001:db8:1:2:ffff::9"), 2).is_some());
+        assert_eq!(counts.admit(ip("2001:db8:1:2::3"), 2), None);
+        // ...another /64 has its own.
+        assert!(counts.admit(ip("2001:db8:1:3::1"), 2).is_some());
+        // IPv4 addresses count one by one.
+        assert!(counts.admit(ip("203.0.113.7"), 1).is_some());
+        assert!(counts.admit(ip("203.0.113.8"), 1).is_some());
+        assert_eq!(counts.admit(ip("203.0.113.7"), 1), None);
+        // A closed connection gives its place back to its prefix.
+        counts.release(bucket(ip("2001:db8:1:2::1")));
+        assert!(counts.admit(ip("2001:db8:1:2::42"), 2).is_some());
     }
 }

@@ -18,7 +18,13 @@
 //! 5. the tick ([`Ticker::tick`]) within the budget; then the lock is released.
 //!
 //! Every call, refused ones included, is recorded: one `cron_runs` row (outcome, duration,
-//! counts, client IP, user agent, request id) and `warden_cron_runs_total{outcome}`.
+//! counts, client IP, user agent, request id) and `warden_cron_runs_total{outcome}`;
+//! except that refusals (`unauthorized`, `forbidden`, `limited`) beyond the first few of an
+//! address in a minute are counted into one summary row (see [`crate::refusals`]).
+//!
+//! `HEAD /cron/run` is answered 405 with `Allow: GET,POST` and does nothing else (no
+//! check, no tick, no record): HEAD must not change state, and an answer without a body
+//! could not say what a tick did.
 //!
 //! # Invariants
 //! - A token never reaches a log or a record: the request span carries the path only, and
@@ -39,7 +45,7 @@ use std::{
 use axum::{
     Json,
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use governor::{
@@ -61,6 +67,7 @@ use crate::{
     auth::origin,
     metrics::{AuthFailure, RateLimitScope},
     ratelimit::bucket,
+    refusals::{self, RefusalLog},
     request_id::current_request_id,
 };
 
@@ -179,11 +186,12 @@ pub(crate) struct CronRunAnswer {
     data: Option<CronRunData>,
 }
 
-/// Where a call came from, for its record.
+/// Where a call came from, for its record, and where its refusals are counted.
 struct Caller {
     ip: Option<IpAddr>,
     user_agent: Option<String>,
     request_id: String,
+    refusals: Option<Arc<RefusalLog>>,
 }
 
 /// `GET /cron/run`: the same as [`post_cron_run`], for cron services that only send GET.
@@ -207,6 +215,19 @@ pub(crate) async fn get_cron_run<S: Store>(
     state: State<AppState<S>>,
     request: Request,
 ) -> Response {
+    // axum routes HEAD to the GET handler: HEAD must not change state, so it runs nothing.
+    if request.method() == Method::HEAD {
+        let mut response = crate::error::ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "HEAD does not run a tick; call /cron/run with GET or POST",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET,POST"));
+        return response;
+    }
     cron_run(state, request).await
 }
 
@@ -246,10 +267,11 @@ async fn cron_run<S: Store>(State(state): State<AppState<S>>, request: Request) 
         ip: ip.and_then(|ip| ip.parse().ok()),
         user_agent,
         request_id: current_request_id(),
+        refusals: request.extensions().get::<Arc<RefusalLog>>().cloned(),
     };
     let refused = |outcome, status, message, detail: &str, retry: Option<u64>| {
         let record = record_of(&caller, outcome, started, TickReport::default(), detail);
-        refuse(&state, record, status, message, retry)
+        refuse(&state, &caller, record, status, message, retry)
     };
 
     if !trigger.config.allow_ips.is_empty()
@@ -348,7 +370,7 @@ async fn run_locked<S: Store>(
 ) -> Response {
     let refused = |outcome, status, message, detail: &str| {
         let record = record_of(&caller, outcome, started, TickReport::default(), detail);
-        refuse(&state, record, status, message, None)
+        refuse(&state, &caller, record, status, message, None)
     };
     let holder = uuid::Uuid::now_v7().to_string();
     let now = Timestamp::now();
@@ -396,7 +418,7 @@ async fn run_locked<S: Store>(
         Ok(report) => {
             let record = record_of(&caller, "ok", started, report, "");
             let duration_ms = record.duration_ms;
-            let id = write_record(&state, record).await;
+            let id = write_record(&state, &caller, record).await;
             let data = CronRunData {
                 cron_run_id: id,
                 duration_ms,
@@ -488,11 +510,26 @@ fn record_of(
     }
 }
 
-/// Writes the record (0 when it could not be written: the answer still goes out) and
-/// counts the call.
-async fn write_record<S: Store>(state: &AppState<S>, record: CronRunRecord) -> i64 {
-    metrics::counter!(crate::metrics::CRON_RUNS_TOTAL, "outcome" => outcome_label(&record.outcome))
-        .increment(1);
+/// Counts the call and records it: a refusal through [`refusals`] (in full, or counted
+/// into a summary), anything else in full. Returns the record's id (0 when it was only
+/// counted or could not be written: the answer still goes out).
+async fn write_record<S: Store>(
+    state: &AppState<S>,
+    caller: &Caller,
+    record: CronRunRecord,
+) -> i64 {
+    let outcome = outcome_label(&record.outcome);
+    metrics::counter!(crate::metrics::CRON_RUNS_TOTAL, "outcome" => outcome).increment(1);
+    match outcome {
+        "unauthorized" | "forbidden" | "limited" => {
+            refusals::record_cron(state, caller.refusals.as_ref(), outcome, record).await
+        }
+        _ => insert_record(state, record).await,
+    }
+}
+
+/// Writes the record; its id, or 0 when it could not be written (logged).
+pub(crate) async fn insert_record<S: Store>(state: &AppState<S>, record: CronRunRecord) -> i64 {
     match state.store.cron_run_insert(record).await {
         Ok(id) => id,
         Err(e) => {
@@ -524,13 +561,14 @@ fn outcome_label(outcome: &str) -> &'static str {
 /// answer carries its record's id.
 async fn refuse<S: Store>(
     state: &AppState<S>,
+    caller: &Caller,
     record: CronRunRecord,
     status: StatusCode,
     message: &'static str,
     retry: Option<u64>,
 ) -> Response {
     let duration_ms = record.duration_ms;
-    let id = write_record(state, record).await;
+    let id = write_record(state, caller, record).await;
     let data = (status == StatusCode::INTERNAL_SERVER_ERROR).then_some(CronRunData {
         cron_run_id: id,
         duration_ms,

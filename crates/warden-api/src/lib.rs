@@ -12,7 +12,11 @@
 //! - [`openapi`]: the OpenAPI 3.1 document, built from [`routes_table`] and served at
 //!   `GET /api/v1/openapi.json`; checked in as `openapi.json` beside `Cargo.toml`.
 //! - [`keys`]: issuing and rotating API keys (also used by `warden keys`).
-//! - [`conn_limit`]: caps on connections (total, per address) and an idle timeout.
+//! - [`serve`]: the HTTP/1 server loop of every listener (header deadline, graceful stop);
+//!   [`conn_limit`]: caps on connections (total, per address or /64), room made by
+//!   shedding idle connections, and an idle timeout.
+//! - `refusals`: refused credentials recorded in full up to a few per address and window,
+//!   counted beyond.
 //! - [`ratelimit`]: token buckets per client IP and per principal; trusted proxies.
 //! - `health`: `GET /healthz`, `GET /readyz`.
 //! - [`cron_run`]: `GET|POST /cron/run` for external cron services (own token, rate limit,
@@ -32,8 +36,10 @@ pub mod keys;
 pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
+pub mod refusals;
 pub mod request_id;
 mod routes;
+pub mod serve;
 pub mod views;
 
 use std::{sync::Arc, time::Duration};
@@ -95,6 +101,8 @@ pub struct HttpLimits {
     /// A request still running after this is answered 408.
     pub request_timeout: Duration,
     pub rate: ratelimit::RateLimitConfig,
+    /// How refused credentials are recorded (see [`refusals`]).
+    pub refusals: refusals::RefusalLimits,
 }
 
 impl Default for HttpLimits {
@@ -103,6 +111,7 @@ impl Default for HttpLimits {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             rate: ratelimit::RateLimitConfig::standard(),
+            refusals: refusals::RefusalLimits::default(),
         }
     }
 }
@@ -317,10 +326,10 @@ pub fn router<S: Store>(state: AppState<S>, limits: HttpLimits) -> Router {
 }
 
 /// [`router`] with `extra` routes (already given their state, e.g. [`metrics::router`])
-/// merged in before the shared layers, so they get the same request ids, per-IP rate
-/// limit, body limit, timeout and panic handling. `extra` guards its own routes.
+/// merged in before the shared layers ([`with_limits`]), so they get the same request
+/// ids, per-IP rate limit, body limit, timeout and panic handling. `extra` guards its own
+/// routes.
 pub fn router_with<S: Store>(state: AppState<S>, limits: HttpLimits, extra: Router) -> Router {
-    let limiters = Arc::new(ratelimit::Limiters::new(&limits.rate));
     let table = routes_table::<S>();
     let doc = openapi::OpenApiJson(openapi::to_json(&openapi::document(&table)).into());
     let (mut public, mut private) = (Router::new(), Router::new());
@@ -335,7 +344,7 @@ pub fn router_with<S: Store>(state: AppState<S>, limits: HttpLimits, extra: Rout
         state.clone(),
         auth::require_caller::<S>,
     ));
-    public
+    let app = public
         .merge(private)
         .with_state(state)
         .merge(extra)
@@ -353,13 +362,25 @@ pub fn router_with<S: Store>(state: AppState<S>, limits: HttpLimits, extra: Rout
                 "this route does not answer this method; see the README or /api/v1/openapi.json",
             )
         })
+        .layer(axum::Extension(doc));
+    with_limits(app, &limits)
+}
+
+/// `router`'s request-level protections on any router: request ids, the per-IP rate
+/// limit, the body limit, the timeout and panic handling, and the record of refused
+/// credentials ([`refusals`]). Also for the tokenless `/metrics` address, so that it
+/// is held to the same limits as the API.
+pub fn with_limits(router: Router, limits: &HttpLimits) -> Router {
+    let limiters = Arc::new(ratelimit::Limiters::new(&limits.rate));
+    let refusals = Arc::new(refusals::RefusalLog::new(limits.refusals.clone()));
+    router
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(
             limiters.clone(),
             ratelimit::limit_by_ip,
         ))
         .layer(axum::Extension(limiters))
-        .layer(axum::Extension(doc))
+        .layer(axum::Extension(refusals))
         .layer(middleware::from_fn_with_state(
             limits.request_timeout,
             error::time_limit,

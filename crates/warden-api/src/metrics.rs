@@ -13,14 +13,14 @@
 //! | the engine's (`warden_runs_total`, …) | | | see [`warden_engine::instruments`] |
 //! | [`AUTH_FAILURES_TOTAL`] | counter | `reason`: [`AUTH_FAILURE_REASONS`] | the auth layer, and `/metrics`, when they refuse a request |
 //! | [`RATE_LIMITED_TOTAL`] | counter | `scope`: `ip`, `principal` | the rate limiter, when it answers 429 |
-//! | [`JOBS`] | gauge | `queue`, `state` | on each scrape, from the store's counts |
+//! | [`JOBS`] | gauge | `queue`, `state` | on each scrape, from the scheduler's cached counts: every declared queue and every state, 0 when empty |
 //! | [`CRON_RUNS_TOTAL`] | counter | `outcome` | the `/cron/run` route |
 //!
 //! Label values come from fixed sets; `queue` is a configured queue's name (jobs can only
 //! be added to configured queues), never a job id or other caller input.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     fmt,
     sync::{Arc, OnceLock},
     time::Duration,
@@ -40,6 +40,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 use warden_core::JobState;
+use warden_engine::Scheduler;
 use warden_store::Store;
 
 use crate::{error::ApiError, request_id};
@@ -157,7 +158,7 @@ fn describe() {
     describe_gauge!(
         JOBS,
         Unit::Count,
-        "Jobs by queue and state, counted in the store at each scrape."
+        "Jobs by queue and state (every declared queue and every state, 0 when none), as counted in the store at most a few seconds (5 by default) before the scrape; the counts are shared with the scheduler's health."
     );
     describe_counter!(
         CRON_RUNS_TOTAL,
@@ -272,12 +273,12 @@ impl ScrapeToken {
 
 /// What `GET /metrics` needs.
 struct Scrape<S> {
-    store: Arc<S>,
+    scheduler: Scheduler<S>,
     metrics: Metrics,
     token: Option<ScrapeToken>,
-    /// The (queue, state) pairs reported so far: one missing from the store's counts has
-    /// dropped to zero and is set back to 0. The lock also keeps concurrent scrapes from
-    /// writing the gauges out of order.
+    /// The (queue, state) pairs of undeclared queues (another process's) reported so far:
+    /// one missing from the store's counts has dropped to zero and is set back to 0. The
+    /// lock also keeps concurrent scrapes from writing the gauges out of order.
     seen: Mutex<HashSet<(String, JobState)>>,
 }
 
@@ -286,8 +287,12 @@ struct Scrape<S> {
 /// With a `token`, a scrape must send `Authorization: Bearer <token>`; otherwise it is
 /// answered 401 in the error envelope. Without one the route is open: serve it that way
 /// only on a listen address of its own that scrapers alone can reach. Before rendering, the gauge
-/// [`JOBS`] is refreshed from `Store::queue_count_many`, and a (queue, state) pair this
-/// router reported before but the store no longer counts is set back to 0.
+/// [`JOBS`] is set for every declared queue and every [`JobState`] (0 when empty) from
+/// [`Scheduler::job_counts`] (counted in the store at most
+/// `EngineConfig::job_counts_max_age` before, 5 s by default, and shared with the
+/// scheduler's health, so scrapes do not count the jobs table each time); a pair of an
+/// undeclared queue this router reported before but the store no longer counts is set
+/// back to 0.
 ///
 /// The comparison is aws-lc-rs's constant-time one over SHA-256 digests, as
 /// warden-security compares its static keys (neither crate depends on `subtle`). The
@@ -298,9 +303,13 @@ struct Scrape<S> {
 /// trail. The router carries its own request-id layer; it has no fallback, so it can be
 /// merged into another router. If the store cannot be counted, the failure is logged and
 /// [`JOBS`] keeps its previous values (the rest is still served).
-pub fn router<S: Store>(store: Arc<S>, metrics: Metrics, token: Option<SecretString>) -> Router {
+pub fn router<S: Store>(
+    scheduler: Scheduler<S>,
+    metrics: Metrics,
+    token: Option<SecretString>,
+) -> Router {
     let state = Arc::new(Scrape {
-        store,
+        scheduler,
         metrics,
         token: token.as_ref().map(ScrapeToken::new),
         seen: Mutex::default(),
@@ -341,26 +350,29 @@ async fn get_metrics<S: Store>(
 }
 
 impl<S: Store> Scrape<S> {
-    /// Sets [`JOBS`] from the store's counts; pairs seen before but absent now go to 0.
+    /// Sets [`JOBS`] from the scheduler's counts: every declared queue and state, and the
+    /// pairs of other queues counted now or before (0 once gone).
     async fn refresh_job_counts(&self) {
         let mut seen = self.seen.lock().await;
-        let counts = match self.store.queue_count_many().await {
+        let counts = match self.scheduler.job_counts().await {
             Ok(counts) => counts,
             Err(e) => {
                 tracing::warn!(error = ?e, "counting jobs for /metrics failed; warden_jobs keeps its previous values");
                 return;
             }
         };
-        let mut now_seen = HashSet::with_capacity(counts.len());
-        for c in counts {
-            gauge!(JOBS, "queue" => c.queue.clone(), "state" => c.state.as_str())
-                .set(c.count as f64);
-            now_seen.insert((c.queue, c.state));
+        let declared = self.scheduler.config().queues.iter();
+        let mut values: HashMap<(String, JobState), i64> = declared
+            .flat_map(|q| JobState::ALL.map(|state| ((q.name.as_str().to_owned(), state), 0)))
+            .chain(seen.iter().map(|pair| (pair.clone(), 0)))
+            .collect();
+        for c in counts.iter() {
+            seen.insert((c.queue.clone(), c.state));
+            values.insert((c.queue.clone(), c.state), c.count);
         }
-        for (queue, state) in seen.difference(&now_seen) {
-            gauge!(JOBS, "queue" => queue.clone(), "state" => state.as_str()).set(0.0);
+        for ((queue, state), count) in values {
+            gauge!(JOBS, "queue" => queue, "state" => state.as_str()).set(count as f64);
         }
-        seen.extend(now_seen);
     }
 }
 

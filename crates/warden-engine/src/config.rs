@@ -49,6 +49,9 @@ pub struct EngineConfig {
     pub retry: RetryPolicy,
     /// Whether this process runs the cron enqueuer. Default true.
     pub run_cron: bool,
+    /// How long job counts by queue and state (`/metrics`, the scheduler's health) are
+    /// reused before the store is counted again. Default 5 s; zero counts every time.
+    pub job_counts_max_age: Duration,
 }
 
 impl Default for EngineConfig {
@@ -67,6 +70,7 @@ impl Default for EngineConfig {
             max_payload_bytes: Payload::DEFAULT_MAX_BYTES,
             retry: RetryPolicy::default(),
             run_cron: true,
+            job_counts_max_age: Duration::from_secs(5),
         }
     }
 }

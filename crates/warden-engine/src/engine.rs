@@ -14,6 +14,7 @@ use warden_store::Store;
 use crate::{
     EngineConfig, EngineError, Registry, Scheduler,
     completer::Completer,
+    counts::CountsCache,
     cron::CronEnqueuer,
     producer::Producer,
     rescuer::Rescuer,
@@ -147,6 +148,7 @@ pub(crate) fn shared<S>(
     Shared {
         store,
         registry,
+        counts: CountsCache::new(config.job_counts_max_age),
         config,
         clock,
         wakers,

@@ -4,6 +4,7 @@
 //! - [`config`]: `EngineConfig` (queues, batch sizes, leases, intervals) and `validate()`.
 //! - [`registry`]: typed handlers by job type; the allowlist of schedulable types.
 //! - [`scheduler`]: the in-process API (`add`, `add_at`, `add_in`, `add_cron`, …).
+//! - `counts`: job counts by queue and state, cached for their readers (metrics, health).
 //! - [`actor`]: on whose behalf an operation runs (scope, limits, audit context).
 //! - `manage`: cancel, retry, pause, resume, update, trigger, delete — scoped and audited.
 //! - [`engine`]: `Engine::start` wires the services below and `shutdown` stops them.
@@ -28,6 +29,7 @@
 pub mod actor;
 mod completer;
 pub mod config;
+mod counts;
 pub mod cron;
 pub mod engine;
 pub mod error;

@@ -24,9 +24,9 @@ use warden_core::{
     Clock, CronSpec, DstPolicy, JobId, JobKind, JobTimeout, MaxAttempts, MissedPolicy,
     OverlapPolicy, ParseError, Payload, Priority, QueueName, ScheduleId, schedule::CatchUpWindow,
 };
-use warden_store::{InsertedJob, JobTemplate, NewJob, Schedule, Store, StoreError};
+use warden_store::{InsertedJob, JobTemplate, NewJob, QueueCount, Schedule, Store, StoreError};
 
-use crate::{Actor, EngineConfig, EngineError, Registry};
+use crate::{Actor, EngineConfig, EngineError, Registry, counts::CountsCache};
 
 /// The owner recorded when none is given (work scheduled by the embedding program).
 pub const SYSTEM_OWNER: &str = "system";
@@ -158,6 +158,8 @@ pub(crate) struct Shared<S> {
     /// Whether some principal has a concurrency limit, so claims must apply limits
     /// (kept in step with the store by `queues::watch`).
     pub(crate) owner_limits: AtomicBool,
+    /// Job counts by queue and state, shared by their readers.
+    pub(crate) counts: CountsCache,
 }
 
 /// The handle through which work is scheduled. Cheap to clone.
@@ -206,6 +208,18 @@ impl<S: Store> Scheduler<S> {
 
     pub fn config(&self) -> &EngineConfig {
         &self.shared.config
+    }
+
+    /// Jobs by queue and state (pairs with no job are absent), as counted in the store at
+    /// most [`EngineConfig::job_counts_max_age`] ago: every reader of this scheduler
+    /// shares one count per interval.
+    pub async fn job_counts(&self) -> Result<Arc<[QueueCount]>, EngineError> {
+        Ok(self.shared.counts.get(self.shared.store.as_ref()).await?)
+    }
+
+    /// How many times [`Self::job_counts`] has counted in the store.
+    pub fn job_counts_queries(&self) -> u64 {
+        self.shared.counts.queries()
     }
 
     /// Schedules `job_type` with `data` on `queue`, to run now.

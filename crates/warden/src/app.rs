@@ -5,16 +5,17 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 use warden_api::{
     AppState, AuthConfig, HttpLimits,
-    conn_limit::{ConnLimits, LimitedListener},
+    conn_limit::ConnLimits,
     cron_run::{CronConfig, CronTrigger},
     metrics::Metrics,
     ratelimit::RateLimitConfig,
     router_with,
+    serve::serve,
+    with_limits,
 };
 use warden_core::QueueName;
 use warden_engine::{Engine, EngineConfig, EngineHandle, QueueConfig, Registry};
@@ -237,6 +238,7 @@ impl Application {
                 per_principal_per_minute: args.rate_limit_per_principal,
                 trusted_proxies: args.trusted_proxies.clone(),
             },
+            ..HttpLimits::default()
         };
         let store = Arc::new(open_migrated(&args.store).await?);
         let config = EngineConfig {
@@ -305,19 +307,32 @@ impl Application {
         tracing::info!(addr = %addr, backend = self.store.backend_name(), "warden is serving");
         let mut extra = axum::Router::new();
         let mut metrics_server = None;
+        // For the API's address and the metrics address alike.
+        let conn_limits = ConnLimits {
+            exempt: self.limits.rate.trusted_proxies.clone(),
+            ..ConnLimits::default()
+        };
         if let Some(m) = self.metrics {
             if let Some(token) = m.token {
-                let routes =
-                    warden_api::metrics::router(self.store.clone(), m.handle.clone(), Some(token));
+                let routes = warden_api::metrics::router(
+                    self.engine.scheduler().clone(),
+                    m.handle.clone(),
+                    Some(token),
+                );
                 extra = extra.merge(routes);
             }
             if let Some(listener) = m.listener {
-                let routes = warden_api::metrics::router(self.store.clone(), m.handle, None);
+                let routes =
+                    warden_api::metrics::router(self.engine.scheduler().clone(), m.handle, None);
+                // The same request and connection limits as the API's address.
+                let routes = with_limits(routes, &self.limits);
                 tracing::info!(addr = %listener.local_addr()?, "serving /metrics without a token on its own address");
                 let stop = self.engine.shutdown_token();
+                let conn = conn_limits.clone();
                 metrics_server = Some(tokio::spawn(async move {
-                    let served = axum::serve(listener, routes)
-                        .with_graceful_shutdown(async move { stop.cancelled().await });
+                    let served = serve(listener, conn, routes, async move {
+                        stop.cancelled().await;
+                    });
                     if let Err(e) = served.await {
                         tracing::error!(error = %e, "the metrics server failed");
                     }
@@ -346,14 +361,7 @@ impl Application {
                 token.clone(),
             ))
         });
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        let limits = ConnLimits {
-            exempt: self.limits.rate.trusted_proxies.clone(),
-            ..ConnLimits::default()
-        };
-        // `tap_io` keeps the peer address available as `ConnectInfo<SocketAddr>`.
-        let listener = LimitedListener::new(self.listener, limits).tap_io(|_| {});
-        let served = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let served = serve(self.listener, conn_limits, app, async move {
             shutdown.await;
             tracing::info!(
                 "shutting down: no new work is claimed; running jobs get their grace period"

@@ -42,7 +42,8 @@ pub(crate) async fn get_scheduler_health<S: Store>(
     let last_tick = state.store.tick_last().await?;
     let next_fire = state.store.schedule_next_fire_at().await?;
     let oldest_waiting = state.store.job_oldest_waiting(now).await?;
-    let backlog = state.store.queue_count_many().await?;
+    // Cached for a few seconds and shared with /metrics: no GROUP BY per probe.
+    let backlog = state.scheduler.job_counts().await?;
 
     let age = |at: Timestamp| now.duration_since(at).max(SignedDuration::ZERO);
     let mut reasons = Vec::new();
@@ -78,9 +79,9 @@ pub(crate) async fn get_scheduler_health<S: Store>(
         late_after_secs: late_after.as_secs(),
         oldest_overdue_occurrence: overdue,
         backlog: backlog
-            .into_iter()
+            .iter()
             .map(|c| BacklogView {
-                queue: c.queue,
+                queue: c.queue.clone(),
                 state: c.state.as_str().to_owned(),
                 count: c.count,
             })

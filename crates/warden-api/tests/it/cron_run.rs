@@ -481,3 +481,22 @@ async fn wait_in_a_paused_queue(app: &TestApp) {
         .await
         .unwrap();
 }
+
+backend_tests!(head_runs_no_tick_and_answers_405, |db: TestDb| async move {
+    let app = TestApp::spawn_cron(db, config(&[TOKEN])).await;
+    for token in [Some(TOKEN), None] {
+        let a = trigger(&app, Method::HEAD, "/cron/run", token).await;
+        assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(a.headers["allow"], "GET,POST");
+    }
+    // Nothing ran, nothing was written: no tick, no record.
+    assert_eq!(app.store.tick_last().await.unwrap(), None);
+    assert!(
+        app.store.cron_run_list(None, 0).await.unwrap().is_empty(),
+        "HEAD wrote a cron_runs record"
+    );
+    // GET still runs the tick.
+    let a = trigger(&app, Method::GET, "/cron/run", Some(TOKEN)).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(app.store.tick_last().await.unwrap().is_some());
+});

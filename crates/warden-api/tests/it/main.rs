@@ -2,6 +2,7 @@
 //! PostgreSQL), called with real HTTP.
 
 mod auth;
+mod connections;
 mod cron_run;
 mod fuzz_regressions;
 mod hardening;
@@ -12,4 +13,5 @@ mod matrix;
 mod metrics;
 mod oidc;
 mod openapi;
+mod refusals;
 mod support;

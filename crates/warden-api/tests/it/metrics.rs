@@ -102,6 +102,8 @@ backend_tests!(
         registry.register("noop", |_, _: Value| async {}).unwrap();
         let config = EngineConfig {
             queues: vec![QueueConfig::new(QueueName::parse(&queue).unwrap(), 1)],
+            // Every scrape counts anew: this test changes the jobs between scrapes.
+            job_counts_max_age: std::time::Duration::ZERO,
             ..EngineConfig::default()
         };
         // A scheduler without workers: the jobs stay where they are put.
@@ -118,7 +120,7 @@ backend_tests!(
             .unwrap();
 
         let url = serve(metrics::router(
-            store.clone(),
+            scheduler.clone(),
             metrics.clone(),
             Some(SecretString::from(TOKEN)),
         ))
@@ -170,7 +172,7 @@ backend_tests!(
         assert_eq!(jobs(&text, &queue, "scheduled"), 1.0, "{text}");
 
         // Without a token (its own listen address), the route is open.
-        let open = serve(metrics::router(store.clone(), metrics, None)).await;
+        let open = serve(metrics::router(scheduler, metrics, None)).await;
         let text = scrape_ok(&open, None).await;
         assert_eq!(jobs(&text, &queue, "cancelled"), 2.0, "{text}");
     }
@@ -215,4 +217,109 @@ async fn refusals_and_429s_are_counted() {
             sample(&after, series)
         );
     }
+}
+
+backend_tests!(
+    every_declared_queue_and_state_is_exposed_from_the_first_scrape,
+    |db: TestDb| async move {
+        let metrics = install_recorder();
+        let store = Arc::new(db.store().clone());
+        let queues: Vec<String> = (0..2)
+            .map(|i| format!("declared-{i}-{}", uuid::Uuid::new_v4().simple()))
+            .collect();
+        let config = EngineConfig {
+            queues: queues
+                .iter()
+                .map(|q| QueueConfig::new(QueueName::parse(q).unwrap(), 1))
+                .collect(),
+            ..EngineConfig::default()
+        };
+        let scheduler = Engine::scheduler(
+            store.clone(),
+            Registry::new(),
+            config,
+            Arc::new(SystemClock),
+        )
+        .unwrap();
+        let url = serve(metrics::router(scheduler, metrics, None)).await;
+        // No job was ever added: every pair is there, at 0, with its help and type.
+        let text = scrape_ok(&url, None).await;
+        assert!(text.contains("# HELP warden_jobs "), "{text}");
+        assert!(text.contains("# TYPE warden_jobs gauge"), "{text}");
+        for queue in &queues {
+            for state in warden_core::JobState::ALL {
+                let line = format!(
+                    r#"warden_jobs{{queue="{queue}",state="{}"}} 0"#,
+                    state.as_str()
+                );
+                assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+            }
+        }
+    }
+);
+
+backend_tests!(
+    a_scrape_and_a_health_call_within_the_interval_count_the_jobs_once,
+    |db: TestDb| async move {
+        let queue = format!("counted-{}", uuid::Uuid::new_v4().simple());
+        let app = TestApp::spawn_opts(
+            db,
+            crate::support::Options {
+                queues: vec![queue.clone()],
+                metrics_token: Some(TOKEN.into()),
+                job_counts_max_age: std::time::Duration::from_secs(3600),
+                ..crate::support::Options::default()
+            },
+        )
+        .await;
+        let later = json!({"jobType": "report", "queueName": queue, "delayMs": 3_600_000});
+        let add = || app.post("/api/v1/jobs", ADMIN_ENV_KEY, later.clone());
+        assert_eq!(add().await.status, StatusCode::CREATED);
+        let queries = app.scheduler().job_counts_queries();
+        let health = app.get("/api/v1/health/scheduler", ADMIN_ENV_KEY).await;
+        assert_eq!(
+            health.body["data"]["backlog"],
+            json!([{"queue": queue, "state": "scheduled", "count": 1}])
+        );
+        // A second job, then scrapes and health calls (some at once) within the
+        // interval: all get the first call's counts, from one GROUP BY.
+        assert_eq!(add().await.status, StatusCode::CREATED);
+        let url = app.url("/metrics");
+        let (a, b, c) = tokio::join!(
+            scrape_ok(&url, Some(TOKEN)),
+            scrape_ok(&url, Some(TOKEN)),
+            app.get("/api/v1/health/scheduler", ADMIN_ENV_KEY),
+        );
+        for text in [a, b] {
+            assert_eq!(jobs(&text, &queue, "scheduled"), 1.0, "{text}");
+        }
+        assert_eq!(c.body["data"]["backlog"], health.body["data"]["backlog"]);
+        assert_eq!(app.scheduler().job_counts_queries(), queries + 1);
+    }
+);
+
+#[tokio::test]
+async fn job_counts_are_read_again_once_the_interval_has_passed() {
+    let db = TestDb::sqlite().await;
+    let store = Arc::new(db.store().clone());
+    let config = EngineConfig {
+        job_counts_max_age: std::time::Duration::from_millis(100),
+        ..EngineConfig::default()
+    };
+    let mut registry = Registry::new();
+    registry.register("noop", |_, _: Value| async {}).unwrap();
+    let scheduler = Engine::scheduler(store, registry, config, Arc::new(SystemClock)).unwrap();
+    let later = Timestamp::now() + SignedDuration::from_hours(1);
+    let scheduled =
+        |counts: &[warden_store::QueueCount]| counts.iter().map(|c| c.count).sum::<i64>();
+    assert_eq!(scheduled(&scheduler.job_counts().await.unwrap()), 0);
+    scheduler
+        .add_at("noop", json!({}), "default", later)
+        .await
+        .unwrap();
+    crate::support::eventually("the counts are read again", || async {
+        scheduled(&scheduler.job_counts().await.unwrap()) == 1
+    })
+    .await;
+    assert!(scheduler.job_counts_queries() >= 2);
 }

@@ -6,7 +6,9 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use warden_api::{AppState, AuthConfig, DEFAULT_LATE_AFTER, HttpLimits, keys::issue_key, router};
+use warden_api::{
+    AppState, AuthConfig, DEFAULT_LATE_AFTER, HttpLimits, keys::issue_key, router_with,
+};
 use warden_core::{PrincipalId, QueueName, Role};
 use warden_engine::{Engine, EngineConfig, EngineHandle, QueueConfig, Registry};
 use warden_security::{apikey::KeyHasher, envkey::StaticKey};
@@ -50,10 +52,48 @@ fn registry() -> Registry {
     r
 }
 
-/// Default limits without rate limiting.
+/// How [`TestApp::spawn_opts`] builds the app.
+pub(crate) struct Options {
+    pub(crate) limits: HttpLimits,
+    pub(crate) oidc: Option<warden_security::oidc::OidcVerifier>,
+    /// Connection limits (as `warden serve` runs it), or none.
+    pub(crate) conn: Option<warden_api::conn_limit::ConnLimits>,
+    /// `/cron/run` enabled, and no internal cron loop (so every occurrence is accounted
+    /// for by `/cron/run`).
+    pub(crate) cron: Option<warden_api::cron_run::CronConfig>,
+    pub(crate) late_after: Duration,
+    /// The declared queues, 4 workers each.
+    pub(crate) queues: Vec<String>,
+    /// `GET /metrics` on the main address behind this token.
+    pub(crate) metrics_token: Option<String>,
+    /// How long job counts are reused (zero by default: tests see every change at once).
+    pub(crate) job_counts_max_age: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            limits: unlimited(),
+            oidc: None,
+            conn: None,
+            cron: None,
+            late_after: DEFAULT_LATE_AFTER,
+            queues: vec!["default".into(), "COMMUNICATIONS".into()],
+            metrics_token: None,
+            job_counts_max_age: Duration::ZERO,
+        }
+    }
+}
+
+/// Default limits without rate limiting, and with every refusal recorded in full (tests
+/// call fast, and count the records of their refusals).
 pub(crate) fn unlimited() -> HttpLimits {
     HttpLimits {
         rate: warden_api::ratelimit::RateLimitConfig::default(),
+        refusals: warden_api::refusals::RefusalLimits {
+            recorded_per_window: u32::MAX,
+            ..Default::default()
+        },
         ..HttpLimits::default()
     }
 }
@@ -78,13 +118,27 @@ impl TestApp {
         db: TestDb,
         conn: warden_api::conn_limit::ConnLimits,
     ) -> Self {
-        Self::spawn_inner(db, unlimited(), None, Some(conn), None, DEFAULT_LATE_AFTER).await
+        Self::spawn_opts(
+            db,
+            Options {
+                conn: Some(conn),
+                ..Options::default()
+            },
+        )
+        .await
     }
 
     /// The app with `/cron/run` enabled, and no internal cron loop (so every occurrence is
     /// accounted for by `/cron/run`).
     pub(crate) async fn spawn_cron(db: TestDb, cron: warden_api::cron_run::CronConfig) -> Self {
-        Self::spawn_inner(db, unlimited(), None, None, Some(cron), DEFAULT_LATE_AFTER).await
+        Self::spawn_opts(
+            db,
+            Options {
+                cron: Some(cron),
+                ..Options::default()
+            },
+        )
+        .await
     }
 
     /// As [`Self::spawn_cron`], reporting the scheduler late after `late_after`.
@@ -93,7 +147,15 @@ impl TestApp {
         cron: warden_api::cron_run::CronConfig,
         late_after: Duration,
     ) -> Self {
-        Self::spawn_inner(db, unlimited(), None, None, Some(cron), late_after).await
+        Self::spawn_opts(
+            db,
+            Options {
+                cron: Some(cron),
+                late_after,
+                ..Options::default()
+            },
+        )
+        .await
     }
 
     async fn spawn_full(
@@ -101,26 +163,39 @@ impl TestApp {
         limits: HttpLimits,
         oidc: Option<warden_security::oidc::OidcVerifier>,
     ) -> Self {
-        Self::spawn_inner(db, limits, oidc, None, None, DEFAULT_LATE_AFTER).await
+        Self::spawn_opts(
+            db,
+            Options {
+                limits,
+                oidc,
+                ..Options::default()
+            },
+        )
+        .await
     }
 
-    async fn spawn_inner(
-        db: TestDb,
-        limits: HttpLimits,
-        oidc: Option<warden_security::oidc::OidcVerifier>,
-        conn: Option<warden_api::conn_limit::ConnLimits>,
-        cron: Option<warden_api::cron_run::CronConfig>,
-        late_after: Duration,
-    ) -> Self {
+    /// The app as `options` describe it.
+    pub(crate) async fn spawn_opts(db: TestDb, options: Options) -> Self {
+        let Options {
+            limits,
+            oidc,
+            conn,
+            cron,
+            late_after,
+            queues,
+            metrics_token,
+            job_counts_max_age,
+        } = options;
         let store = Arc::new(db.store().clone());
         let config = EngineConfig {
-            queues: vec![
-                QueueConfig::new(QueueName::parse("default").unwrap(), 4),
-                QueueConfig::new(QueueName::parse("COMMUNICATIONS").unwrap(), 4),
-            ],
+            queues: queues
+                .iter()
+                .map(|q| QueueConfig::new(QueueName::parse(q).unwrap(), 4))
+                .collect(),
             poll_interval: Duration::from_millis(100),
             shutdown_grace: Duration::from_millis(200),
             run_cron: cron.is_none(),
+            job_counts_max_age,
             ..EngineConfig::default()
         };
         let engine = Engine::start(store.clone(), registry(), config).unwrap();
@@ -136,7 +211,15 @@ impl TestApp {
             ),
             oidc,
         };
-        let app = router(
+        let extra = match metrics_token {
+            Some(token) => warden_api::metrics::router(
+                engine.scheduler().clone(),
+                warden_api::metrics::install_recorder(),
+                Some(SecretString::from(token)),
+            ),
+            None => axum::Router::new(),
+        };
+        let app = router_with(
             AppState {
                 store: store.clone(),
                 scheduler: engine.scheduler().clone(),
@@ -146,18 +229,21 @@ impl TestApp {
                 late_after,
             },
             limits,
+            extra,
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move {
             match conn {
-                None => axum::serve(listener, app).await.unwrap(),
-                Some(limits) => {
-                    use axum::serve::ListenerExt;
-                    let listener = warden_api::conn_limit::LimitedListener::new(listener, limits)
-                        .tap_io(|_| {});
+                None => {
+                    let app = app.into_make_service_with_connect_info::<SocketAddr>();
                     axum::serve(listener, app).await.unwrap()
+                }
+                Some(limits) => {
+                    let forever = std::future::pending();
+                    warden_api::serve::serve(listener, limits, app, forever)
+                        .await
+                        .unwrap()
                 }
             }
         });

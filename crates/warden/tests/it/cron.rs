@@ -197,3 +197,30 @@ fn get_text(addr: std::net::SocketAddr, path: &str, token: Option<&str>) -> (u16
         .unwrap_or_default();
     (status, body)
 }
+
+#[test]
+fn the_metrics_listener_caps_connections_per_address_like_the_main_one() {
+    use std::io::{ErrorKind, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&[
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--metrics-listen",
+        "127.0.0.1:0",
+    ]);
+    let (metrics_addr, _) = metrics_address(&server);
+    // 64 silent connections from one address: its cap...
+    let _held: Vec<std::net::TcpStream> = (0..64)
+        .map(|_| std::net::TcpStream::connect(metrics_addr).unwrap())
+        .collect();
+    // ...so the next one is closed at once rather than held.
+    let mut extra = std::net::TcpStream::connect(metrics_addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let closed = match extra.read(&mut [0u8; 16]) {
+        Ok(n) => n == 0,
+        Err(e) => !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+    };
+    assert!(closed, "a 65th connection from one address was held open");
+}
