@@ -404,6 +404,7 @@ impl<S: Store> Scheduler<S> {
             owner,
             schedule_id: None,
             created_at: now,
+            scheduled_at: None,
         })
     }
 
