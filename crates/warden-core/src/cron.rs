@@ -25,7 +25,9 @@
 //! # Invariants
 //! - [`CronSpec::next_after`] returns the smallest fire instant strictly after its input,
 //!   so iterating it never repeats or skips an occurrence.
-//! - An expression that can never fire (`0 0 0 31 2 *`) is refused by [`CronSpec::parse`].
+//! - An expression that can never fire (`0 0 0 31 2 *`) is refused by [`CronSpec::parse`], and
+//!   so is one whose every match falls in a daylight-saving gap under [`GapPolicy::Skip`]
+//!   (`30 2 * 3 0L` in `Europe/Paris`: 02:30 on the last Sunday of March never exists there).
 
 use std::{fmt, str::FromStr};
 
@@ -202,7 +204,52 @@ impl CronSpec {
                 "an expression that matches at least one date, e.g. check day-of-month against the month",
             ));
         }
+        if spec.dst.gap == GapPolicy::Skip && !spec.fires_outside_gaps() {
+            return Err(ParseError::new(
+                "cron",
+                format!(
+                    "{} can never fire in {}: every time it matches falls in a daylight-saving \
+                     gap (the clock skips it), and the gap policy is skip",
+                    excerpt(expr),
+                    excerpt(tz)
+                ),
+                "a time outside the gap, or the gap policy shift (it fires at the end of the gap)",
+            ));
+        }
         Ok(spec)
+    }
+
+    /// Whether some civil time the expression matches exists in the zone (is not inside a
+    /// spring-forward gap), from 2000 to 2500.
+    ///
+    /// Matches inside a gap are jumped over a whole gap at a time, so this costs about one step
+    /// per gap. The window is conclusive: weekdays repeat every 400 years, and the zone's rules
+    /// are one repeating yearly rule after the last transition its database lists.
+    fn fires_outside_gaps(&self) -> bool {
+        let horizon = DateTime::constant(2500, 1, 1, 0, 0, 0, 0);
+        let mut civil = DateTime::constant(2000, 1, 1, 0, 0, 0, 0);
+        let mut inclusive = true;
+        while civil < horizon {
+            let Ok(next) = self.cron.find_next_occurrence(&civil, inclusive) else {
+                return false;
+            };
+            let AmbiguousOffset::Gap { before, .. } = self.tz.to_ambiguous_timestamp(next).offset()
+            else {
+                return true;
+            };
+            // The first civil time after the gap: the transition read in the new offset.
+            let gap_end = before
+                .to_timestamp(next)
+                .ok()
+                .and_then(|late| late.checked_add(SignedDuration::from_secs(1)).ok())
+                .and_then(|probe| self.tz.preceding(probe).next())
+                .map(|transition| self.tz.to_datetime(transition.timestamp()));
+            (civil, inclusive) = match gap_end {
+                Some(end) if end > next => (end, true),
+                _ => (next, false),
+            };
+        }
+        false
     }
 
     /// The expression as written (trimmed).

@@ -287,7 +287,7 @@ impl<S: Store> CronEnqueuer<S> {
             .map(|(at, plan)| OccurrenceItem {
                 scheduled_at: at,
                 plan,
-                job: (plan == Plan::Run).then(|| job_for(s, now)),
+                job: (plan == Plan::Run).then(|| job_for(s, now, at)),
             })
             .collect();
         let batch = OccurrenceBatch {
@@ -361,7 +361,8 @@ impl<S: Store> CronEnqueuer<S> {
     }
 }
 
-fn job_for(s: &Schedule, now: Timestamp) -> NewJob {
+/// The job of `s`'s occurrence at `at`, created `now`.
+fn job_for(s: &Schedule, now: Timestamp, at: Timestamp) -> NewJob {
     NewJob {
         id: JobId::new(),
         kind: s.template.kind.clone(),
@@ -375,5 +376,6 @@ fn job_for(s: &Schedule, now: Timestamp) -> NewJob {
         owner: s.owner.clone(),
         schedule_id: Some(s.id),
         created_at: now,
+        scheduled_at: Some(at),
     }
 }

@@ -171,6 +171,8 @@ impl<S: Store> Scheduler<S> {
             owner: schedule.owner,
             schedule_id: Some(id),
             created_at: now,
+            // Not an occurrence: `${NOW}` is the trigger's time, the job's creation.
+            scheduled_at: None,
         };
         let (job_id, queue) = (job.id, job.queue.clone());
         let mut audit = actor.records(now, "schedule.trigger", [id.to_string()]);

@@ -361,6 +361,7 @@ async fn execute<S>(
         max_attempts: job.max_attempts,
         owner: job.owner.clone(),
         run_at: job.run_at,
+        scheduled_at: job.scheduled_at.unwrap_or(job.created_at),
     };
     let span = tracing::info_span!("job", job.id = %job.id, job.kind = %job.kind, job.attempt = job.attempt);
     let run = shared.registry.call(ctx, job.payload.as_bytes());

@@ -18,8 +18,14 @@ pub struct JobContext {
     pub max_attempts: i32,
     /// The principal that owns the job.
     pub owner: String,
-    /// When this attempt was due (for a cron job's first attempt, its occurrence instant).
+    /// When this attempt was due; a retry's is later (its backoff), and a cron job's first
+    /// attempt is due when the enqueuer made it, which may be after its occurrence.
     pub run_at: jiff::Timestamp,
+    /// The instant the job stands for, the same for every attempt: for a job made by a
+    /// schedule occurrence, the occurrence's instant (the ledger's `scheduled_at`, each of
+    /// a catch-up's jobs its own); for any other job (an API job, a schedule's manual
+    /// trigger), when it was created.
+    pub scheduled_at: jiff::Timestamp,
 }
 
 /// Most bytes of a handler's report kept in the run history; a larger report is replaced by

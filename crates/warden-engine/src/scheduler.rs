@@ -418,6 +418,7 @@ impl<S: Store> Scheduler<S> {
             owner,
             schedule_id: None,
             created_at: now,
+            scheduled_at: None,
         })
     }
 

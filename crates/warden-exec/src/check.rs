@@ -60,8 +60,8 @@ pub fn check_file(
         let at = format!(
             "{}:{}:{}: jobs[{}].url",
             file.file_name(),
-            job.loc().line,
-            job.loc().column,
+            job.url_loc().line,
+            job.url_loc().column,
             job.index()
         );
         // Scheme and host are literal in a job's URL (only the path and query may hold

@@ -52,6 +52,15 @@ use crate::{
 /// How much of a failing response's body excerpt is quoted in the outcome's error.
 pub const ERROR_EXCERPT_BYTES: usize = 256;
 
+/// Most bytes of a serialized run record. The engine keeps a handler's report only up to its
+/// own limit (`warden_engine::MAX_OUTPUT_BYTES`, the same 16 KiB) and drops a larger one whole,
+/// so the record is made to fit: the body excerpt is shortened first (JSON escaping can make
+/// it six times its size: a NUL is `\u0000`), then any other long string.
+pub const MAX_RECORD_BYTES: usize = 16 * 1024;
+
+/// Longest string kept when shortening the excerpt alone does not make a record fit.
+const LAST_RESORT_STRING_BYTES: usize = 256;
+
 /// What the scheduler knows about the run: the values of `${NOW}` and `${RUN_ID}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunInfo {
@@ -69,8 +78,10 @@ pub struct RunResult {
     /// The redacted run record: `job`, `run_id`, `scheduled_at`, `outcome`, `method`, `url`,
     /// `request_headers`, `status`, `response_headers`, `duration_ms`, `body_excerpt` (at most
     /// the client's excerpt size, 4 KiB by default), `body_bytes`, `body_truncated`,
-    /// `body_error`, `retry_after_ms` and, for failures, `error` (`kind` and `message`).
-    /// Fields that do not apply are `null`.
+    /// `body_error`, `retry_after_ms`, `record_cut` and, for failures, `error` (`kind` and
+    /// `message`). Fields that do not apply are `null`. Serialized, it is at most
+    /// [`MAX_RECORD_BYTES`]: when it would be larger the excerpt is shortened (and, if that is
+    /// not enough, every long string) and `record_cut` is `true`.
     pub record: Value,
 }
 
@@ -417,10 +428,15 @@ fn describe(job_name: &str, failure: &Failure) -> (&'static str, String) {
             }
             ("http_status", message)
         }
-        Failure::Error(HttpError { kind, message, .. }) => {
+        Failure::Error(HttpError { kind, message, .. })
+        | Failure::Incomplete {
+            error: HttpError { kind, message, .. },
+            ..
+        } => {
             let code = match kind {
                 crate::http::HttpErrorKind::Egress => "egress",
                 crate::http::HttpErrorKind::TooManyRedirects => "too_many_redirects",
+                crate::http::HttpErrorKind::Redirect => "redirect",
                 crate::http::HttpErrorKind::Timeout => "timeout",
                 crate::http::HttpErrorKind::Connect => "connect",
                 crate::http::HttpErrorKind::Transport => "transport",
@@ -470,8 +486,10 @@ fn finish(
     let duration_ms = http_duration_ms.unwrap_or_else(|| millis(started.elapsed()));
     record.insert("duration_ms".into(), json!(duration_ms));
 
+    record.insert("record_cut".into(), json!(false));
     let mut record = Value::Object(record);
     redact_strings(&mut record, redactor);
+    fit_record(&mut record, MAX_RECORD_BYTES);
 
     let status = record.get("status").and_then(Value::as_u64);
     match kind {
@@ -491,6 +509,66 @@ fn finish(
         ),
     }
     RunResult { outcome, record }
+}
+
+/// The size of `value` serialized as JSON.
+fn json_len(value: &Value) -> usize {
+    serde_json::to_vec(value).map_or(usize::MAX, |v| v.len())
+}
+
+/// Makes `record` serialize to at most `budget` bytes: the body excerpt is cut (at a character
+/// boundary, counting each character's escaped size) and, if the rest is still too large, every
+/// string is cut to [`LAST_RESORT_STRING_BYTES`]. Sets `record_cut` when anything was cut.
+fn fit_record(record: &mut Value, budget: usize) {
+    let size = json_len(record);
+    if size <= budget {
+        return;
+    }
+    record["record_cut"] = json!(true);
+    if let Some(excerpt) = record["body_excerpt"].as_str() {
+        let escaped = json_len(&json!(excerpt));
+        // What the excerpt may take, quotes included, for the whole record to fit.
+        let room = budget.saturating_sub(size - escaped);
+        record["body_excerpt"] = json!(prefix_within(excerpt, room.saturating_sub(2)));
+    }
+    if json_len(record) > budget {
+        cut_strings(record, LAST_RESORT_STRING_BYTES);
+    }
+}
+
+/// The longest prefix of `text` whose JSON-escaped form (without quotes) is at most `max` bytes.
+fn prefix_within(text: &str, max: usize) -> String {
+    let mut used = 0;
+    let mut end = 0;
+    let mut buf = [0u8; 4];
+    for (i, c) in text.char_indices() {
+        // `"` and `\` escape to 2 bytes, other control characters to 6 (`\u0000`) or 2 (`\n`).
+        let width = match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if u32::from(c) < 0x20 => 6,
+            c => c.encode_utf8(&mut buf).len(),
+        };
+        if used + width > max {
+            break;
+        }
+        used += width;
+        end = i + c.len_utf8();
+    }
+    text[..end].to_owned()
+}
+
+/// Cuts every string in `value` to at most `max` bytes once JSON-escaped.
+fn cut_strings(value: &mut Value, max: usize) {
+    match value {
+        Value::String(s) => {
+            if s.len() > max / 6 {
+                *s = prefix_within(s, max);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| cut_strings(v, max)),
+        Value::Object(map) => map.values_mut().for_each(|v| cut_strings(v, max)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
 }
 
 /// Every string in `value` (keys included) through `redactor`.

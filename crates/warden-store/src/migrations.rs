@@ -47,6 +47,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0006_cron_runs.sql"),
         include_str!("../migrations/postgres/0006_cron_runs.sql"),
     ),
+    (
+        10,
+        "job_scheduled_at",
+        include_str!("../migrations/sqlite/0010_job_scheduled_at.sql"),
+        include_str!("../migrations/postgres/0010_job_scheduled_at.sql"),
+    ),
 ];
 
 #[derive(Clone, Copy)]

@@ -29,6 +29,9 @@ pub struct NewJob {
     /// The schedule whose occurrence made this job, if any.
     pub schedule_id: Option<ScheduleId>,
     pub created_at: Timestamp,
+    /// The instant of the schedule occurrence that made this job (the ledger's
+    /// `scheduled_at`); `None` for a job not made by an occurrence.
+    pub scheduled_at: Option<Timestamp>,
 }
 
 impl NewJob {
@@ -131,6 +134,9 @@ pub struct ClaimedJob {
     pub owner: String,
     pub created_at: Timestamp,
     pub run_at: Timestamp,
+    /// The instant of the schedule occurrence that made the job, the same for every
+    /// attempt; `None` for a job not made by an occurrence.
+    pub scheduled_at: Option<Timestamp>,
     pub lease_token: Uuid,
 }
 

@@ -172,6 +172,7 @@ pub(crate) fn claimed_from_row(r: &impl Cols, lease_token: Uuid) -> Result<Claim
         owner: r.text("owner")?,
         created_at: from_micros(r.int("created_at")?)?,
         run_at: from_micros(r.int("run_at")?)?,
+        scheduled_at: opt_from_micros(r.opt_int("scheduled_at")?)?,
         lease_token,
     })
 }

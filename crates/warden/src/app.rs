@@ -199,9 +199,39 @@ fn oidc(args: &OidcArgs) -> anyhow::Result<Option<OidcVerifier>> {
     Ok(Some(OidcVerifier::new(config)?))
 }
 
+/// The jobs file at `path`, checked as `warden check` does; an invalid file is an error listing
+/// every problem.
+async fn checked_jobs_file(
+    path: &std::path::Path,
+    run: &crate::cli::JobsRunArgs,
+) -> anyhow::Result<(JobsSource, warden_exec::JobsFile)> {
+    let source = JobsSource::new(path.to_path_buf(), run)?;
+    let report = source.check().await?;
+    for w in &report.warnings {
+        tracing::warn!(warning = %w, "jobs file");
+    }
+    if !report.is_ok() {
+        let n = report.errors.len();
+        anyhow::bail!(
+            "{} is invalid ({n} error{}):\n{}",
+            path.display(),
+            if n == 1 { "" } else { "s" },
+            report.errors.join("\n")
+        );
+    }
+    let file = report.file.expect("a valid report has its file");
+    Ok((source, file))
+}
+
 impl Application {
     pub(crate) async fn build(args: ServeArgs) -> anyhow::Result<Self> {
         let queues = parse_queues(&args.queues)?;
+        // The jobs file first: a missing or invalid file stops the start before anything is
+        // created (data directory, server secret, database).
+        let checked_jobs = match &args.jobs.jobs_file {
+            None => None,
+            Some(path) => Some(checked_jobs_file(path, &args.jobs.run).await?),
+        };
         let cron = cron_config(&args.cron, args.request_timeout.max(1))?;
         // Before the engine starts, so its first claims and ticks are counted.
         let metrics = metrics_setup(&args.metrics).await?;
@@ -247,24 +277,9 @@ impl Application {
             ..EngineConfig::default()
         };
         let mut registry = builtin_registry();
-        let jobs = match &args.jobs.jobs_file {
+        let jobs = match checked_jobs {
             None => None,
-            Some(path) => {
-                let source = JobsSource::new(path.clone(), &args.jobs.run)?;
-                let report = source.check().await?;
-                for w in &report.warnings {
-                    tracing::warn!(warning = %w, "jobs file");
-                }
-                if !report.is_ok() {
-                    let n = report.errors.len();
-                    anyhow::bail!(
-                        "{} is invalid ({n} error{}):\n{}",
-                        path.display(),
-                        if n == 1 { "" } else { "s" },
-                        report.errors.join("\n")
-                    );
-                }
-                let file = report.file.expect("a valid report has its file");
+            Some((source, file)) => {
                 let runner = jobs_file::runner(&source, file)?;
                 jobs_file::register_http(&mut registry, runner.clone(), Arc::clone(&store))?;
                 Some((source, runner))

@@ -30,9 +30,7 @@ pub(crate) fn egress_policy(args: &EgressArgs) -> anyhow::Result<EgressPolicy> {
         .iter()
         .map(|r| {
             r.trim().parse::<AllowRule>().map_err(|e| {
-                anyhow::anyhow!(
-                    "invalid `--egress-allow` {r:?}: {e}; expected a CIDR such as 10.0.0.0/8 or a host name"
-                )
+                anyhow::anyhow!("invalid `--egress-allow` (or `WARDEN_EGRESS_ALLOW`) entry: {e}")
             })
         })
         .collect::<anyhow::Result<_>>()?;
@@ -77,6 +75,10 @@ impl JobsSource {
     }
 }
 
+// A run record larger than the engine keeps would be dropped whole: the runner cuts its records
+// to its own limit, which must not be over the engine's.
+const _: () = assert!(warden_exec::runner::MAX_RECORD_BYTES <= warden_engine::MAX_OUTPUT_BYTES);
+
 /// The payload of a `warden.http` job: which job of the file to run.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,7 +99,8 @@ pub(crate) fn register_http<S: Store>(
         let store = Arc::clone(&store);
         async move {
             let run = RunInfo {
-                scheduled_at: ctx.run_at,
+                // The occurrence's instant, not this attempt's: retries send the same `${NOW}`.
+                scheduled_at: ctx.scheduled_at,
                 run_id: format!("{}.{}", ctx.id, ctx.attempt),
             };
             let result = runner.run(&p.job, run).await;

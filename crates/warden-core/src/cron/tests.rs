@@ -140,6 +140,40 @@ fn two_restricted_day_fields_are_ored_as_in_vixie_cron() {
 }
 
 #[test]
+fn an_expression_whose_every_match_falls_in_a_skipped_gap_is_refused() {
+    let skip = DstPolicy {
+        gap: GapPolicy::Skip,
+        fold: FoldPolicy::First,
+    };
+    // 02:30 on the last Sunday of March: the clock jumps from 02:00 to 03:00 that night.
+    for expr in [
+        "30 2 * 3 0L",
+        "0 30 2 * 3 0L",
+        "*/5 2 * 3 0L",
+        "0 0 2 * 3 0L",
+    ] {
+        let err = CronSpec::parse(expr, "Europe/Paris", skip).unwrap_err();
+        assert_eq!(err.field, "cron", "{expr}");
+        assert!(
+            err.problem.contains("never fire") && err.problem.contains("gap"),
+            "{expr}: {err}"
+        );
+        assert!(err.expected.contains("shift"), "{err}");
+        // Shifted, it fires at the end of the gap; elsewhere 02:30 exists.
+        assert!(CronSpec::parse(expr, "Europe/Paris", DstPolicy::default()).is_ok());
+        assert!(CronSpec::parse(expr, "UTC", skip).is_ok(), "{expr}");
+    }
+    // Some matches in the gap, others not: accepted, and it fires outside the gap.
+    let spec = CronSpec::parse("30 2 * 3 *", "Europe/Paris", skip).unwrap();
+    assert!(spec.next_after(ts("2026-01-01T00:00:00Z")).is_some());
+    let spec = CronSpec::parse("30 1-2 * 3 0L", "Europe/Paris", skip).unwrap();
+    assert_eq!(
+        spec.next_after(ts("2026-03-01T00:00:00Z")),
+        Some(ts("2026-03-29T00:30:00Z"))
+    );
+}
+
+#[test]
 fn bad_expressions_and_zones_are_refused_with_the_field_named() {
     let err = CronSpec::parse("0 0 0 31 2 *", "UTC", DstPolicy::default()).unwrap_err();
     assert_eq!(err.field, "cron");

@@ -11,7 +11,7 @@ use warden_engine::{CronRequest, Engine, EngineConfig};
 use warden_store::{JobFilter, Page, Store};
 use warden_testkit::{TestDb, backend_tests};
 
-use crate::support::{fast_config, recording_registry};
+use crate::support::{fast_config, recording_registry, ticked_by_hand};
 
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
@@ -189,17 +189,7 @@ backend_tests!(
         let (registry, mut rx) = recording_registry();
         let store = Arc::new(db.store().clone());
         let clock = ManualClock::new(ts("2030-01-01T00:00:30Z"));
-        let config = EngineConfig {
-            run_cron: false,
-            ..fast_config()
-        };
-        let scheduler = Engine::scheduler(
-            store.clone(),
-            registry.clone(),
-            config.clone(),
-            Arc::new(clock.clone()),
-        )
-        .unwrap();
+        let (scheduler, config) = ticked_by_hand(&store, &registry, &clock);
         let mut req = request("raced", MissedPolicy::All);
         req.job.data = serde_json::json!({"n": 1});
         let id = scheduler.add_cron(req).await.unwrap();

@@ -5,6 +5,7 @@ mod cron;
 mod leases;
 mod metrics;
 mod multi_process;
+mod occurrence_instant;
 mod owners;
 mod queues;
 mod running;

@@ -4,8 +4,9 @@
 use std::{sync::Arc, time::Duration};
 
 use tokio::sync::mpsc;
-use warden_core::QueueName;
-use warden_engine::{EngineConfig, QueueConfig, Registry};
+use warden_core::{ManualClock, QueueName};
+use warden_engine::{Engine, EngineConfig, QueueConfig, Registry, Scheduler};
+use warden_store::Store;
 
 pub(crate) fn fast_config() -> EngineConfig {
     EngineConfig {
@@ -40,4 +41,25 @@ pub(crate) fn recording_registry() -> (Registry, mpsc::UnboundedReceiver<i64>) {
         })
         .unwrap();
     (registry, rx)
+}
+
+/// For tests that tick the cron enqueuer themselves (`run_once`) on a manual `clock`: the
+/// config without the cron loop, and a scheduler on `store` to add schedules with.
+pub(crate) fn ticked_by_hand<S: Store>(
+    store: &Arc<S>,
+    registry: &Registry,
+    clock: &ManualClock,
+) -> (Scheduler<S>, EngineConfig) {
+    let config = EngineConfig {
+        run_cron: false,
+        ..fast_config()
+    };
+    let scheduler = Engine::scheduler(
+        Arc::clone(store),
+        registry.clone(),
+        config.clone(),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    (scheduler, config)
 }

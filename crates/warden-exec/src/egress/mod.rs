@@ -46,7 +46,8 @@ pub use self::ranges::{Blocked, BlockedRange, Embedding};
 pub use self::redirect::{DEFAULT_MAX_REDIRECTS, HopRefused, TooManyRedirects, check_redirect_hop};
 pub use self::resolver::{EgressResolver, Lookup, LookupFuture, SystemLookup};
 
-/// The egress policy of a server: `egress.allow` and `egress.https_only` in its configuration.
+/// The egress policy of a server: `--egress-allow` (`WARDEN_EGRESS_ALLOW`) and
+/// `--egress-https-only` (`WARDEN_EGRESS_HTTPS_ONLY`).
 ///
 /// The default refuses every blocked range and allows plain http.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,7 +59,7 @@ pub struct EgressPolicy {
     pub https_only: bool,
 }
 
-/// One `egress.allow` entry.
+/// One `--egress-allow` entry.
 ///
 /// Parsed from a CIDR (`10.1.0.0/16`), a single address (`127.0.0.1`, `::1`, also odd spellings
 /// such as `127.1`) or a host name (`api.internal.example`; matched exactly, case-insensitively,
@@ -72,11 +73,11 @@ pub enum AllowRule {
     Host(String),
 }
 
-/// An `egress.allow` entry that is neither a CIDR, an address nor a host name.
+/// An `--egress-allow` entry that is neither a CIDR, an address nor a host name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid egress.allow entry `{0}`: expected a CIDR (`10.0.0.0/8`), an IP address or a host \
-     name (`api.example.com`)"
+    "`{0}` is not a CIDR (`10.0.0.0/8`), an IP address (`10.1.2.3`) or a host name \
+     (`api.example.com`)"
 )]
 pub struct InvalidAllowRule(String);
 
@@ -137,7 +138,8 @@ impl fmt::Display for AllowRule {
 pub enum EgressError {
     /// The address is in a blocked range and no allow rule covers it.
     #[error(
-        "egress refused: address {addr} is blocked ({reason}); add it to egress.allow to permit it"
+        "egress refused: address {addr} is blocked ({reason}); to permit it, start warden with \
+         `--egress-allow {addr}` (or add it to `WARDEN_EGRESS_ALLOW`)"
     )]
     BlockedAddress {
         /// The refused address.
@@ -147,8 +149,8 @@ pub enum EgressError {
     },
     /// Every address the host name resolved to is blocked.
     #[error(
-        "egress refused: host `{host}` resolves only to blocked addresses ({}); add the host or \
-         a CIDR to egress.allow to permit it",
+        "egress refused: host `{host}` resolves only to blocked addresses ({}); to permit it, \
+         start warden with `--egress-allow {host}` or a CIDR (or add it to `WARDEN_EGRESS_ALLOW`)",
         list_refused(.refused)
     )]
     BlockedHost {
@@ -157,8 +159,11 @@ pub enum EgressError {
         /// Each resolved address with the range that refused it.
         refused: Vec<(IpAddr, Blocked)>,
     },
-    /// Plain http while `egress.https_only` is set.
-    #[error("egress refused: plain http to `{host}` while egress.https_only is set; use https")]
+    /// Plain http while `https_only` is set.
+    #[error(
+        "egress refused: plain http to `{host}` while `--egress-https-only` \
+         (`WARDEN_EGRESS_HTTPS_ONLY`) is set; use an https:// URL"
+    )]
     InsecureScheme {
         /// The URL's host.
         host: String,

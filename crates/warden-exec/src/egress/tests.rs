@@ -105,7 +105,8 @@ fn a_refusal_names_the_address_and_the_range() {
     assert_eq!(
         err.to_string(),
         "egress refused: address 169.254.169.254 is blocked (link-local (cloud metadata) \
-         169.254.0.0/16); add it to egress.allow to permit it"
+         169.254.0.0/16); to permit it, start warden with `--egress-allow 169.254.169.254` \
+         (or add it to `WARDEN_EGRESS_ALLOW`)"
     );
     let err = EgressPolicy::new()
         .check_ip(ip("64:ff9b::7f00:1"))

@@ -151,7 +151,9 @@ impl HttpClient {
     /// is sent without `Authorization`, `Cookie`, `Proxy-Authorization`, any header
     /// [`is_sensitive_header`](crate::redact::is_sensitive_header) flags, or any header whose value
     /// `redact` would change. 303 (and 301/302 after `POST`) continue as `GET` without body; 307
-    /// and 308 keep the method and body. A redirect without a usable `Location` is `Fail` with
+    /// and 308 keep the method and body, but a 307 or 308 to another origin whose body holds a
+    /// value `redact` would change is refused: `Fail` with [`HttpErrorKind::Redirect`], the
+    /// next hop never sent. A redirect without a usable `Location` is `Fail` with
     /// [`HttpErrorKind::InvalidRequest`].
     pub async fn execute(&self, req: HttpRequest, redact: &dyn Redact) -> HttpOutcome {
         let started = Instant::now();
@@ -208,6 +210,7 @@ impl HttpClient {
         let window = self.options.excerpt_bytes.saturating_mul(2);
         let read = body::read_capped(response, self.options.max_body_bytes, window).await;
 
+        let body_timed_out = read.error.as_ref().is_some_and(reqwest::Error::is_timeout);
         let record = HttpRecord {
             status,
             headers_of_interest,
@@ -224,6 +227,12 @@ impl HttpClient {
             duration_ms = record.duration_ms,
             "HTTP call done"
         );
+        // A success needs its whole body; a failing status decides on its own.
+        if (200..=399).contains(&status)
+            && let Some(message) = record.body_error.clone()
+        {
+            return HttpOutcome::incomplete(record, body_timed_out, message);
+        }
         HttpOutcome::from_response(record, retry_after)
     }
 }
@@ -309,6 +318,17 @@ impl HttpClient {
                     (kind, redact.redact(&refused.to_string()))
                 },
             )?;
+            if redirect::body_secret_crosses(status, hop.body.as_deref(), &hop.url, &next, redact) {
+                let message = format!(
+                    "the {} redirect from {} to another origin, {}, was not followed: it would \
+                     resend the request body, which holds a secret value of the job; point the \
+                     job's `url` at the final address",
+                    status.as_u16(),
+                    hop.url.origin().ascii_serialization(),
+                    next.origin().ascii_serialization(),
+                );
+                return Err((HttpErrorKind::Redirect, redact.redact(&message)));
+            }
             redirect::rewrite_method(status, &mut hop.method, &mut hop.body, &mut hop.headers);
             redirect::strip_for_new_origin(&mut hop.headers, &hop.url, &next, redact);
             hop.url = next;

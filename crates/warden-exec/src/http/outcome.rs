@@ -7,14 +7,21 @@
 //! | other 4xx                                | `Fail`                                    |
 //! | connect error, DNS failure, timeout      | `Retry`                                   |
 //! | connection dropped mid-request           | `Retry`                                   |
+//! | 2xx/3xx whose body read times out or     | `Retry` (`Incomplete`: kind `timeout` or  |
+//! | breaks off                               | `transport`, with the response's record)  |
 //! | egress refusal (any hop)                 | `Fail`, never retried                     |
 //! | too many redirects, invalid request      | `Fail`                                    |
+//! | 307/308 carrying a secret body across    | `Fail` (`Redirect`), the hop never sent   |
+//! | origins                                  |                                           |
 //! | redirect without a usable `Location`     | `Fail` (invalid request)                  |
 //!
 //! Followed are 301, 302, 303, 307 and 308; any other 3xx (304, 300, …) is final.
 //!
-//! Once a status has arrived it decides: a body read that fails or times out afterwards is noted
-//! in [`HttpRecord::body_error`] and does not change the outcome.
+//! A success needs the whole body: a 2xx or 3xx whose body read times out or breaks off did not
+//! complete, and is retried as that timeout or transport error (a receiver may not have
+//! finished its side either). A failing status decides on its own: a body read that fails
+//! after a 4xx, 429 or 5xx is noted in [`HttpRecord::body_error`] and does not change the
+//! outcome. A body cut at the size cap is not an error.
 
 use std::error::Error as StdError;
 use std::time::Duration;
@@ -47,8 +54,16 @@ pub enum HttpOutcome {
 pub enum Failure {
     /// The server answered with a failing status.
     Response(HttpRecord),
-    /// There was no (complete) response.
+    /// There was no usable response.
     Error(HttpError),
+    /// The server answered with a success status, but its body could not be read to the end
+    /// (the call's timeout elapsed, or the connection broke off): the call did not complete.
+    Incomplete {
+        /// What was received: status, headers and the start of the body.
+        record: HttpRecord,
+        /// Why the read stopped (kind `Timeout` or `Transport`).
+        error: HttpError,
+    },
 }
 
 /// What is kept of a response in the run record. Every string in it has been redacted.
@@ -66,7 +81,8 @@ pub struct HttpRecord {
     pub body_bytes: u64,
     /// `true` when the read stopped at the cap before the end of the body.
     pub body_truncated: bool,
-    /// Set when the body read failed part-way; the status still decides the outcome.
+    /// Set when the body read failed part-way (a success status then becomes
+    /// [`Failure::Incomplete`]).
     pub body_error: Option<String>,
 }
 
@@ -91,6 +107,9 @@ pub enum HttpErrorKind {
     Egress,
     /// More redirects than allowed.
     TooManyRedirects,
+    /// A redirect that may not be followed: a 307/308 to another origin would resend a body
+    /// holding a secret. Never retried.
+    Redirect,
     /// The per-request timeout elapsed.
     Timeout,
     /// No connection: refused, unreachable, DNS failure, TLS handshake failure.
@@ -107,6 +126,7 @@ impl std::fmt::Display for HttpErrorKind {
         f.write_str(match self {
             Self::Egress => "egress refused",
             Self::TooManyRedirects => "too many redirects",
+            Self::Redirect => "redirect refused",
             Self::Timeout => "timeout",
             Self::Connect => "connection failed",
             Self::Transport => "transport error",
@@ -137,7 +157,7 @@ impl HttpOutcome {
         match self {
             Self::Success(record) => Some(record),
             Self::Retry { failure, .. } | Self::Fail(failure) => match failure {
-                Failure::Response(record) => Some(record),
+                Failure::Response(record) | Failure::Incomplete { record, .. } => Some(record),
                 Failure::Error(_) => None,
             },
         }
@@ -149,7 +169,7 @@ impl HttpOutcome {
             Self::Success(_) => None,
             Self::Retry { failure, .. } | Self::Fail(failure) => match failure {
                 Failure::Response(_) => None,
-                Failure::Error(error) => Some(error),
+                Failure::Error(error) | Failure::Incomplete { error, .. } => Some(error),
             },
         }
     }
@@ -163,6 +183,28 @@ impl HttpOutcome {
                 failure: Failure::Response(record),
             },
             _ => Self::Fail(Failure::Response(record)),
+        }
+    }
+
+    /// A success status whose body could not be read to the end: retried, as a timeout when
+    /// the read timed out, else as a transport error.
+    pub(crate) fn incomplete(record: HttpRecord, timed_out: bool, message: String) -> Self {
+        let kind = if timed_out {
+            HttpErrorKind::Timeout
+        } else {
+            HttpErrorKind::Transport
+        };
+        let error = HttpError {
+            kind,
+            message: format!(
+                "the body of the HTTP {} response could not be read to its end: {message}",
+                record.status
+            ),
+            duration_ms: record.duration_ms,
+        };
+        Self::Retry {
+            after: None,
+            failure: Failure::Incomplete { record, error },
         }
     }
 
@@ -182,6 +224,7 @@ impl HttpOutcome {
             }
             HttpErrorKind::Egress
             | HttpErrorKind::TooManyRedirects
+            | HttpErrorKind::Redirect
             | HttpErrorKind::InvalidRequest => Self::Fail(failure),
         }
     }

@@ -14,6 +14,9 @@
 //! - `Location` is resolved against the current URL; a missing or unusable one is an error.
 //! - On a hop to another origin (scheme, host or port differs), every sensitive header is
 //!   dropped for the rest of the call, before the request is sent: see [`strip_for_new_origin`].
+//! - A 307 or 308 to another origin whose kept body holds a secret value of the run is not
+//!   followed at all (a body cannot be stripped the way a header can): see
+//!   [`body_secret_crosses`].
 //! - No `Referer` is ever added.
 
 use reqwest::header::{
@@ -80,6 +83,27 @@ pub(crate) fn rewrite_method(
             headers.remove(name);
         }
     }
+}
+
+/// Whether following this redirect would send a body holding a secret value of the run (one
+/// `redact` would change) to another origin: a 307 or 308 keeps the body, and unlike a header
+/// it cannot be dropped on its own, so the hop must be refused.
+pub(crate) fn body_secret_crosses(
+    status: StatusCode,
+    body: Option<&[u8]>,
+    from: &Url,
+    to: &Url,
+    redact: &dyn Redact,
+) -> bool {
+    let keeps_body = matches!(
+        status,
+        StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+    );
+    let Some(body) = body.filter(|_| keeps_body && !same_origin(from, to)) else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(body);
+    redact.redact(&text) != text
 }
 
 /// Whether `a` and `b` are the same origin: scheme, host and port (the default port counts as
@@ -251,6 +275,36 @@ mod tests {
             &redact,
         );
         assert_eq!(map, job_headers());
+    }
+
+    #[test]
+    fn only_a_kept_body_with_a_secret_bound_for_another_origin_is_refused() {
+        let redact = |t: &str| t.replace("s3cret", "[REDACTED]");
+        let (a, b) = (
+            url("https://api.example.com/a"),
+            url("https://evil.example.net/"),
+        );
+        let secret = Some(&br#"{"token":"s3cret"}"#[..]);
+        let plain = Some(&br#"{"token":"public"}"#[..]);
+        for status in [
+            StatusCode::TEMPORARY_REDIRECT,
+            StatusCode::PERMANENT_REDIRECT,
+        ] {
+            assert!(body_secret_crosses(status, secret, &a, &b, &redact));
+            assert!(!body_secret_crosses(status, plain, &a, &b, &redact));
+            assert!(!body_secret_crosses(status, None, &a, &b, &redact));
+            assert!(!body_secret_crosses(
+                status,
+                secret,
+                &a,
+                &url("https://api.example.com/z"),
+                &redact
+            ));
+        }
+        // These drop the body (POST) or keep a method without one: nothing to refuse.
+        for status in [StatusCode::SEE_OTHER, StatusCode::FOUND] {
+            assert!(!body_secret_crosses(status, secret, &a, &b, &redact));
+        }
     }
 
     #[test]

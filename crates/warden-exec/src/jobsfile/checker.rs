@@ -42,6 +42,17 @@ impl Checker<'_> {
         self.errors.len()
     }
 
+    /// Names job `name` in every error recorded since the count was `from` that does not
+    /// name a job yet, so that each of a job's errors says whose it is (a cron or time-zone
+    /// error too).
+    pub(super) fn name_job_since(&mut self, from: usize, name: &str) {
+        for e in self.errors.iter_mut().skip(from) {
+            if !e.message.contains("job `") {
+                e.message.push_str(&format!(" (job `{name}`)"));
+            }
+        }
+    }
+
     /// A wrong-type error: "expected X, found Y".
     pub(super) fn wrong_type(&mut self, node: &SNode, field: &str, expected: &str) {
         let found = node.value.kind();

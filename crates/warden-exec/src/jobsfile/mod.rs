@@ -153,6 +153,7 @@ pub struct HttpJob {
     pub(crate) loc: Loc,
     pub(crate) schedule: CronSpec,
     pub(crate) url: Template,
+    pub(crate) url_loc: Loc,
     pub(crate) method: Method,
     pub(crate) headers: Vec<Header>,
     pub(crate) data: Option<Data>,
@@ -187,6 +188,10 @@ impl HttpJob {
     /// only appear in the path and query, and their values are percent-encoded.
     pub fn url(&self) -> &Template {
         &self.url
+    }
+    /// Where the `url` value is written in the file.
+    pub fn url_loc(&self) -> Loc {
+        self.url_loc
     }
     pub fn method(&self) -> Method {
         self.method

@@ -243,6 +243,10 @@ fn job(c: &mut Checker<'_>, node: &SNode, index: usize, defaults: &Defaults) -> 
         missed = c.parsed(n, &f("missed"), str::parse).unwrap_or(missed);
     }
     if c.error_count() != before {
+        // The name as written, even when it is itself refused.
+        if let Some(Node::Str(written)) = name_node.map(|n| &n.value) {
+            c.name_job_since(before, &fields::short_plain(written));
+        }
         return None;
     }
     let timeout = timeout.unwrap_or(JobTimeout::new(DEFAULT_TIMEOUT).ok()?);
@@ -252,6 +256,7 @@ fn job(c: &mut Checker<'_>, node: &SNode, index: usize, defaults: &Defaults) -> 
         loc,
         schedule: schedule?,
         url: url?,
+        url_loc: url_node.map(Loc::of)?,
         method: method?,
         headers: headers?,
         data,

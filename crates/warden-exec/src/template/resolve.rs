@@ -52,6 +52,13 @@ pub enum ResolveError {
     /// A resolved header value holds a line break or control character.
     #[error("header `{header}` would contain a line break or control character after substitution")]
     InvalidHeaderValue { header: String },
+    /// A value substituted into the URL's path makes a whole `.` or `..` segment, which URL
+    /// parsing would resolve (`/v1/${ID}/x` with `ID=..` would call `/x`): nothing is sent.
+    #[error(
+        "the value of `{name}` would make a `.` or `..` segment of the URL's path, which would \
+         change the path the file wrote; it is refused and nothing is sent"
+    )]
+    DotSegmentInPath { name: String },
 }
 
 /// A resolved value and the secret values used to build it.
@@ -91,7 +98,8 @@ pub(crate) enum Encoding {
     /// As is (headers, body strings).
     Raw,
     /// Percent-encoded for their place in a URL, so a value cannot change the URL's
-    /// structure (add a query, a fragment, or escape the host). `/` is kept in the path.
+    /// structure (add a segment, a query or a fragment, climb with `..`, or escape the
+    /// host): in the path a value stays within one segment (`/` is encoded).
     Url,
 }
 
@@ -124,6 +132,8 @@ pub(crate) fn resolve_with(
     let mut value = String::new();
     let mut used = Vec::new();
     let mut in_query = false;
+    // Where each value substituted into the path landed, and its name.
+    let mut in_path: Vec<(usize, &str)> = Vec::new();
     for part in t.parts() {
         let substituted = match part {
             Part::Literal(text) => {
@@ -143,8 +153,26 @@ pub(crate) fn resolve_with(
         };
         match encoding {
             Encoding::Raw => value.push_str(&substituted),
-            Encoding::Url => value.push_str(&encode_url_value(&substituted, in_query)),
+            Encoding::Url => {
+                if !in_query {
+                    let name = match part {
+                        Part::Var(name) => name.as_str(),
+                        Part::Builtin(b) => b.name(),
+                        Part::Literal(_) => "",
+                    };
+                    in_path.push((value.len(), name));
+                }
+                value.push_str(&encode_url_value(&substituted, in_query));
+            }
         }
+    }
+    if let Some((_, name)) = in_path
+        .iter()
+        .find(|(at, _)| is_dot_segment(segment_at(&value, *at)))
+    {
+        return Err(ResolveError::DotSegmentInPath {
+            name: (*name).to_owned(),
+        });
     }
     Ok(Resolved {
         value,
@@ -152,9 +180,28 @@ pub(crate) fn resolve_with(
     })
 }
 
+/// The path segment of `url` that holds byte `at` (between the `/`s around it; the path ends
+/// at `?` or `#`).
+fn segment_at(url: &str, at: usize) -> &str {
+    let start = url[..at].rfind('/').map_or(0, |i| i + 1);
+    let end = url[at..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| at + i);
+    &url[start..end]
+}
+
+/// Whether URL parsing treats `segment` as `.` or `..` (WHATWG: `%2e` counts as a dot, so
+/// encoding the dots would not help).
+fn is_dot_segment(segment: &str) -> bool {
+    let lower = segment.to_ascii_lowercase();
+    let dots = lower.replace("%2e", ".");
+    dots == "." || dots == ".."
+}
+
 /// Percent-encodes everything but unreserved characters and the sub-delimiters that
-/// are harmless at this place: in the path `/` `:` `@` stay; in the query `&`, `=`,
-/// `+` and `#` are encoded so a value stays one parameter value.
+/// are harmless at this place. In the path a value stays one segment: `/`, `?`, `#`, `%`
+/// and `\` (a separator too in `http` URLs) are encoded, `:` `@` `&` `=` `+` stay. In the
+/// query `&`, `=`, `+` and `#` are encoded so a value stays one parameter value.
 pub(crate) fn encode_url_value(value: &str, in_query: bool) -> String {
     let keep = |b: u8| {
         b.is_ascii_alphanumeric()
@@ -173,10 +220,9 @@ pub(crate) fn encode_url_value(value: &str, in_query: bool) -> String {
                     | b';'
                     | b':'
                     | b'@'
-                    | b'/'
             )
             || (!in_query && matches!(b, b'&' | b'=' | b'+'))
-            || (in_query && b == b'?')
+            || (in_query && matches!(b, b'?' | b'/'))
     };
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use warden_exec::http::HttpOutcome;
+use warden_exec::http::{Failure, HttpErrorKind, HttpOutcome};
 
 use crate::support::{client, get, loopback_allowed, run};
 
@@ -68,7 +68,7 @@ async fn a_body_larger_than_the_cap_is_truncated_and_reading_stops() {
 }
 
 #[tokio::test]
-async fn a_stalled_body_is_cut_off_by_the_request_timeout() {
+async fn a_stalled_body_is_cut_off_by_the_request_timeout_and_retried_as_a_timeout() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -91,10 +91,24 @@ async fn a_stalled_body_is_cut_off_by_the_request_timeout() {
         "{:?}",
         started.elapsed()
     );
-    let HttpOutcome::Success(record) = outcome else {
-        panic!("expected success with a body error, got {outcome:?}")
+    // Only part of the body arrived: the call did not complete, and is retried as a timeout.
+    let HttpOutcome::Retry {
+        after: None,
+        failure: Failure::Incomplete { record, error },
+    } = outcome
+    else {
+        panic!("expected a retry of an incomplete response, got {outcome:?}")
     };
-    assert_eq!(record.body_excerpt, "first part");
+    assert_eq!(error.kind, HttpErrorKind::Timeout);
+    assert!(
+        error.message.contains("HTTP 200") && error.message.contains("timed out"),
+        "{}",
+        error.message
+    );
+    assert_eq!(
+        (record.status, record.body_excerpt.as_str()),
+        (200, "first part")
+    );
     let body_error = record.body_error.expect("the body read failed");
     assert!(
         body_error.contains("timed out") || body_error.contains("timeout"),

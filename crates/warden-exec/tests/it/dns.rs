@@ -62,7 +62,8 @@ async fn a_name_with_only_blocked_addresses_fails_naming_each() {
         error.message,
         "egress refused: host `metadata.test` resolves only to blocked addresses \
          (169.254.169.254: link-local (cloud metadata) 169.254.0.0/16; fd00:ec2::254: \
-         unique-local fc00::/7); add the host or a CIDR to egress.allow to permit it"
+         unique-local fc00::/7); to permit it, start warden with `--egress-allow metadata.test` \
+         or a CIDR (or add it to `WARDEN_EGRESS_ALLOW`)"
     );
 }
 

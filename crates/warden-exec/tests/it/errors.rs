@@ -46,11 +46,15 @@ jobs:
     assert_error(&errors, "jobs[1].method", InvalidValue, 13, 13);
     assert_error(&errors, "jobs[1].timeout", InvalidValue, 14, 14);
     let e = assert_error(&errors, "jobs[1].retries", WrongType, 15, 14);
-    assert_eq!(e.message, "expected a whole number, found a string");
+    // Each of a job's errors names the job.
+    assert_eq!(
+        e.message,
+        "expected a whole number, found a string (job `b`)"
+    );
     let e = assert_error(&errors, "jobs[1].enabled", WrongType, 16, 14);
     assert_eq!(
         e.message,
-        "expected true or false (`yes`, `no`, `on` and `off` are strings in YAML 1.2), found a string"
+        "expected true or false (`yes`, `no`, `on` and `off` are strings in YAML 1.2), found a string (job `b`)"
     );
     let e = assert_error(&errors, "jobs[2].name", DuplicateName, 17, 11);
     assert!(e.message.contains("first used at line 5"), "{e}");

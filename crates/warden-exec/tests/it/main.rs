@@ -6,6 +6,7 @@ mod errors;
 mod limits;
 mod outcomes;
 mod props;
+mod record;
 mod redaction;
 mod redirects;
 mod resolve;
@@ -14,6 +15,7 @@ mod secrets;
 mod seed;
 mod ssrf;
 mod support;
+mod url_path;
 
 use warden_exec::{LoadError, LoadErrorKind, LoadErrors, jobsfile};
 

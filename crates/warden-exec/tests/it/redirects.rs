@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::Method;
 use secrecy::SecretString;
 use warden_exec::Redactor;
-use warden_exec::http::{HttpErrorKind, HttpOptions, HttpOutcome, HttpRequest};
+use warden_exec::http::{Failure, HttpErrorKind, HttpOptions, HttpOutcome, HttpRequest};
 
 use crate::support::{Seen, TestServer, client, get, loopback_allowed, run};
 
@@ -486,4 +486,40 @@ async fn the_timeout_covers_every_hop_together() {
         "{:?}",
         server.requests().len()
     );
+}
+
+#[tokio::test]
+async fn a_307_or_308_carrying_a_secret_body_to_another_origin_is_refused() {
+    let server = TestServer::start("127.0.0.1:0").await;
+    let other = TestServer::start("127.0.0.1:0").await;
+    let client = client(loopback_allowed());
+    let secret = "body-s3cret-7f6e5d";
+    let redact = move |t: &str| t.replace(secret, "[REDACTED]");
+    for code in [307, 308] {
+        let req = post(
+            redirect_with(&server, code, &other.url("/echo")),
+            &format!(r#"{{"token":"{secret}"}}"#),
+        );
+        let outcome = client.execute(req, &redact).await;
+        let HttpOutcome::Fail(Failure::Error(error)) = &outcome else {
+            panic!("{code}: expected a refused redirect, got {outcome:?}")
+        };
+        assert_eq!(error.kind, HttpErrorKind::Redirect, "{code}");
+        assert!(
+            error.message.contains(&format!("the {code} redirect"))
+                && error.message.contains("another origin")
+                && error.message.contains("secret"),
+            "{}",
+            error.message
+        );
+        assert!(!error.message.contains(secret), "{}", error.message);
+        // Same origin: followed, body and all.
+        let req = post(
+            redirect_with(&server, code, "/echo"),
+            &format!(r#"{{"token":"{secret}"}}"#),
+        );
+        let outcome = client.execute(req, &redact).await;
+        assert!(matches!(outcome, HttpOutcome::Success(_)), "{outcome:?}");
+    }
+    assert!(other.requests().is_empty(), "{:?}", other.requests());
 }

@@ -122,7 +122,7 @@ fn a_whole_request_resolves_with_encoded_url_values_and_a_redactor() {
     let req = resolve_request(&file.jobs()[0], &env, &builtins(), &no_secrets()).unwrap();
     assert_eq!(
         req.url(),
-        "https://api.example.com/v1/a/b%3Fc/items?q=x%26admin%3D1%23f"
+        "https://api.example.com/v1/a%2Fb%3Fc/items?q=x%26admin%3D1%23f"
     );
     assert_eq!(
         req.headers()[0],

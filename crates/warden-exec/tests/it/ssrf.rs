@@ -172,6 +172,9 @@ async fn https_only_refuses_plain_http_without_connecting() {
     let error = outcome.error().expect("an error").clone();
     assert!(matches!(outcome, HttpOutcome::Fail(_)), "{outcome:?}");
     assert_eq!(error.kind, HttpErrorKind::Egress);
-    assert!(error.message.contains("egress.https_only"), "{error}");
+    assert!(
+        error.message.contains("`--egress-https-only`") && error.message.contains("https://"),
+        "{error}"
+    );
     assert_eq!(server.connections(), 0);
 }

@@ -9,4 +9,4 @@ WHERE id IN (
     LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, kind, priority, payload, attempt, max_attempts, timeout_ms, owner, created_at, run_at
+RETURNING id, kind, priority, payload, attempt, max_attempts, timeout_ms, owner, created_at, run_at, scheduled_at

@@ -143,7 +143,17 @@ impl PgStore {
             mut owners,
             mut schedules,
             mut keys,
-        ) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+            mut scheduled,
+        ) = (
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+        );
         for j in jobs {
             ids.push(j.id.as_uuid());
             kinds.push(j.kind.as_str().to_owned());
@@ -158,6 +168,7 @@ impl PgStore {
             owners.push(j.owner.clone());
             schedules.push(j.schedule_id.map(|s| s.as_uuid()));
             keys.push(j.idempotency_key.clone());
+            scheduled.push(j.scheduled_at.map(micros));
         }
         let inserted: Vec<Uuid> = sqlx::query_scalar(include_str!("job_insert_many.sql"))
             .bind(&ids)
@@ -173,6 +184,7 @@ impl PgStore {
             .bind(&owners)
             .bind(&schedules)
             .bind(&keys)
+            .bind(&scheduled)
             .fetch_all(&mut **tx)
             .await?;
         if inserted.len() == jobs.len() {

@@ -29,4 +29,4 @@ WHERE id IN (
     ORDER BY priority, run_at, id
     LIMIT ?2
 )
-RETURNING id, kind, priority, payload, attempt, max_attempts, timeout_ms, owner, created_at, run_at
+RETURNING id, kind, priority, payload, attempt, max_attempts, timeout_ms, owner, created_at, run_at, scheduled_at

@@ -69,6 +69,7 @@ pub(super) fn insert_jobs(conn: &Connection, jobs: &[NewJob]) -> Result<Vec<Inse
                 j.owner,
                 j.schedule_id.map(|s| s.to_string()),
                 j.idempotency_key,
+                j.scheduled_at.map(micros),
             ])?;
             if inserted == 1 {
                 return Ok(InsertedJob {

@@ -4,5 +4,6 @@ mod access;
 mod isolation;
 mod jobs;
 mod ops;
+mod scheduled_at;
 mod schedules;
 mod support;

@@ -33,6 +33,7 @@ pub(crate) fn job(queue: &str) -> NewJob {
         owner: "user-1".into(),
         schedule_id: None,
         created_at: t0(),
+        scheduled_at: None,
     }
 }
 

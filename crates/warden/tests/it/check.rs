@@ -119,3 +119,78 @@ fn urls_are_held_to_the_egress_policy() {
     );
     assert!(!ok && err.contains("job `local`"), "https only: {err}");
 }
+
+#[test]
+fn every_error_names_its_job_and_egress_errors_point_at_the_url_with_the_real_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = "jobs:
+  - name: bad-cron
+    schedule: \"61 * * * *\"
+    url: \"https://example.com\"
+  - name: bad-zone
+    schedule: \"* * * * *\"
+    timezone: Mars/Olympus
+    url: \"https://example.com\"
+  - name: gap-only
+    schedule: \"30 2 * 3 0L\"
+    timezone: Europe/Paris
+    dst: {gap: skip}
+    url: \"https://example.com\"
+";
+    std::fs::write(dir.path().join("jobs.yaml"), file).unwrap();
+    let (ok, _, err) = check(dir.path(), &["jobs.yaml"], &[]);
+    assert!(!ok);
+    let line = |needle: &str| -> String {
+        err.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle} missing from:\n{err}"))
+            .to_owned()
+    };
+    assert!(
+        line("jobs[0].schedule").contains("(job `bad-cron`)"),
+        "{err}"
+    );
+    assert!(
+        line("jobs[1].timezone").contains("(job `bad-zone`)"),
+        "{err}"
+    );
+    let gap = line("jobs[2].schedule");
+    assert!(
+        gap.contains("never fire") && gap.contains("gap") && gap.contains("(job `gap-only`)"),
+        "{err}"
+    );
+    // A file that loads is checked against the egress policy; the `url` value starts at line
+    // 4, column 12.
+    let file = "jobs:\n  - name: metadata\n    schedule: \"* * * * *\"\n    url:   \"http://169.254.169.254/latest/meta-data\"\n";
+    std::fs::write(dir.path().join("egress.yaml"), file).unwrap();
+    let (ok, _, err) = check(dir.path(), &["egress.yaml"], &[]);
+    assert!(!ok);
+    let egress = err
+        .lines()
+        .find(|l| l.contains("jobs[0].url"))
+        .unwrap_or_else(|| panic!("no url error in:\n{err}"));
+    assert!(
+        egress.starts_with("egress.yaml:4:12: jobs[0].url: "),
+        "{egress}"
+    );
+    assert!(egress.contains("job `metadata`"), "{egress}");
+    assert!(
+        egress.contains("--egress-allow 169.254.169.254") && egress.contains("WARDEN_EGRESS_ALLOW"),
+        "{egress}"
+    );
+    assert!(!err.contains("egress.allow"), "{err}");
+
+    // https only: the refusal names the flag that is set.
+    let file =
+        "jobs:\n  - name: plain\n    schedule: \"* * * * *\"\n    url: \"http://example.com/\"\n";
+    std::fs::write(dir.path().join("plain.yaml"), file).unwrap();
+    let (ok, _, err) = check(dir.path(), &["plain.yaml", "--egress-https-only"], &[]);
+    assert!(!ok);
+    assert!(
+        err.contains("plain.yaml:4:10: jobs[0].url")
+            && err.contains("`--egress-https-only`")
+            && err.contains("job `plain`")
+            && !err.contains("egress.https_only"),
+        "{err}"
+    );
+}

@@ -5,7 +5,8 @@
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
-    net::TcpListener,
+    net::{TcpListener, TcpStream},
+    path::Path,
     sync::mpsc,
     time::{Duration, Instant},
 };
@@ -21,21 +22,7 @@ fn echo_server() -> (u16, mpsc::Receiver<String>) {
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(mut conn) = conn else { continue };
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            let mut head = String::new();
-            let mut length = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                head.push_str(&line);
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
+            let (head, _body) = read_request(&conn);
             let reply = format!("upstream failed; you sent:\n{head}");
             let _ = write!(
                 conn,
@@ -48,6 +35,27 @@ fn echo_server() -> (u16, mpsc::Receiver<String>) {
         }
     });
     (port, rx)
+}
+
+/// Reads one HTTP/1.1 request from `conn`: its head (request line and headers) and its body
+/// (by `Content-Length`).
+pub(crate) fn read_request(conn: &TcpStream) -> (String, Vec<u8>) {
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut head = String::new();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+        head.push_str(&line);
+    }
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    (head, body)
 }
 
 fn jobs_yaml(port: u16, path: &str) -> String {
@@ -69,7 +77,24 @@ fn wait_for(rx: &mpsc::Receiver<String>, what: &str, pred: impl Fn(&str) -> bool
     }
 }
 
-const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef0123456789";
+pub(crate) const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef0123456789";
+
+/// `warden serve --jobs jobs` with its data in `dir/data`, loopback open to the egress guard
+/// and [`ADMIN_KEY`] as the admin key.
+pub(crate) fn serve_jobs(dir: &Path, jobs: &Path) -> Server {
+    let data = dir.join("data");
+    Server::start_with_env(
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--jobs",
+            jobs.to_str().unwrap(),
+            "--egress-allow",
+            "127.0.0.1/32",
+        ],
+        &[("JOB_SCHEDULER_API_KEY", ADMIN_KEY)],
+    )
+}
 
 /// The id of the `config` schedule of jobs-file job `name`.
 fn schedule_id(server: &Server, name: &str) -> String {
@@ -125,18 +150,7 @@ fn a_call_the_egress_policy_refuses_fails_its_run_and_is_audited() {
         format!("jobs:\n  - name: metadata\n    schedule: \"* * * * * *\"\n    url: \"http://127.0.0.1:{port}/\"\n    retries: 0\n"),
     )
     .unwrap();
-    let data = dir.path().join("data");
-    let server = Server::start_with_env(
-        &[
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--jobs",
-            jobs.to_str().unwrap(),
-            "--egress-allow",
-            "127.0.0.1/32",
-        ],
-        &[("JOB_SCHEDULER_API_KEY", ADMIN_KEY)],
-    );
+    let server = serve_jobs(dir.path(), &jobs);
     let events = wait_api(&server, "/api/v1/audit?action=egress.refused");
     let event = &events[0];
     assert_eq!(event["outcome"], "denied", "{event}");

@@ -5,5 +5,6 @@ mod check;
 mod cli;
 mod cron;
 mod http_jobs;
+mod now;
 mod serve;
 mod support;

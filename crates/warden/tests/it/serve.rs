@@ -72,3 +72,27 @@ fn readyz_reports_an_unmigrated_database() {
     );
     assert_eq!(server.get("/healthz").0, 200, "the process is still up");
 }
+
+#[test]
+fn serve_with_a_missing_jobs_file_stops_before_creating_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("warden-data");
+    let jobs = dir.path().join("missing.yaml");
+    let output = crate::support::run(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--jobs",
+        jobs.to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("missing.yaml"), "{stderr}");
+    assert!(
+        !data.exists(),
+        "the data dir was created: {:?}",
+        std::fs::read_dir(&data).map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+    );
+}
