@@ -2,6 +2,7 @@
 //! PostgreSQL), called with real HTTP.
 
 mod auth;
+mod controls;
 mod cron_run;
 mod fuzz_regressions;
 mod hardening;
