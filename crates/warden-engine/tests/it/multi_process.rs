@@ -11,7 +11,7 @@ use serde_json::json;
 use warden_core::{JobId, JobState, QueueName, Scope};
 use warden_engine::{Engine, EngineConfig, EngineHandle, JobContext, JobRequest, QueueConfig};
 use warden_store::{JobFilter, Store};
-use warden_testkit::TestDb;
+use warden_testkit::{TestDb, backend_tests};
 
 use crate::support::fast_config;
 
@@ -176,19 +176,21 @@ async fn two_engines_sharing_postgres_run_each_job_exactly_once() {
     }
 }
 
-/// PostgreSQL only: a principal with `maxConcurrent: 1` has jobs on eight queues, claimed
-/// by two engines on pools of their own (as two processes). Each claim must see the
-/// running jobs the other claims committed: at no moment do two of the principal's jobs
-/// run (the handlers count how many of its jobs run at once, across both engines).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn max_concurrent_holds_across_queues_and_engines_on_postgres() {
+// A principal with `maxConcurrent: 1` has jobs on eight queues, claimed by two engines:
+// on PostgreSQL each on a pool of its own (as two processes), on SQLite on the one store a
+// process has. Each claim must see the running jobs the other claims committed: at no
+// moment do two of the principal's jobs run (the handlers count how many of its jobs run
+// at once, across both engines).
+backend_tests!(
+    max_concurrent_holds_across_queues_and_engines,
+    |db: TestDb| async move { max_concurrent_holds(db).await }
+);
+
+async fn max_concurrent_holds(db: TestDb) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use warden_store::{AccessStore, Limits, PrincipalRecord};
     const QUEUES: usize = 8;
     const JOBS: usize = 160;
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
     let store_a = Arc::new(db.store().clone());
     let now = jiff::Timestamp::now();
     store_a
@@ -238,7 +240,11 @@ async fn max_concurrent_holds_across_queues_and_engines_on_postgres() {
             .unwrap();
         registry
     };
-    let store_b = Arc::new(db.location().open().await.unwrap());
+    let store_b = if db.database_url().is_some() {
+        Arc::new(db.location().open().await.unwrap())
+    } else {
+        store_a.clone()
+    };
     let a = Engine::start(store_a.clone(), registry.clone(), config("engine-a")).unwrap();
     let b = Engine::start(store_b, registry, config("engine-b")).unwrap();
     for e in [&a, &b] {
