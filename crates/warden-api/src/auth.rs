@@ -35,7 +35,7 @@ use axum::{
 };
 use jiff::{SignedDuration, Timestamp};
 use warden_core::{Credential, Permission, Principal, PrincipalId, Role};
-use warden_engine::Actor;
+use warden_engine::{Actor, InternalTypes};
 use warden_security::{
     apikey::KeyHasher,
     envkey::StaticKey,
@@ -95,14 +95,21 @@ impl Caller {
         }
     }
 
-    /// The engine's view of this caller: its scope, limits and audit context.
+    /// The engine's view of this caller: its scope, limits and audit context. No caller
+    /// creates internal job types; an admin may trigger an existing schedule of one.
     pub fn actor(&self) -> Actor {
+        let internal = if self.principal.role == Role::Admin {
+            InternalTypes::Trigger
+        } else {
+            InternalTypes::Refused
+        };
         Actor::principal(
             self.principal.id.as_str(),
             self.principal.scope(),
             self.limits.clone(),
             self.audit_context(),
         )
+        .with_internal(internal)
     }
 }
 

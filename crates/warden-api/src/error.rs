@@ -111,6 +111,9 @@ impl From<EngineError> for ApiError {
             EngineError::NotAllowed { .. } => {
                 Self::new(StatusCode::FORBIDDEN, "limit_not_allowed", e.to_string())
             }
+            EngineError::InternalJobType { .. } => {
+                Self::new(StatusCode::FORBIDDEN, "internal_job_type", e.to_string())
+            }
             EngineError::QuotaExceeded { .. } => Self {
                 retry_after: Some(60),
                 ..Self::new(

@@ -270,6 +270,10 @@ pub struct ScheduleView {
     pub next_fire_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Why its latest occurrences were recorded `skipped:forbidden` (its owner is
+    /// disabled, the job is outside the owner's `allowedJobTypes` or `allowedPriorities`,
+    /// or the owner's `maxActive` is reached); `null` while its occurrences may run.
+    pub blocked: Option<String>,
 }
 
 impl ScheduleView {
@@ -299,6 +303,7 @@ impl ScheduleView {
             next_fire_at: s.next_fire_at,
             created_at: s.created_at,
             updated_at: s.updated_at,
+            blocked: s.blocked.clone(),
         }
     }
 }

@@ -83,6 +83,10 @@ pub enum OccurrenceOutcome {
     /// The schedule was paused.
     #[serde(rename = "skipped:paused")]
     SkippedPaused,
+    /// Its owner may not run it now: disabled, the job type or priority is outside its
+    /// limits, or its `maxActive` is reached (the schedule says which).
+    #[serde(rename = "skipped:forbidden")]
+    SkippedForbidden,
     /// Warden was running but the occurrence was not enqueued within its grace period.
     #[serde(rename = "missed:deadline")]
     MissedDeadline,
@@ -92,10 +96,11 @@ pub enum OccurrenceOutcome {
 }
 
 impl OccurrenceOutcome {
-    pub const ALL: [OccurrenceOutcome; 5] = [
+    pub const ALL: [OccurrenceOutcome; 6] = [
         Self::Ran,
         Self::SkippedOverlap,
         Self::SkippedPaused,
+        Self::SkippedForbidden,
         Self::MissedDeadline,
         Self::MissedDowntime,
     ];
@@ -105,6 +110,7 @@ impl OccurrenceOutcome {
             Self::Ran => "ran",
             Self::SkippedOverlap => "skipped:overlap",
             Self::SkippedPaused => "skipped:paused",
+            Self::SkippedForbidden => "skipped:forbidden",
             Self::MissedDeadline => "missed:deadline",
             Self::MissedDowntime => "missed:downtime",
         }
@@ -127,7 +133,7 @@ impl FromStr for OccurrenceOutcome {
                 ParseError::new(
                     "outcome",
                     format!("{} is not an occurrence outcome", excerpt(s)),
-                    "ran, skipped:overlap, skipped:paused, missed:deadline or missed:downtime",
+                    "ran, skipped:overlap, skipped:paused, skipped:forbidden, missed:deadline or missed:downtime",
                 )
             })
     }

@@ -2,7 +2,8 @@
 //! limits it must respect, and who to name in the audit trail.
 //!
 //! The in-process API acts as [`Actor::system`]: every object, no limits, no audit (the
-//! embedding program is trusted). The HTTP API builds an actor per request from the
+//! embedding program is trusted, and alone creates internal job types with the jobs-file
+//! sync). The HTTP API builds an actor per request from the
 //! authenticated principal.
 
 use warden_core::{Priority, Scope};
@@ -22,6 +23,20 @@ pub struct Actor {
     pub limits: Limits,
     /// When set, every change is recorded in the audit trail in its own transaction.
     pub audit: Option<AuditContext>,
+    /// What it may do with internal job types (see [`crate::Registry::register_internal`]).
+    pub internal: InternalTypes,
+}
+
+/// What an actor may do with internal job types (warden's own, such as `warden.http`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InternalTypes {
+    /// Neither create nor trigger: every API caller, unless said otherwise.
+    Refused,
+    /// Trigger an existing schedule of one (its call runs now, audited), but never create
+    /// one or retry one: admins.
+    Trigger,
+    /// Create and trigger: the embedding program and the jobs-file sync.
+    Create,
 }
 
 impl Actor {
@@ -32,6 +47,7 @@ impl Actor {
             scope: Scope::All,
             limits: Limits::default(),
             audit: None,
+            internal: InternalTypes::Create,
         }
     }
 
@@ -51,7 +67,15 @@ impl Actor {
             scope,
             limits,
             audit: Some(audit),
+            internal: InternalTypes::Refused,
         }
+    }
+
+    /// This actor, allowed `internal` with internal job types (an API caller is refused
+    /// them unless made so; an admin is given [`InternalTypes::Trigger`]).
+    pub fn with_internal(mut self, internal: InternalTypes) -> Self {
+        self.internal = internal;
+        self
     }
 
     /// The quota the store must enforce on what this actor creates, if any.
@@ -84,30 +108,9 @@ impl Actor {
         job_type: &str,
         priority: Priority,
     ) -> Result<(), EngineError> {
-        if let Some(types) = &self.limits.allowed_job_types
-            && !types.iter().any(|t| t == job_type)
-        {
-            return Err(EngineError::NotAllowed {
-                limit: "allowedJobTypes",
-                detail: format!(
-                    "job type {job_type:?} is not among this principal's allowed job types ({})",
-                    types.join(", ")
-                ),
-            });
+        match crate::controls::limits_refusal(&self.limits, job_type, priority) {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-        if let Some(prios) = &self.limits.allowed_priorities
-            && !prios.contains(&priority)
-        {
-            let names: Vec<&str> = prios.iter().map(|p| p.as_str()).collect();
-            return Err(EngineError::NotAllowed {
-                limit: "allowedPriorities",
-                detail: format!(
-                    "priority {:?} is not among this principal's allowed priorities ({})",
-                    priority.as_str(),
-                    names.join(", ")
-                ),
-            });
-        }
-        Ok(())
     }
 }

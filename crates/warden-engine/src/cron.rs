@@ -29,6 +29,13 @@
 //!                      └─ retry_at passes, tick ok ────▶ recovered (one info log)
 //! ```
 //!
+//! # Owner controls
+//! Each fire follows the owner's record as it is at the tick (see [`crate::controls`]): a
+//! disabled owner, or a job type or priority outside its limits, makes every fire that
+//! would run `skipped:forbidden`; its `maxActive` is counted inside the recording
+//! transaction. The schedule shows the reason (`blocked`) and the audit trail gets one
+//! `schedule.blocked` record per new reason, not one per fire.
+//!
 //! The backoff doubles from 1 s up to 5 min, with jitter. Its cursor is left alone, so
 //! once repaired the schedule accounts for what it missed by its missed-run policy:
 //! nothing is dropped silently. The loop sleeps until the earliest cursor of the
@@ -48,10 +55,19 @@ use warden_core::{
     schedule::{PlanInput, plan_occurrences},
 };
 use warden_store::{
-    NewJob, Occurrence, OccurrenceBatch, OccurrenceItem, Schedule, Store, StoreError,
+    ActiveQuota, AuditContext, NewJob, Occurrence, OccurrenceBatch, OccurrenceItem,
+    PrincipalRecord, Schedule, Store, StoreError,
 };
 
-use crate::{EngineError, scheduler::Shared, stats::EngineStats};
+use crate::{
+    EngineError,
+    controls::{owner_record, owner_refusal},
+    scheduler::Shared,
+    stats::EngineStats,
+};
+
+/// The owners' records read in one tick, by owner (`None`: no record, no limits).
+type Owners = HashMap<String, Option<PrincipalRecord>>;
 
 /// Most occurrences of one schedule recorded per tick; the rest follow on the next tick.
 const MAX_OCCURRENCES_PER_TICK: usize = 1000;
@@ -121,6 +137,7 @@ impl<S: Store> CronEnqueuer<S> {
             .await?;
         let mut recorded = Vec::new();
         let mut seen = HashSet::with_capacity(due.len());
+        let mut owners = Owners::new();
         for entry in due {
             let id = match &entry {
                 Ok(s) => s.id,
@@ -131,7 +148,7 @@ impl<S: Store> CronEnqueuer<S> {
                 continue;
             }
             let result = match entry {
-                Ok(schedule) => self.tick_schedule(&schedule, now).await,
+                Ok(schedule) => self.tick_schedule(&schedule, now, &mut owners).await,
                 Err(broken) => Err(EngineError::Store(broken.error)),
             };
             match result {
@@ -256,10 +273,29 @@ impl<S: Store> CronEnqueuer<S> {
         &self,
         s: &Schedule,
         now: Timestamp,
+        owners: &mut Owners,
     ) -> Result<Vec<Occurrence>, EngineError> {
         let Some(cursor) = s.next_fire_at else {
             return Ok(Vec::new());
         };
+        if !owners.contains_key(&s.owner) {
+            let record = owner_record(&*self.shared.store, &s.owner).await?;
+            owners.insert(s.owner.clone(), record);
+        }
+        let owner = owners.get(&s.owner).and_then(Option::as_ref);
+        let t = &s.template;
+        let forbidden = owner_refusal(owner, t.kind.as_str(), t.priority).map(|e| e.to_string());
+        let quota = owner.and_then(|r| {
+            Some(ActiveQuota {
+                owner: s.owner.clone(),
+                max: r.limits.max_active?,
+            })
+        });
+        let blocked_audit = AuditContext {
+            principal_id: Some(s.owner.clone()),
+            ..AuditContext::default()
+        }
+        .record(now, "schedule.blocked", Some(s.id.to_string()), "denied");
         let mut fires = vec![cursor];
         fires.extend(
             s.cron
@@ -297,6 +333,9 @@ impl<S: Store> CronEnqueuer<S> {
             overlap: s.overlap,
             now,
             items,
+            forbidden,
+            quota,
+            blocked_audit,
         };
         let recorded = self.shared.store.occurrence_record_many(batch).await?;
         for o in &recorded {

@@ -15,6 +15,13 @@ pub enum EngineError {
     /// The queue is not declared in the engine's configuration.
     #[error("invalid `queueName`: {queue:?} is not a declared queue; expected one of: {known}")]
     UnknownQueue { queue: String, known: String },
+    /// The job type is warden's own (say `warden.http`, the jobs file's calls): no caller
+    /// creates or retries its jobs or schedules, whatever its role. The message names
+    /// the type only, never what its payload would refer to.
+    #[error(
+        "invalid `jobType`: {kind:?} is internal to warden: only warden itself creates its jobs and schedules (for `warden.http`, from the jobs file), never a request; to run a jobs-file call now, an admin triggers its schedule (POST /api/v1/schedules/{{id}}/trigger)"
+    )]
+    InternalJobType { kind: String },
     /// A per-principal limit forbids this (`allowedJobTypes`, `allowedPriorities`).
     #[error("not allowed by `{limit}`: {detail}")]
     NotAllowed { limit: &'static str, detail: String },

@@ -145,7 +145,9 @@ impl Fold {
     fn of(outcome: OccurrenceOutcome) -> Self {
         match outcome {
             OccurrenceOutcome::Ran => Self::Ran,
-            OccurrenceOutcome::SkippedOverlap | OccurrenceOutcome::SkippedPaused => Self::Skipped,
+            OccurrenceOutcome::SkippedOverlap
+            | OccurrenceOutcome::SkippedPaused
+            | OccurrenceOutcome::SkippedForbidden => Self::Skipped,
             OccurrenceOutcome::MissedDeadline | OccurrenceOutcome::MissedDowntime => Self::Missed,
         }
     }

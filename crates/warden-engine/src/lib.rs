@@ -6,6 +6,8 @@
 //! - [`scheduler`]: the in-process API (`add`, `add_at`, `add_in`, `add_cron`, …).
 //! - `counts`: job counts by queue and state, cached for their readers (metrics, health).
 //! - [`actor`]: on whose behalf an operation runs (scope, limits, audit context).
+//! - `controls`: a principal's state and limits, checked wherever work is created or
+//!   re-armed (fires, resume, trigger, retry), not only at create.
 //! - `manage`: cancel, retry, pause, resume, update, trigger, delete — scoped and audited.
 //! - [`engine`]: `Engine::start` wires the services below and `shutdown` stops them.
 //! - `producer`: per queue, claims batches within a concurrency limit and runs them.
@@ -30,6 +32,7 @@ pub mod actor;
 mod completer;
 pub mod config;
 mod counts;
+mod controls;
 pub mod cron;
 pub mod engine;
 pub mod error;
@@ -42,7 +45,7 @@ mod rescuer;
 pub mod scheduler;
 mod wakeups;
 
-pub use actor::Actor;
+pub use actor::{Actor, InternalTypes};
 pub use config::{EngineConfig, QueueConfig};
 pub use cron::FailingSchedule;
 pub use engine::{Engine, EngineHandle};

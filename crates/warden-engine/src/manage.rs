@@ -1,10 +1,21 @@
 //! Operations on existing jobs and schedules — cancel, retry, pause, resume, update,
 //! trigger, delete — each within the actor's scope and audited with the change.
+//!
+//! Resume, trigger and retry create or re-arm work, so they are checked as a create is
+//! (see [`crate::controls`]): against the actor's limits and the owner's current record.
+//! Internal job types are never retried through them, and triggered only by an actor
+//! allowed to ([`InternalTypes::Trigger`]).
 
-use warden_core::{JobId, ScheduleId};
-use warden_store::{NewJob, Schedule, Store, StoreError};
+use std::collections::HashMap;
 
-use crate::{Actor, CronRequest, EngineError, Scheduler};
+use warden_core::{JobId, JobKind, Priority, ScheduleId};
+use warden_store::{ActiveQuota, NewJob, PrincipalRecord, Schedule, Store, StoreError};
+
+use crate::{
+    Actor, CronRequest, EngineError, Scheduler,
+    actor::InternalTypes,
+    controls::{owner_record, owner_refusal},
+};
 
 /// `NotFound` for an object out of scope is the same answer as for one that does not
 /// exist, so its existence is not revealed.
@@ -32,12 +43,74 @@ impl<S: Store> Scheduler<S> {
             .await?)
     }
 
-    /// Makes dead or cancelled jobs available again; returns those retried.
+    /// Refuses to re-arm work of `kind` at `priority` for `owner` (resume, trigger, retry)
+    /// when the actor's limits or the owner's record (`owner`) would refuse to create it.
+    fn check_rearm(
+        &self,
+        actor: &Actor,
+        owner: Option<&PrincipalRecord>,
+        kind: &JobKind,
+        priority: Priority,
+    ) -> Result<(), EngineError> {
+        actor.check_allowed(kind.as_str(), priority)?;
+        match owner_refusal(owner, kind.as_str(), priority) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// The schedule, if the actor reaches it.
+    async fn schedule_in_scope(
+        &self,
+        actor: &Actor,
+        id: ScheduleId,
+    ) -> Result<Schedule, EngineError> {
+        self.shared
+            .store
+            .schedule_get(id, actor.scope.clone())
+            .await
+            .map_err(not_found("schedule"))
+    }
+
+    /// [`check_rearm`](Self::check_rearm) for a schedule's job; returns its owner's record.
+    async fn check_rearm_schedule(
+        &self,
+        actor: &Actor,
+        schedule: &Schedule,
+    ) -> Result<Option<PrincipalRecord>, EngineError> {
+        let owner = owner_record(&*self.shared.store, &schedule.owner).await?;
+        let t = &schedule.template;
+        self.check_rearm(actor, owner.as_ref(), &t.kind, t.priority)?;
+        Ok(owner)
+    }
+
+    /// Makes dead or cancelled jobs available again; returns those retried. Refused, and
+    /// none retried, if one is of an internal type or one its owner may no longer create.
     pub async fn retry_jobs_as(
         &self,
         actor: &Actor,
         ids: Vec<JobId>,
     ) -> Result<Vec<JobId>, EngineError> {
+        let mut owners: HashMap<String, Option<PrincipalRecord>> = HashMap::new();
+        for id in &ids {
+            let job = match self.shared.store.job_get(*id, actor.scope.clone()).await {
+                Ok(job) => job,
+                // Out of scope or gone: the store leaves it alone too.
+                Err(StoreError::NotFound) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if actor.internal != InternalTypes::Create && self.is_internal(job.kind.as_str()) {
+                return Err(EngineError::InternalJobType {
+                    kind: job.kind.as_str().to_owned(),
+                });
+            }
+            if !owners.contains_key(&job.owner) {
+                let record = owner_record(&*self.shared.store, &job.owner).await?;
+                owners.insert(job.owner.clone(), record);
+            }
+            let owner = owners.get(&job.owner).and_then(Option::as_ref);
+            self.check_rearm(actor, owner, &job.kind, job.priority)?;
+        }
         let now = self.shared.clock.now();
         let audit = actor.records(now, "job.retry", ids.iter().map(JobId::to_string));
         let retried = self
@@ -59,6 +132,11 @@ impl<S: Store> Scheduler<S> {
         id: ScheduleId,
         paused: bool,
     ) -> Result<(), EngineError> {
+        if !paused {
+            // Resuming re-arms the schedule: its owner must still be allowed its job.
+            let schedule = self.schedule_in_scope(actor, id).await?;
+            self.check_rearm_schedule(actor, &schedule).await?;
+        }
         let now = self.shared.clock.now();
         let action = if paused {
             "schedule.pause"
@@ -115,14 +193,9 @@ impl<S: Store> Scheduler<S> {
         id: ScheduleId,
         mut request: CronRequest,
     ) -> Result<Schedule, EngineError> {
-        let existing = self
-            .shared
-            .store
-            .schedule_get(id, actor.scope.clone())
-            .await
-            .map_err(not_found("schedule"))?;
+        let existing = self.schedule_in_scope(actor, id).await?;
         request.job.owner = existing.owner.clone();
-        actor.check_allowed(&request.job.job_type, request.job.priority)?;
+        self.check_create(actor, &request.job.job_type, request.job.priority)?;
         let mut schedule = self.prepare_schedule(request)?;
         schedule.id = existing.id;
         schedule.owner = existing.owner;
@@ -148,15 +221,27 @@ impl<S: Store> Scheduler<S> {
         actor: &Actor,
         id: ScheduleId,
     ) -> Result<JobId, EngineError> {
-        let schedule = self
-            .shared
-            .store
-            .schedule_get(id, actor.scope.clone())
-            .await
-            .map_err(not_found("schedule"))?;
-        // The schedule may predate the owner's current limits: check them now.
+        let schedule = self.schedule_in_scope(actor, id).await?;
+        // An internal type's call runs now only for an actor allowed to trigger it.
+        let kind = schedule.template.kind.as_str();
+        if actor.internal == InternalTypes::Refused && self.is_internal(kind) {
+            return Err(EngineError::InternalJobType {
+                kind: kind.to_owned(),
+            });
+        }
+        // The schedule may predate the owner's current state and limits: check them now,
+        // and count the job against the owner's `maxActive` (whoever triggers it).
+        let owner = self.check_rearm_schedule(actor, &schedule).await?;
         let t = schedule.template;
-        actor.check_allowed(t.kind.as_str(), t.priority)?;
+        let quota = owner
+            .as_ref()
+            .and_then(|r| {
+                Some(ActiveQuota {
+                    owner: schedule.owner.clone(),
+                    max: r.limits.max_active?,
+                })
+            })
+            .or_else(|| actor.quota());
         let now = self.shared.clock.now();
         let job = NewJob {
             id: JobId::new(),
@@ -175,13 +260,15 @@ impl<S: Store> Scheduler<S> {
             scheduled_at: None,
         };
         let (job_id, queue) = (job.id, job.queue.clone());
-        let mut audit = actor.records(now, "schedule.trigger", [id.to_string()]);
+        // The target is the job created: the store writes only the records of jobs it
+        // inserted (with the schedule as target, this record was silently dropped).
+        let mut audit = actor.records(now, "schedule.trigger", [job_id.to_string()]);
         if let Some(r) = audit.first_mut() {
-            r.detail = Some(format!("job {job_id}"));
+            r.detail = Some(format!("schedule {id}"));
         }
         self.shared
             .store
-            .job_insert_checked(vec![job], audit, actor.quota())
+            .job_insert_checked(vec![job], audit, quota)
             .await
             .map_err(crate::scheduler::quota_error)?;
         self.wake_queue(&queue);

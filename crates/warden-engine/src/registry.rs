@@ -1,7 +1,18 @@
 //! Handlers by job type. The set of registered types is the allowlist: scheduling a type
 //! with no handler is refused at schedule time, not discovered at run time.
+//!
+//! A type registered with [`Registry::register_internal`] is warden's own (say
+//! `warden.http`, the jobs file's calls, which run with the file's secrets): only the
+//! embedding program and the jobs-file sync create its jobs and schedules, never an API
+//! caller, whatever its role (see [`crate::Actor`]).
 
-use std::{collections::BTreeMap, fmt::Display, future::Future, pin::Pin, sync::Arc};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt::Display,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+};
 
 use serde::de::DeserializeOwned;
 use warden_core::{JobId, JobKind, Outcome, ParseError, Priority, QueueName};
@@ -143,6 +154,8 @@ type ErasedHandler = Arc<dyn Fn(JobContext, &[u8]) -> BoxFuture + Send + Sync>;
 #[derive(Clone, Default)]
 pub struct Registry {
     handlers: BTreeMap<JobKind, ErasedHandler>,
+    /// Types registered with [`Registry::register_internal`].
+    internal: BTreeSet<JobKind>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -188,24 +201,53 @@ impl Registry {
                 }
             }
         });
+        self.internal.remove(&kind);
         self.handlers.insert(kind, erased);
         Ok(self)
+    }
+
+    /// Registers `handler` for an internal `job_type`: it runs like any other, but only
+    /// an actor trusted with internal types ([`crate::Actor::system`], or one made
+    /// [`trusted`](crate::Actor::trusted)) creates its jobs or schedules; API callers are
+    /// refused, and an admin runs one only by triggering an existing schedule of it.
+    pub fn register_internal<T, F, Fut, R>(
+        &mut self,
+        job_type: &str,
+        handler: F,
+    ) -> Result<&mut Self, ParseError>
+    where
+        T: DeserializeOwned + Send + 'static,
+        F: Fn(JobContext, T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoOutcome,
+    {
+        self.register(job_type, handler)?;
+        self.internal.insert(JobKind::parse(job_type)?);
+        Ok(self)
+    }
+
+    /// Whether `kind` is an internal type (see [`Registry::register_internal`]).
+    pub fn is_internal(&self, kind: &JobKind) -> bool {
+        self.internal.contains(kind)
     }
 
     pub fn contains(&self, kind: &JobKind) -> bool {
         self.handlers.contains_key(kind)
     }
 
-    /// The registered job types, comma-separated (for error messages).
+    /// The job types callers may schedule, comma-separated (for error messages; internal
+    /// types are left out, as no caller may use them).
     pub fn kinds(&self) -> String {
-        if self.handlers.is_empty() {
+        let public: Vec<&str> = self
+            .handlers
+            .keys()
+            .filter(|k| !self.internal.contains(*k))
+            .map(JobKind::as_str)
+            .collect();
+        if public.is_empty() {
             return "(none registered)".into();
         }
-        self.handlers
-            .keys()
-            .map(JobKind::as_str)
-            .collect::<Vec<_>>()
-            .join(", ")
+        public.join(", ")
     }
 
     /// Starts the handler for `ctx.kind`, or fails the job when none is registered (a job

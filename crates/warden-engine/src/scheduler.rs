@@ -26,7 +26,9 @@ use warden_core::{
 };
 use warden_store::{InsertedJob, JobTemplate, NewJob, QueueCount, Schedule, Store, StoreError};
 
-use crate::{Actor, EngineConfig, EngineError, Registry, counts::CountsCache};
+use crate::{
+    Actor, EngineConfig, EngineError, Registry, actor::InternalTypes, counts::CountsCache,
+};
 
 /// The owner recorded when none is given (work scheduled by the embedding program).
 pub const SYSTEM_OWNER: &str = "system";
@@ -38,7 +40,7 @@ pub struct JobRequest {
     pub data: Value,
     pub queue: String,
     pub priority: Priority,
-    /// When to run; `None` means now.
+    /// When to run; `None`, or an instant already past, means now.
     pub run_at: Option<Timestamp>,
     pub idempotency_key: Option<String>,
     pub max_attempts: Option<i64>,
@@ -293,7 +295,7 @@ impl<S: Store> Scheduler<S> {
             .into_iter()
             .map(|r| {
                 let r = actor.own(r);
-                actor.check_allowed(&r.job_type, r.priority)?;
+                self.check_create(actor, &r.job_type, r.priority)?;
                 self.prepare(r, now)
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -324,7 +326,7 @@ impl<S: Store> Scheduler<S> {
         mut request: CronRequest,
     ) -> Result<ScheduleId, EngineError> {
         request.job = actor.own(request.job);
-        actor.check_allowed(&request.job.job_type, request.job.priority)?;
+        self.check_create(actor, &request.job.job_type, request.job.priority)?;
         let schedule = self.prepare_schedule(request)?;
         let id = schedule.id;
         let audit = actor.records(schedule.created_at, "schedule.create", [id.to_string()]);
@@ -340,6 +342,27 @@ impl<S: Store> Scheduler<S> {
             })?;
         self.shared.wakers.cron.notify_one();
         Ok(id)
+    }
+
+    /// Refuses what `actor` may not create: an internal job type (unless the actor is
+    /// trusted with them), or a type or priority outside the actor's limits.
+    pub(crate) fn check_create(
+        &self,
+        actor: &Actor,
+        job_type: &str,
+        priority: Priority,
+    ) -> Result<(), EngineError> {
+        if actor.internal != InternalTypes::Create && self.is_internal(job_type) {
+            return Err(EngineError::InternalJobType {
+                kind: job_type.to_owned(),
+            });
+        }
+        actor.check_allowed(job_type, priority)
+    }
+
+    /// Whether `job_type` is registered as internal.
+    pub(crate) fn is_internal(&self, job_type: &str) -> bool {
+        JobKind::parse(job_type).is_ok_and(|k| self.shared.registry.is_internal(&k))
     }
 
     /// Parses a schedule request into a schedule to store (first fire time after now).
@@ -367,6 +390,7 @@ impl<S: Store> Scheduler<S> {
             catch_up: CatchUpWindow::new(request.catch_up)?,
             created_at: now,
             updated_at: now,
+            blocked: None,
         };
         Ok(schedule)
     }
@@ -411,7 +435,10 @@ impl<S: Store> Scheduler<S> {
             queue,
             priority: r.priority,
             payload,
-            run_at: r.run_at.unwrap_or(now),
+            // A past `run_at` means now: kept as is, it would sort ahead of older jobs of
+            // the same priority (claims go by priority, then run_at) and count its age
+            // from the past in the pick-up metric.
+            run_at: r.run_at.map_or(now, |at| at.max(now)),
             max_attempts,
             timeout,
             idempotency_key: r.idempotency_key.as_deref().map(check_key).transpose()?,

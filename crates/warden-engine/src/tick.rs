@@ -93,9 +93,9 @@ impl<S: Store> Ticker<S> {
             for occurrence in &recorded {
                 match occurrence.outcome {
                     OccurrenceOutcome::Ran => report.fired += 1,
-                    OccurrenceOutcome::SkippedOverlap | OccurrenceOutcome::SkippedPaused => {
-                        report.skipped += 1
-                    }
+                    OccurrenceOutcome::SkippedOverlap
+                    | OccurrenceOutcome::SkippedPaused
+                    | OccurrenceOutcome::SkippedForbidden => report.skipped += 1,
                     OccurrenceOutcome::MissedDeadline | OccurrenceOutcome::MissedDowntime => {
                         report.missed += 1
                     }

@@ -8,14 +8,20 @@
 //!   `ON CONFLICT DO NOTHING`; its job is inserted only when its ledger row is new. So an
 //!   occurrence is stored once and runs at most once, whatever the number of triggers.
 //! - Overlap is decided against the schedule's active jobs *inside* the transaction.
+//! - The owner's controls hold at every fire: when the caller says the owner may not run
+//!   the schedule's job now (`forbidden`), or the owner's `maxActive` (counted inside the
+//!   transaction, under the owner's lock on PostgreSQL) has no room, the occurrence is
+//!   recorded `skipped:forbidden` and no job is inserted. The schedule keeps the reason
+//!   (`blocked`) until a fire runs again; the audit trail gets one record each time the
+//!   reason changes, not one per skipped occurrence.
 
 use jiff::Timestamp;
-use warden_core::{JobId, OccurrenceOutcome};
+use warden_core::{JobId, OccurrenceOutcome, Plan, ScheduleId};
 
 use crate::{
     StoreError,
     convert::resolve_overlap,
-    model::{NewJob, Occurrence, OccurrenceBatch},
+    model::{ActiveQuota, AuditRecord, NewJob, Occurrence, OccurrenceBatch},
 };
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -29,6 +35,12 @@ pub(crate) trait LedgerTx {
     /// Inserts the ledger row; false when it already existed.
     async fn insert_occurrence(&mut self, occurrence: &Occurrence) -> Result<bool>;
     async fn insert_job(&mut self, job: &NewJob) -> Result<()>;
+    /// The owner's active jobs and schedules (after taking the owner's quota lock, where
+    /// the backend has one).
+    async fn active_count(&mut self, quota: &ActiveQuota) -> Result<i64>;
+    /// Sets the schedule's `blocked` reason; false when it already was that.
+    async fn set_blocked(&mut self, id: ScheduleId, reason: Option<&str>) -> Result<bool>;
+    async fn insert_audit(&mut self, record: &AuditRecord) -> Result<()>;
 }
 
 pub(crate) async fn record<T: LedgerTx>(
@@ -42,9 +54,29 @@ pub(crate) async fn record<T: LedgerTx>(
     }
     let mut active = tx.active_jobs(&batch).await?;
     let mut recorded = Vec::with_capacity(batch.items.len());
+    // The schedule's `blocked` reason as the recorded fires leave it (`None` inside: a
+    // fire ran; untouched when no fire was decided either way).
+    let mut blocked: Option<Option<String>> = None;
     for item in &batch.items {
-        let (outcome, cancel_active) =
-            resolve_overlap(item.plan, batch.overlap, !active.is_empty());
+        let (mut outcome, mut cancel_active) = match &batch.forbidden {
+            Some(_) if item.plan == Plan::Run => (OccurrenceOutcome::SkippedForbidden, false),
+            _ => resolve_overlap(item.plan, batch.overlap, !active.is_empty()),
+        };
+        let mut reason = batch.forbidden.clone();
+        if outcome == OccurrenceOutcome::Ran
+            && let Some(quota) = &batch.quota
+        {
+            // The jobs a `replace` cancels make room.
+            let freed = if cancel_active { active.len() } else { 0 };
+            let count = tx.active_count(quota).await? - freed as i64;
+            if count >= i64::from(quota.max) {
+                (outcome, cancel_active) = (OccurrenceOutcome::SkippedForbidden, false);
+                reason = Some(format!(
+                    "quota `maxActive` reached: the owner has {count} active jobs and schedules and may have at most {}",
+                    quota.max
+                ));
+            }
+        }
         if cancel_active {
             tx.cancel(&active, batch.now).await?;
             active.clear();
@@ -63,11 +95,24 @@ pub(crate) async fn record<T: LedgerTx>(
         if !tx.insert_occurrence(&occurrence).await? {
             continue; // Already in the ledger: it must not fire twice.
         }
+        match outcome {
+            OccurrenceOutcome::Ran => blocked = Some(None),
+            OccurrenceOutcome::SkippedForbidden => blocked = Some(reason),
+            _ => {}
+        }
         if let Some(job) = job {
             tx.insert_job(job).await?;
             active.push(job.id);
         }
         recorded.push(occurrence);
+    }
+    if let Some(reason) = blocked
+        && tx.set_blocked(batch.schedule_id, reason.as_deref()).await?
+        && let Some(reason) = reason
+    {
+        let mut record = batch.blocked_audit.clone();
+        record.detail = Some(reason);
+        tx.insert_audit(&record).await?;
     }
     Ok(recorded)
 }

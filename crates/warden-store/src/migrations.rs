@@ -48,6 +48,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/postgres/0006_cron_runs.sql"),
     ),
     (
+        7,
+        "owner_controls",
+        include_str!("../migrations/sqlite/0007_owner_controls.sql"),
+        include_str!("../migrations/postgres/0007_owner_controls.sql"),
+    ),
+    (
         10,
         "job_scheduled_at",
         include_str!("../migrations/sqlite/0010_job_scheduled_at.sql"),

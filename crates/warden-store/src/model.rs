@@ -301,6 +301,10 @@ pub struct Schedule {
     pub next_fire_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Why its latest fires were recorded `skipped:forbidden` (its owner is disabled, or
+    /// the job is outside the owner's limits); `None` once a fire runs again. Set only by
+    /// the ledger: inserts and updates leave it alone.
+    pub blocked: Option<String>,
 }
 
 /// Record due occurrences of one schedule and advance its cursor, atomically.
@@ -316,6 +320,16 @@ pub struct OccurrenceBatch {
     pub now: Timestamp,
     /// Oldest first. A `Plan::Run` item carries the job to insert.
     pub items: Vec<OccurrenceItem>,
+    /// Why the owner may not run these occurrences (disabled, or the template is outside
+    /// its limits), decided by the caller: every one that would run is recorded
+    /// `skipped:forbidden` instead.
+    pub forbidden: Option<String>,
+    /// The owner's `maxActive`: checked in the transaction before each job is inserted;
+    /// an occurrence over it is recorded `skipped:forbidden`.
+    pub quota: Option<ActiveQuota>,
+    /// Written once when the schedule becomes blocked, or blocked for another reason (not
+    /// for each skipped occurrence); its `detail` is set to the reason.
+    pub blocked_audit: AuditRecord,
 }
 
 #[derive(Debug, Clone)]

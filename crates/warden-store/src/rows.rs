@@ -219,6 +219,7 @@ pub(crate) fn schedule_from_row(r: &impl Cols) -> Result<Schedule> {
         next_fire_at: opt_from_micros(r.opt_int("next_fire_at")?)?,
         created_at: from_micros(r.int("created_at")?)?,
         updated_at: from_micros(r.int("updated_at")?)?,
+        blocked: r.opt_text("blocked")?,
     })
 }
 

@@ -12,7 +12,7 @@ use std::{collections::HashMap, time::Duration};
 
 use serde_json::json;
 use warden_core::{Scope, schedule::CatchUpWindow};
-use warden_engine::{Actor, CronRequest, JobRequest, Scheduler};
+use warden_engine::{Actor, CronRequest, InternalTypes, JobRequest, Scheduler};
 use warden_exec::{HttpJob, JobsFile};
 use warden_store::{AuditContext, Limits, Page, Schedule, Store};
 
@@ -33,6 +33,8 @@ pub(crate) struct SyncReport {
     pub(crate) unchanged: usize,
 }
 
+/// The sync's actor: the only one, with the embedding program, that creates `warden.http`
+/// schedules (an internal type: no API caller may).
 fn config_actor() -> Actor {
     Actor::principal(
         CONFIG_OWNER,
@@ -44,6 +46,7 @@ fn config_actor() -> Actor {
             ..AuditContext::default()
         },
     )
+    .with_internal(InternalTypes::Create)
 }
 
 /// The schedule request a job of the file stands for.

@@ -86,7 +86,8 @@ struct HttpJobPayload {
     job: String,
 }
 
-/// Registers `warden.http`, run by `runner` against the current file. Each run's redacted
+/// Registers `warden.http` (internal: only the jobs-file sync creates its schedules, and an
+/// admin runs one now by triggering its schedule), run by `runner` against the current file. Each run's redacted
 /// record (status, headers of interest, duration, body excerpt) is kept as the run's output;
 /// a call refused by the egress policy is also written to the audit trail.
 pub(crate) fn register_http<S: Store>(
@@ -94,7 +95,7 @@ pub(crate) fn register_http<S: Store>(
     runner: HttpRunner,
     store: Arc<S>,
 ) -> anyhow::Result<()> {
-    registry.register(HTTP_JOB_TYPE, move |ctx: JobContext, p: HttpJobPayload| {
+    registry.register_internal(HTTP_JOB_TYPE, move |ctx: JobContext, p: HttpJobPayload| {
         let runner = runner.clone();
         let store = Arc::clone(&store);
         async move {

@@ -3,6 +3,7 @@
 
 mod auth;
 mod connections;
+mod controls;
 mod cron_run;
 mod fuzz_regressions;
 mod hardening;

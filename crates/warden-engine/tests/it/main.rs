@@ -1,6 +1,7 @@
 //! Engine tests against real stores (SQLite and PostgreSQL): the in-process API, running,
 //! retries, timeouts, rescue after a lost lease, graceful shutdown and cron catch-up.
 
+mod controls;
 mod cron;
 mod leases;
 mod metrics;

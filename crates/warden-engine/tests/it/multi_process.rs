@@ -11,7 +11,7 @@ use serde_json::json;
 use warden_core::{JobId, JobState, QueueName, Scope};
 use warden_engine::{Engine, EngineConfig, EngineHandle, JobContext, JobRequest, QueueConfig};
 use warden_store::{JobFilter, Store};
-use warden_testkit::TestDb;
+use warden_testkit::{TestDb, backend_tests};
 
 use crate::support::fast_config;
 
@@ -39,6 +39,22 @@ fn written<S: Store>(engines: &[&EngineHandle<S>]) -> u64 {
             s.completed + s.stale
         })
         .sum()
+}
+
+/// Waits, on the engines' completion signals, until `n` outcomes are written between
+/// them (two minutes at most).
+async fn wait_written<S: Store>(a: &EngineHandle<S>, b: &EngineHandle<S>, n: u64) {
+    tokio::time::timeout(Duration::from_secs(120), async {
+        while written(&[a, b]) < n {
+            let (sa, sb) = (a.stats().snapshot(), b.stats().snapshot());
+            tokio::select! {
+                _ = a.stats().wait_completed(sa.completed + sa.stale + 1) => {}
+                _ = b.stats().wait_completed(sb.completed + sb.stale + 1) => {}
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("only {} of {n} outcomes written", written(&[a, b])));
 }
 
 /// PostgreSQL only: two engines, each on a store of its own opened on the same schema
@@ -100,20 +116,7 @@ async fn two_engines_sharing_postgres_run_each_job_exactly_once() {
     }
 
     // Wait, on the engines' completion signals, until every outcome is written.
-    tokio::time::timeout(Duration::from_secs(120), async {
-        loop {
-            let (sa, sb) = (a.stats().snapshot(), b.stats().snapshot());
-            if written(&[&a, &b]) >= JOBS as u64 {
-                return;
-            }
-            tokio::select! {
-                _ = a.stats().wait_completed(sa.completed + sa.stale + 1) => {}
-                _ = b.stats().wait_completed(sb.completed + sb.stale + 1) => {}
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("only {} of {JOBS} outcomes written", written(&[&a, &b])));
+    wait_written(&a, &b, JOBS as u64).await;
     let (sa, sb) = (a.stats().snapshot(), b.stats().snapshot());
     a.shutdown().await;
     b.shutdown().await;
@@ -171,4 +174,105 @@ async fn two_engines_sharing_postgres_run_each_job_exactly_once() {
             .collect();
         assert_eq!(got, [(1, "succeeded", runs[id][0])], "job {id}");
     }
+}
+
+// A principal with `maxConcurrent: 1` has jobs on eight queues, claimed by two engines:
+// on PostgreSQL each on a pool of its own (as two processes), on SQLite on the one store a
+// process has. Each claim must see the running jobs the other claims committed: at no
+// moment do two of the principal's jobs run (the handlers count how many of its jobs run
+// at once, across both engines).
+backend_tests!(
+    max_concurrent_holds_across_queues_and_engines,
+    |db: TestDb| async move { max_concurrent_holds(db).await }
+);
+
+async fn max_concurrent_holds(db: TestDb) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use warden_store::{AccessStore, Limits, PrincipalRecord};
+    const QUEUES: usize = 8;
+    const JOBS: usize = 160;
+    let store_a = Arc::new(db.store().clone());
+    let now = jiff::Timestamp::now();
+    store_a
+        .principal_upsert(
+            PrincipalRecord {
+                id: "alice".into(),
+                disabled: false,
+                limits: Limits {
+                    max_concurrent: Some(1),
+                    ..Limits::default()
+                },
+                created_at: now,
+                updated_at: now,
+            },
+            vec![],
+        )
+        .await
+        .unwrap();
+    let queues: Vec<QueueConfig> = (0..QUEUES)
+        .map(|i| QueueConfig::new(QueueName::parse(&format!("q{i}")).unwrap(), 4))
+        .collect();
+    let config = |worker: &str| EngineConfig {
+        queues: queues.clone(),
+        worker_id: worker.into(),
+        run_cron: false,
+        ..fast_config()
+    };
+    // `hold` counts alice's jobs running now and keeps the highest count seen; each job
+    // yields a few times so that others could start beside it.
+    let (running, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let registry = {
+        let (running, peak) = (running.clone(), peak.clone());
+        let mut registry = warden_engine::Registry::new();
+        registry
+            .register("hold", move |_: JobContext, _: serde_json::Value| {
+                let (running, peak) = (running.clone(), peak.clone());
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    for _ in 0..20 {
+                        tokio::task::yield_now().await;
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                }
+            })
+            .unwrap();
+        registry
+    };
+    let store_b = if db.database_url().is_some() {
+        Arc::new(db.location().open().await.unwrap())
+    } else {
+        store_a.clone()
+    };
+    let a = Engine::start(store_a.clone(), registry.clone(), config("engine-a")).unwrap();
+    let b = Engine::start(store_b, registry, config("engine-b")).unwrap();
+    for e in [&a, &b] {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !e.scheduler().owner_limits_active() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the limit was not noticed");
+    }
+    let requests = (0..JOBS)
+        .map(|n| JobRequest::new("hold", json!({}), &format!("q{}", n % QUEUES)).owner("alice"))
+        .collect();
+    a.scheduler().add_many(requests).await.unwrap();
+    wait_written(&a, &b, JOBS as u64).await;
+    let (sa, sb) = (a.stats().snapshot(), b.stats().snapshot());
+    a.shutdown().await;
+    b.shutdown().await;
+    assert!(
+        sa.claimed > 0 && sb.claimed > 0,
+        "both engines took part ({} and {})",
+        sa.claimed,
+        sb.claimed
+    );
+    assert_eq!(
+        peak.load(Ordering::SeqCst),
+        1,
+        "alice (maxConcurrent 1) had this many jobs running at once"
+    );
 }

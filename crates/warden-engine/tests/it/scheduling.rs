@@ -9,7 +9,7 @@ use warden_engine::{CronRequest, Engine, EngineError, JobRequest};
 use warden_store::{JobFilter, Page, Store};
 use warden_testkit::{TestDb, backend_tests};
 
-use crate::support::{fast_config, recording_registry};
+use crate::support::{fast_config, recording_registry, recording_scheduler};
 
 backend_tests!(
     bad_requests_are_refused_naming_the_field_and_nothing_is_written,
@@ -153,5 +153,54 @@ backend_tests!(
             ),
             (Priority::Critical, 7, 9000)
         );
+    }
+);
+
+backend_tests!(
+    a_run_at_in_the_past_means_now_and_does_not_jump_the_queue,
+    |db: TestDb| async move {
+        let (store, scheduler) = recording_scheduler(&db);
+        let older: Vec<_> = scheduler
+            .add_many(
+                (0..3)
+                    .map(|n| JobRequest::new("record", json!({ "n": n }), "default"))
+                    .collect(),
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|j| j.id)
+            .collect();
+        let year_one: jiff::Timestamp = "0001-01-01T00:00:00Z".parse().unwrap();
+        let past = scheduler
+            .add_job(JobRequest::new("record", json!({"n": 9}), "default").run_at(year_one))
+            .await
+            .unwrap()
+            .id;
+        // Stored as "now": its run time is its creation time, not year 1.
+        let job = store.job_get(past, Scope::All).await.unwrap();
+        assert_eq!(
+            job.run_at, job.created_at,
+            "the past runAt was stored as is"
+        );
+        // The three older jobs of the same priority are claimed before it.
+        let now = jiff::Timestamp::now();
+        let claimed = store
+            .job_claim_many(warden_store::ClaimParams {
+                queue: warden_core::QueueName::parse("default").unwrap(),
+                worker: "test".into(),
+                limit: 3,
+                now,
+                lease_until: now + jiff::SignedDuration::from_secs(30),
+                lease_token: uuid::Uuid::new_v4(),
+                owner_limits: false,
+            })
+            .await
+            .unwrap();
+        let mut got: Vec<_> = claimed.iter().map(|j| j.id).collect();
+        got.sort();
+        let mut want = older.clone();
+        want.sort();
+        assert_eq!(got, want, "the job with a past runAt jumped the queue");
     }
 );

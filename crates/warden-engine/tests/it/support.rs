@@ -63,3 +63,22 @@ pub(crate) fn ticked_by_hand<S: Store>(
     .unwrap();
     (scheduler, config)
 }
+
+/// A scheduler on `db`'s store with the `record` handler (its receiver is dropped: the
+/// engine is not started) and the system clock.
+pub(crate) fn recording_scheduler(
+    db: &warden_testkit::TestDb,
+) -> (
+    Arc<warden_store::AnyStore>,
+    warden_engine::Scheduler<warden_store::AnyStore>,
+) {
+    let store = Arc::new(db.store().clone());
+    let scheduler = warden_engine::Engine::scheduler(
+        store.clone(),
+        recording_registry().0,
+        fast_config(),
+        Arc::new(warden_core::SystemClock),
+    )
+    .unwrap();
+    (store, scheduler)
+}

@@ -2,9 +2,14 @@
 -- already at their limit are skipped (so they hold nobody up), and of a limited owner
 -- at most its remaining room is taken, in claim order. The plain claim
 -- (job_claim_many.sql) is used while no principal has a limit.
+-- Runs in a transaction holding the locks of the limited owners in $7 (lock keys, see
+-- job_claim_limited_owners.sql): room is counted under them, and a limited owner whose
+-- lock is not held is left for the next claim, since its room could be counted twice.
 WITH room AS (
     SELECT p.id AS owner,
-           p.max_concurrent - (SELECT count(*) FROM jobs r WHERE r.owner = p.id AND r.state = 'running') AS room
+           CASE WHEN hashtextextended(p.id, 8) = ANY($7::bigint[])
+                THEN p.max_concurrent - (SELECT count(*) FROM jobs r WHERE r.owner = p.id AND r.state = 'running')
+                ELSE 0 END AS room
     FROM principals p
     WHERE p.max_concurrent IS NOT NULL
 ), candidates AS (

@@ -98,6 +98,37 @@ impl PgStore {
         }
     }
 
+    /// The claim under owner limits (`maxConcurrent`). Counting an owner's running jobs
+    /// in a snapshot is not enough: two claims (two queues, two processes) would each see
+    /// the same room. So it runs in a transaction that first takes, in one global order,
+    /// the advisory lock of each limited owner it may claim for; a concurrent claim for
+    /// the same owner waits for the commit, and its statement (READ COMMITTED: a fresh
+    /// snapshot) then counts the jobs just claimed. Claims for other owners, and the
+    /// unlimited claim, do not wait.
+    async fn claim_limited(&self, p: ClaimParams) -> Result<Vec<ClaimedJob>> {
+        let mut tx = self.pool.begin().await?;
+        let keys: Vec<i64> = sqlx::query_scalar(include_str!("job_claim_limited_owners.sql"))
+            .bind(p.queue.as_str())
+            .bind(i64::from(p.limit))
+            .bind(micros(p.now))
+            .fetch_all(&mut *tx)
+            .await?;
+        if !keys.is_empty() {
+            sqlx::query(include_str!("job_claim_lock_owners.sql"))
+                .bind(&keys)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let rows = bind_claim(sqlx::query(include_str!("job_claim_limited.sql")), &p)
+            .bind(&keys)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| claimed_from_row(r, p.lease_token))
+            .collect()
+    }
+
     /// Runs a scoped `UPDATE … WHERE id = ANY($1) … RETURNING id` on jobs with its audit
     /// records, in one transaction.
     async fn update_jobs(
@@ -314,18 +345,11 @@ impl Store for PgStore {
     }
 
     async fn job_claim_many(&self, p: ClaimParams) -> Result<Vec<ClaimedJob>> {
-        let sql = if p.owner_limits {
-            include_str!("job_claim_limited.sql")
-        } else {
-            include_str!("job_claim_many.sql")
-        };
-        let rows = sqlx::query(sql)
-            .bind(p.queue.as_str())
-            .bind(i64::from(p.limit))
-            .bind(micros(p.now))
-            .bind(&p.worker)
-            .bind(p.lease_token)
-            .bind(micros(p.lease_until))
+        if p.owner_limits {
+            return self.claim_limited(p).await;
+        }
+        // The hot path: one statement, no transaction, no lock.
+        let rows = bind_claim(sqlx::query(include_str!("job_claim_many.sql")), &p)
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
@@ -771,6 +795,44 @@ impl LedgerTx for PgLedger {
             .await
             .map(drop)
     }
+
+    async fn active_count(&mut self, quota: &ActiveQuota) -> Result<i64> {
+        // The owner's quota lock (taken again within one transaction is a no-op wait):
+        // an insert of the owner's on another connection cannot slip past the count.
+        lock_quota(&mut self.0, Some(quota)).await?;
+        Ok(
+            sqlx::query_scalar(include_str!("principal_active_count.sql"))
+                .bind(&quota.owner)
+                .fetch_one(&mut *self.0)
+                .await?,
+        )
+    }
+
+    async fn set_blocked(&mut self, id: ScheduleId, reason: Option<&str>) -> Result<bool> {
+        let changed = sqlx::query(include_str!("schedule_set_blocked.sql"))
+            .bind(id.as_uuid())
+            .bind(reason)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(changed.rows_affected() == 1)
+    }
+
+    async fn insert_audit(&mut self, record: &AuditRecord) -> Result<()> {
+        access::audit_insert(&mut self.0, std::slice::from_ref(record)).await
+    }
+}
+
+/// Binds a claim's six parameters ($1 to $6), in the order of both claim statements.
+fn bind_claim<'q>(
+    q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    p: &'q ClaimParams,
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    q.bind(p.queue.as_str())
+        .bind(i64::from(p.limit))
+        .bind(micros(p.now))
+        .bind(&p.worker)
+        .bind(p.lease_token)
+        .bind(micros(p.lease_until))
 }
 
 /// Binds a schedule's 20 columns in the order of `schedule_insert.sql`.

@@ -1,2 +1,2 @@
-SELECT id, name, owner, cron, timezone, dst_gap, dst_fold, job_kind, job_queue, job_priority, job_payload, job_max_attempts, job_timeout_ms, paused, overlap, missed, catch_up_ms, next_fire_at, created_at, updated_at
+SELECT id, name, owner, cron, timezone, dst_gap, dst_fold, job_kind, job_queue, job_priority, job_payload, job_max_attempts, job_timeout_ms, paused, overlap, missed, catch_up_ms, next_fire_at, created_at, updated_at, blocked
 FROM schedules WHERE id = $1 AND ($2::text IS NULL OR owner = $2)

@@ -359,7 +359,9 @@ impl Store for SqliteStore {
 
     async fn occurrence_record_many(&self, batch: OccurrenceBatch) -> Result<Vec<Occurrence>> {
         written!(
-            self.writer.call(Write::RecordOccurrences(batch)).await,
+            self.writer
+                .call(Write::RecordOccurrences(Box::new(batch)))
+                .await,
             Occurrences
         )
     }

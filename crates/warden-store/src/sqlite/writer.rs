@@ -47,7 +47,7 @@ pub(super) enum Write {
     ScheduleUpdate(Box<Schedule>, Scope),
     SchedulePaused(ScheduleId, Scope, bool, jiff::Timestamp),
     ScheduleDelete(ScheduleId, Scope),
-    RecordOccurrences(OccurrenceBatch),
+    RecordOccurrences(Box<OccurrenceBatch>),
     /// Principals, keys, audit records.
     Access(AccessWrite),
     /// Cron-run history, named locks, scheduler state.
@@ -266,7 +266,7 @@ fn perform(conn: &Connection, write: Write) -> Result<Written> {
             written
         }
         Write::RecordOccurrences(batch) => {
-            Written::Occurrences(writes::record_occurrences(conn, batch)?)
+            Written::Occurrences(writes::record_occurrences(conn, *batch)?)
         }
     })
 }

@@ -402,4 +402,21 @@ impl LedgerTx for SqliteLedger<'_> {
     async fn insert_job(&mut self, job: &NewJob) -> Result<()> {
         insert_jobs(self.0, std::slice::from_ref(job)).map(drop)
     }
+
+    async fn active_count(&mut self, quota: &ActiveQuota) -> Result<i64> {
+        // One writer: no other write interleaves, so no lock is needed.
+        Ok(self
+            .0
+            .prepare_cached(include_str!("principal_active_count.sql"))?
+            .query_row([&quota.owner], |r| r.get(0))?)
+    }
+
+    async fn set_blocked(&mut self, id: ScheduleId, reason: Option<&str>) -> Result<bool> {
+        let params = params![id.to_string(), reason];
+        Ok(execute(self.0, include_str!("schedule_set_blocked.sql"), params)? == 1)
+    }
+
+    async fn insert_audit(&mut self, record: &AuditRecord) -> Result<()> {
+        super::access::audit_insert(self.0, std::slice::from_ref(record))
+    }
 }

@@ -35,6 +35,14 @@ fn batch(
         overlap,
         now: at(from),
         items,
+        forbidden: None,
+        quota: None,
+        blocked_audit: warden_store::AuditContext::default().record(
+            at(from),
+            "schedule.blocked",
+            Some(s.id.to_string()),
+            "denied",
+        ),
     }
 }
 

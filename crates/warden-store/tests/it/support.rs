@@ -71,6 +71,7 @@ pub(crate) fn schedule(name: &str, expr: &str) -> Schedule {
         catch_up: CatchUpWindow::new(Duration::from_secs(600)).unwrap(),
         created_at: t0(),
         updated_at: t0(),
+        blocked: None,
     }
 }
 

@@ -270,3 +270,143 @@ fn jobs_file_calls_are_made_with_their_secrets_which_are_stored_and_logged_nowhe
         }
     }
 }
+
+/// A jobs file with one call, `nightly`, that fires at 03:00 only.
+fn nightly_yaml(port: u16) -> String {
+    format!(
+        "jobs:\n  - name: nightly\n    schedule: \"0 3 * * *\"\n    url: \"http://127.0.0.1:{port}/nightly\"\n    method: POST\n    headers:\n      Authorization: \"Bearer ${{PING_TOKEN}}\"\n    retries: 0\n"
+    )
+}
+
+/// Creates a stored key with `role` in `data` (before the server starts).
+fn stored_key(data: &std::path::Path, role: &str) -> String {
+    let out = crate::support::run(&[
+        "keys",
+        "create",
+        "--name",
+        role,
+        "--role",
+        role,
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    made["key"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn no_api_path_creates_a_jobs_file_call_and_an_admin_runs_one_through_its_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, requests) = echo_server();
+    let jobs = dir.path().join("jobs.yaml");
+    std::fs::write(&jobs, nightly_yaml(port)).unwrap();
+    let data = dir.path().join("data");
+    let scheduler_key = stored_key(&data, "scheduler");
+    let server = Server::start_with_env(
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--jobs",
+            jobs.to_str().unwrap(),
+            "--egress-allow",
+            "127.0.0.1/32",
+        ],
+        &[
+            ("PING_TOKEN", "tok-0123456789abcdef"),
+            ("JOB_SCHEDULER_API_KEY", ADMIN_KEY),
+        ],
+    );
+    let schedule = schedule_id(&server, "nightly");
+    let scheduler = format!("Bearer {scheduler_key}");
+    let as_scheduler = [("Authorization", scheduler.as_str())];
+    let as_admin = [("x-job-api-key", ADMIN_KEY)];
+    let call = |job: &str| serde_json::json!({"job": job});
+    let attempts = [
+        (
+            "/api/v1/jobs",
+            serde_json::json!({"jobType": "warden.http", "data": call("nightly"), "queueName": "default"}),
+        ),
+        (
+            "/api/v1/jobs",
+            serde_json::json!({"jobType": "warden.http", "data": call("no-such-job"), "queueName": "default"}),
+        ),
+        (
+            "/api/v1/jobs/batch",
+            serde_json::json!({"jobs": [{"jobType": "warden.http", "data": call("nightly")}]}),
+        ),
+        (
+            "/api/jobs/schedule",
+            serde_json::json!({"type": "immediate", "jobType": "warden.http", "data": call("nightly"), "queueName": "default"}),
+        ),
+        (
+            "/api/jobs/schedule",
+            serde_json::json!({"type": "cron", "cron": "* * * * * *", "jobType": "warden.http", "data": call("nightly")}),
+        ),
+        (
+            "/api/v1/schedules",
+            serde_json::json!({"name": "mine", "cron": "* * * * * *", "jobType": "warden.http", "data": call("nightly")}),
+        ),
+    ];
+    for who in [&as_scheduler, &as_admin] {
+        for (path, body) in &attempts {
+            let (status, answer) = server.request("POST", path, who, Some(body));
+            assert_eq!(status, 403, "{path} {body}: {answer}");
+            let message = answer["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("internal") && !message.contains("nightly"),
+                "{path}: {answer}"
+            );
+        }
+        // Replacing a jobs-file schedule with a call of the caller's choosing is refused too.
+        let (status, answer) = server.request(
+            "PUT",
+            &format!("/api/v1/schedules/{schedule}"),
+            who,
+            Some(&serde_json::json!({"name": "nightly", "cron": "* * * * * *", "jobType": "warden.http", "data": call("nightly")})),
+        );
+        assert!(status == 403 || status == 404, "{status}: {answer}");
+    }
+    // Nothing went out.
+    assert!(
+        requests.recv_timeout(Duration::from_millis(500)).is_err(),
+        "a refused request made the call"
+    );
+
+    // The scheduler does not reach the jobs file's schedule; the admin triggers it, audited.
+    let trigger = format!("/api/v1/schedules/{schedule}/trigger");
+    let (status, _) = server.request("POST", &trigger, &as_scheduler, None);
+    assert_eq!(status, 404);
+    let (status, answer) = server.request("POST", &trigger, &as_admin, None);
+    assert_eq!(status, 201, "{answer}");
+    let job = answer["data"]["jobId"].as_str().unwrap().to_owned();
+    wait_for(&requests, "the triggered call", |h| {
+        h.starts_with("POST /nightly")
+    });
+    let events = wait_api(&server, "/api/v1/audit?action=schedule.trigger");
+    assert_eq!(events[0]["principal"], "admin", "{}", events[0]);
+    assert_eq!(events[0]["target"], job.as_str(), "{}", events[0]);
+    assert_eq!(
+        events[0]["detail"],
+        format!("schedule {schedule}").as_str(),
+        "{}",
+        events[0]
+    );
+
+    // Its job cannot be run again by a retry: that too would create the call.
+    let runs = wait_api(&server, &format!("/api/v1/runs?schedule={schedule}"));
+    assert_eq!(runs[0]["outcome"], "dead", "{}", runs[0]);
+    let (status, answer) = server.request(
+        "POST",
+        &format!("/api/v1/jobs/{job}/retry"),
+        &as_admin,
+        None,
+    );
+    assert_eq!(status, 403, "{answer}");
+    server.terminate();
+}
