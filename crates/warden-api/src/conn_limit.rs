@@ -324,10 +324,18 @@ impl LimitedListener {
         }
     }
 
-    /// Waits until every connection accepted so far has closed.
-    pub async fn closed(&self) {
-        let all = u32::try_from(self.limits.max_connections.max(1)).unwrap_or(u32::MAX);
-        let _all = self.total.acquire_many(all).await;
+    /// Stops listening (new clients are refused, not left waiting in the backlog), then
+    /// waits until every connection accepted so far has closed.
+    pub async fn close(self) {
+        let Self {
+            inner,
+            total,
+            limits,
+            ..
+        } = self;
+        drop(inner);
+        let all = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
+        let _all = total.acquire_many(all).await;
     }
 }
 

@@ -169,7 +169,7 @@ fn summary(window: &Window) -> Option<Refused> {
     let last = window.last.clone()?;
     let first = window.first_counted_at?;
     let what = format!(
-        "{} more refusals from this address (IPv6: its /64) between {first} and {}, counted rather than recorded one by one",
+        "refusals counted, not recorded one by one: {} from this address (IPv6: its /64) between {first} and {}",
         window.counted,
         at_of(&last)
     );
@@ -266,5 +266,95 @@ async fn write<S: Store>(state: &AppState<S>, refused: Refused) -> i64 {
             0
         }
         Refused::Cron(record) => crate::cron_run::insert_record(state, record).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(ip: &str) -> (Option<IpAddr>, Refused) {
+        let record = AuditRecord {
+            at: Timestamp::now(),
+            action: "auth.failure".into(),
+            outcome: "unauthenticated".into(),
+            client_ip: Some(ip.into()),
+            detail: Some("unknown key".into()),
+            ..AuditRecord::default()
+        };
+        (ip.parse().ok(), Refused::Audit(record))
+    }
+
+    fn verdict(log: &RefusalLog, ip: &str) -> Verdict {
+        let (ip, refused) = refusal(ip);
+        let (verdict, ended) = log.admit(Channel::Audit, ip, &refused);
+        assert!(ended.is_none());
+        verdict
+    }
+
+    #[test]
+    fn each_address_records_its_first_refusals_and_counts_the_rest_within_the_tracked_ones() {
+        let log = RefusalLog::new(RefusalLimits {
+            window: Duration::from_secs(3600),
+            recorded_per_window: 1,
+            max_addresses: 2,
+        });
+        assert!(matches!(verdict(&log, "203.0.113.7"), Verdict::Record));
+        // The first counted one schedules the summary; later ones only count.
+        assert!(matches!(
+            verdict(&log, "203.0.113.7"),
+            Verdict::Counted(Some(_))
+        ));
+        assert!(matches!(
+            verdict(&log, "203.0.113.7"),
+            Verdict::Counted(None)
+        ));
+        // An IPv6 /64 is one address.
+        assert!(matches!(verdict(&log, "2001:db8:1:2::1"), Verdict::Record));
+        assert!(matches!(
+            verdict(&log, "2001:db8:1:2::ffff"),
+            Verdict::Counted(Some(_))
+        ));
+        // Two addresses are tracked: further ones share one window.
+        assert!(matches!(verdict(&log, "198.51.100.1"), Verdict::Record));
+        assert!(matches!(
+            verdict(&log, "198.51.100.2"),
+            Verdict::Counted(Some(_))
+        ));
+        assert_eq!(log.windows.lock().unwrap().len(), 3);
+        // Nothing is written before a window ends.
+        assert!(
+            log.take_ended((Channel::Audit, "203.0.113.7".parse().ok()))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn an_ended_window_becomes_one_summary_of_its_counted_refusals() {
+        let log = RefusalLog::new(RefusalLimits {
+            window: Duration::ZERO,
+            recorded_per_window: 0,
+            max_addresses: 10,
+        });
+        let (ip, refused) = refusal("203.0.113.7");
+        let (Verdict::Counted(Some((_, key))), None) = log.admit(Channel::Audit, ip, &refused)
+        else {
+            panic!("the refusal was not counted");
+        };
+        let Some(Refused::Audit(summary)) = log.take_ended(key) else {
+            panic!("no summary");
+        };
+        assert_eq!(summary.action, "auth.failure.repeated");
+        assert_eq!(summary.client_ip.as_deref(), Some("203.0.113.7"));
+        let detail = summary.detail.unwrap();
+        assert!(
+            detail.starts_with("refusals counted, not recorded one by one: 1 from"),
+            "{detail}"
+        );
+        assert!(
+            detail.ends_with("the last one's reason: unknown key"),
+            "{detail}"
+        );
+        assert!(log.take_ended(key).is_none(), "written twice");
     }
 }

@@ -51,7 +51,7 @@ pub async fn serve(
     drop(stopping);
     // Each connection sees the change, finishes its request in flight, and closes.
     stop.send_replace(());
-    listener.closed().await;
+    listener.close().await;
     Ok(())
 }
 

@@ -214,7 +214,8 @@ pub(crate) struct CronArgs {
 #[derive(Debug, Clone, Args)]
 pub(crate) struct MetricsArgs {
     /// Serve `/metrics` without a token on this separate address (e.g. 127.0.0.1:9464, or
-    /// an address only the monitoring network reaches).
+    /// an address only the monitoring network reaches), under the main address's
+    /// connection, timeout and rate limits.
     #[arg(long, env = "WARDEN_METRICS_LISTEN", value_name = "ADDR")]
     pub(crate) metrics_listen: Option<SocketAddr>,
 }

@@ -27,7 +27,8 @@ fn limits() -> HttpLimits {
 fn counted(detail: Option<&str>) -> u64 {
     let detail = detail.unwrap_or_default();
     detail
-        .split_once(" more refusals from this address")
+        .strip_prefix("refusals counted, not recorded one by one: ")
+        .and_then(|rest| rest.split_once(" from this address"))
         .and_then(|(n, _)| n.parse().ok())
         .unwrap_or_else(|| panic!("not a summary: {detail:?}"))
 }
