@@ -47,6 +47,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0006_cron_runs.sql"),
         include_str!("../migrations/postgres/0006_cron_runs.sql"),
     ),
+    (
+        8,
+        "request_ids_secret_check",
+        include_str!("../migrations/sqlite/0008_request_ids_secret_check.sql"),
+        include_str!("../migrations/postgres/0008_request_ids_secret_check.sql"),
+    ),
 ];
 
 #[derive(Clone, Copy)]

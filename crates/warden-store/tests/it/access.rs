@@ -37,6 +37,7 @@ fn audit(action: &str, target: &str) -> AuditRecord {
         client_ip: Some("127.0.0.1".into()),
         user_agent: Some("test".into()),
         request_id: Some("req-1".into()),
+        client_request_id: Some("client-1".into()),
         detail: None,
     }
 }

@@ -5,7 +5,8 @@ use warden_core::Scope;
 
 use warden_core::{JobId, OccurrenceOutcome, OverlapPolicy, Plan};
 use warden_store::{
-    JobFilter, NewJob, OccurrenceBatch, OccurrenceItem, Page, Schedule, Store, StoreError,
+    JobFilter, NewJob, OccurrenceBatch, OccurrenceItem, OccurrencePage, Page, Schedule, Store,
+    StoreError,
 };
 use warden_testkit::backend_tests;
 
@@ -210,7 +211,7 @@ backend_tests!(
             .await;
         assert!(repeat.unwrap().is_empty());
         let ledger = store
-            .occurrence_list(s.id, Scope::All, Page::default())
+            .occurrence_list(s.id, Scope::All, OccurrencePage::default())
             .await
             .unwrap();
         assert_eq!(
@@ -345,7 +346,7 @@ backend_tests!(
         assert_eq!(winners, 1);
         assert_eq!(
             store
-                .occurrence_list(s.id, Scope::All, Page::default())
+                .occurrence_list(s.id, Scope::All, OccurrencePage::default())
                 .await
                 .unwrap()
                 .len(),

@@ -5,5 +5,6 @@ mod check;
 mod cli;
 mod cron;
 mod http_jobs;
+mod secret;
 mod serve;
 mod support;
