@@ -299,3 +299,21 @@ backend_tests!(
         );
     }
 );
+
+backend_tests!(
+    the_first_secret_check_value_is_kept,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let first = store
+            .secret_check_ensure("aa".repeat(32), t0())
+            .await
+            .unwrap();
+        assert_eq!(first, "aa".repeat(32));
+        // Another process's value does not replace it: it is told the stored one.
+        let later = store
+            .secret_check_ensure("bb".repeat(32), at(1))
+            .await
+            .unwrap();
+        assert_eq!(later, "aa".repeat(32));
+    }
+);

@@ -224,6 +224,23 @@ backend_tests!(
                 (at(120), OccurrenceOutcome::Ran)
             ]
         );
+        // Paging: one at a time, after the last one seen.
+        let page = |after| OccurrencePage { limit: 1, after };
+        let first = store
+            .occurrence_list(s.id, Scope::All, page(None))
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 1);
+        let second = store
+            .occurrence_list(s.id, Scope::All, page(Some(first[0].scheduled_at)))
+            .await
+            .unwrap();
+        assert_eq!(second[0].scheduled_at, at(120));
+        let none = store
+            .occurrence_list(s.id, Scope::All, page(Some(at(120))))
+            .await
+            .unwrap();
+        assert!(none.is_empty());
         let jobs = store
             .job_list(JobFilter {
                 scope: Scope::All,
