@@ -21,9 +21,9 @@
 //! When a credential cannot be checked (the database or the identity provider is
 //! unreachable) the answer is 503: fail closed, never open.
 //!
-//! The environment keys' principals (`admin`, `service`) obey `disabled` like any other;
-//! an OIDC subject may not take a reserved principal id (`admin`, `service`, `cli`,
-//! `system`, `config`).
+//! The environment keys' principals (`admin`, `service`) obey `disabled` like any other.
+//! An OIDC token's principal is `oidc:ISSUER#SUBJECT` ([`PrincipalId::oidc`]), a form no
+//! key principal can take, so identities from different issuers never meet.
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -49,7 +49,7 @@ use crate::{
     metrics::AuthFailure,
     ratelimit::{ClientIp, Limiters},
     refusals::{self, RefusalLog},
-    request_id::current_request_id,
+    request_id::{current_client_request_id, current_request_id},
 };
 
 /// What the server accepts as credentials.
@@ -92,6 +92,7 @@ impl Caller {
             client_ip: self.client_ip.clone(),
             user_agent: self.user_agent.clone(),
             request_id: Some(current_request_id()),
+            client_request_id: current_client_request_id(),
         }
     }
 
@@ -195,9 +196,6 @@ impl Refusal {
         }
     }
 }
-
-/// Principal ids of warden's own credentials, which no OIDC subject may take.
-const RESERVED_PRINCIPALS: [&str; 5] = ["admin", "service", "cli", "system", "config"];
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
@@ -311,11 +309,10 @@ async fn authenticate<S: Store>(
             _ => Refusal::Invalid("bearer token refused"),
         })?;
         let role = oidc_role(&token.roles).ok_or(Refusal::NoRole)?;
-        let id = PrincipalId::parse(&token.subject)
+        // Named by issuer and subject, apart from every key principal: `sub=alice`
+        // never reaches the jobs of the key principal `alice`.
+        let id = PrincipalId::oidc(&token.issuer, &token.subject)
             .map_err(|_| Refusal::Invalid("token subject is not a valid principal id"))?;
-        if RESERVED_PRINCIPALS.contains(&id.as_str()) {
-            return Err(Refusal::Invalid("token subject is a reserved principal id"));
-        }
         let limits = match state.store.principal_get(id.as_str()).await {
             Ok(p) if p.disabled => {
                 return Err(Refusal::known(Unusable::Disabled, id.as_str(), None));
@@ -373,8 +370,10 @@ async fn stored_key<S: Store>(
             }
         });
     }
-    let id = PrincipalId::parse(&found.key.principal_id)
-        .map_err(|_| Refusal::Invalid("stored principal id is invalid"))?;
+    // A key made for an `oidc:` principal (before such ids were refused) would act as a
+    // token holder: fail closed.
+    let id = PrincipalId::parse_for_key(&found.key.principal_id)
+        .map_err(|_| Refusal::Invalid("stored principal id is invalid for a key"))?;
     let principal = Principal {
         id,
         role: found.key.role,
@@ -418,6 +417,7 @@ pub(crate) async fn require_caller<S: Store>(
                 client_ip,
                 user_agent,
                 request_id: Some(current_request_id()),
+                client_request_id: current_client_request_id(),
                 detail: Some(refusal.reason().into()),
             };
             // The first refusals of an address in a window in full, the rest counted.

@@ -318,6 +318,25 @@ pub fn openapi_document<S: Store>() -> utoipa::openapi::OpenApi {
     openapi::document(&routes_table::<S>())
 }
 
+/// axum's method router adds `Allow` to whatever answers a method a route does not take,
+/// the authentication's 401 included: a 401 must not tell a stranger which methods exist.
+async fn hide_allow_from_strangers(
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    if response.status() == StatusCode::UNAUTHORIZED {
+        response.headers_mut().remove(axum::http::header::ALLOW);
+    }
+    response
+}
+
+async fn method_not_allowed() -> error::ApiError {
+    error::ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not answer this method; see the README or /api/v1/openapi.json",
+    )
+}
+
 /// Builds the router: public routes as they are, every other route behind the
 /// authentication layer; request ids, the per-IP rate limit, the body limit and the
 /// timeout on all.
@@ -340,10 +359,15 @@ pub fn router_with<S: Store>(state: AppState<S>, limits: HttpLimits, extra: Rout
             private = private.route(path, handler);
         }
     }
-    let private = private.route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        auth::require_caller::<S>,
-    ));
+    // `layer`, not `route_layer`: the authentication also covers the methods a private
+    // route does not answer, so a stranger gets 401 whatever the method, never a 405 with
+    // `Allow` that tells which routes exist (callers with credentials still get the 405).
+    let private = private
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_caller::<S>,
+        ));
     let app = public
         .merge(private)
         .with_state(state)
@@ -355,15 +379,13 @@ pub fn router_with<S: Store>(state: AppState<S>, limits: HttpLimits, extra: Rout
                 "no such route; see the README for the API",
             )
         })
-        .method_not_allowed_fallback(|| async {
-            error::ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this route does not answer this method; see the README or /api/v1/openapi.json",
-            )
-        })
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::Extension(doc));
-    with_limits(app, &limits)
+    // Outside the routing: a layer of `app` would sit inside each route's method router,
+    // which adds `Allow` after it.
+    Router::new()
+        .fallback_service(with_limits(app, &limits))
+        .layer(middleware::map_response(hide_allow_from_strangers))
 }
 
 /// `router`'s request-level protections on any router: request ids, the per-IP rate

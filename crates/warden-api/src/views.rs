@@ -63,6 +63,110 @@ pub fn redact(value: Value) -> Value {
     }
 }
 
+/// Replaces, in free text, the value that follows a sensitive-looking name and a `:` or
+/// `=`: `"access_token": "x"`, `password=x`, `Authorization: Bearer x`. Run errors and
+/// the body excerpts of HTTP jobs are text (often a truncated JSON body that no longer
+/// parses), so [`redact`] alone would miss them.
+pub fn redact_text(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if !is_name_byte(bytes[i]) || (i > 0 && is_name_byte(bytes[i - 1])) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && is_name_byte(bytes[i]) {
+            i += 1;
+        }
+        if !is_sensitive(&text[start..i]) {
+            continue;
+        }
+        if let Some((from, to)) = value_after_name(bytes, i) {
+            out.push_str(&text[copied..from]);
+            out.push_str("[REDACTED]");
+            copied = to;
+            i = to;
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// The byte range of the value after a name ending at `i`: an optional closing quote,
+/// `:` or `=`, then a quoted string (escapes honoured) or a bare word (with the word after
+/// `Bearer`/`Basic`). `None` when no separator follows (the name was just a word).
+fn value_after_name(bytes: &[u8], mut i: usize) -> Option<(usize, usize)> {
+    let skip_spaces = |mut i: usize| {
+        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t') {
+            i += 1;
+        }
+        i
+    };
+    if i < bytes.len() && matches!(bytes[i], b'"' | b'\'') {
+        i += 1;
+    }
+    i = skip_spaces(i);
+    if i >= bytes.len() || !matches!(bytes[i], b':' | b'=') {
+        return None;
+    }
+    i = skip_spaces(i + 1);
+    if i < bytes.len() && matches!(bytes[i], b'"' | b'\'') {
+        let quote = bytes[i];
+        let from = i + 1;
+        let mut j = from;
+        while j < bytes.len() && bytes[j] != quote {
+            j += if bytes[j] == b'\\' { 2 } else { 1 };
+        }
+        return Some((from, j.min(bytes.len())));
+    }
+    let word_end = |mut j: usize| {
+        while j < bytes.len() && !b",;&}] \t\r\n\"'".contains(&bytes[j]) {
+            j += 1;
+        }
+        j
+    };
+    let mut end = word_end(i);
+    let word = &bytes[i..end];
+    if word.eq_ignore_ascii_case(b"bearer") || word.eq_ignore_ascii_case(b"basic") {
+        end = word_end(skip_spaces(end));
+    }
+    (end > i).then_some((i, end))
+}
+
+/// A run's output as shown to a role that sees payloads redacted: sensitive keys, and
+/// sensitive `name: value` pairs inside its strings (the body excerpt).
+fn redact_output(value: Value) -> Value {
+    fn strings(value: Value) -> Value {
+        match value {
+            Value::String(s) => Value::String(redact_text(&s)),
+            Value::Array(items) => Value::Array(items.into_iter().map(strings).collect()),
+            Value::Object(map) => {
+                Value::Object(map.into_iter().map(|(k, v)| (k, strings(v))).collect())
+            }
+            other => other,
+        }
+    }
+    strings(redact(value))
+}
+
+/// An error message as shown to a role that may (`redacted`) see payloads redacted.
+fn error_text(error: Option<&str>, redacted: bool) -> Option<String> {
+    error.map(|e| {
+        if redacted {
+            redact_text(e)
+        } else {
+            e.to_owned()
+        }
+    })
+}
+
 fn data(payload: Value, redacted: bool) -> Value {
     if redacted { redact(payload) } else { payload }
 }
@@ -171,11 +275,12 @@ pub(crate) fn any_value_schema() -> Object {
         .build()
 }
 
-/// A job.
+/// A job as lists show it: everything but its payload, which only
+/// `GET /api/v1/jobs/{id}` shows (a page of large payloads would amplify memory).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(as = Job)]
-pub struct JobView {
+#[schema(as = JobSummary)]
+pub struct JobSummaryView {
     pub id: Uuid,
     pub job_type: String,
     pub queue_name: String,
@@ -183,10 +288,6 @@ pub struct JobView {
     pub priority: &'static str,
     #[schema(schema_with = job_state_schema)]
     pub state: &'static str,
-    /// The payload; for roles that see payloads redacted, sensitive-looking keys at any
-    /// depth read `[REDACTED]`.
-    #[schema(schema_with = any_value_schema)]
-    pub data: Value,
     /// Attempts started so far.
     pub attempt: i32,
     pub max_attempts: i32,
@@ -200,18 +301,18 @@ pub struct JobView {
     pub created_at: Timestamp,
     pub attempted_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
+    /// For roles that see payloads redacted, with sensitive `name: value` pairs redacted.
     pub last_error: Option<String>,
 }
 
-impl JobView {
-    pub fn new(j: &Job, redacted: bool) -> Self {
+impl JobSummaryView {
+    pub fn new<P>(j: &Job<P>, redacted: bool) -> Self {
         Self {
             id: j.id.as_uuid(),
             job_type: j.kind.as_str().to_owned(),
             queue_name: j.queue.as_str().to_owned(),
             priority: j.priority.as_str(),
             state: j.state.as_str(),
-            data: data(j.payload.to_json(), redacted),
             attempt: j.attempt,
             max_attempts: j.max_attempts,
             run_at: j.run_at,
@@ -222,7 +323,28 @@ impl JobView {
             created_at: j.created_at,
             attempted_at: j.attempted_at,
             finished_at: j.finished_at,
-            last_error: j.last_error.clone(),
+            last_error: error_text(j.last_error.as_deref(), redacted),
+        }
+    }
+}
+
+/// A job, with its payload.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Job)]
+pub struct JobView {
+    #[serde(flatten)]
+    pub job: JobSummaryView,
+    /// The payload; for roles that see payloads redacted, sensitive-looking keys at any
+    /// depth read `[REDACTED]`.
+    #[schema(schema_with = any_value_schema)]
+    pub data: Value,
+}
+
+impl JobView {
+    pub fn new(j: &Job, redacted: bool) -> Self {
+        Self {
+            job: JobSummaryView::new(j, redacted),
+            data: data(j.payload.to_json(), redacted),
         }
     }
 }
@@ -241,11 +363,12 @@ pub struct DstView {
     pub fold: &'static str,
 }
 
-/// A cron schedule and the job it enqueues.
+/// A cron schedule and the job it enqueues, as lists show it: everything but the job's
+/// payload, which only the single-schedule routes show.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(as = Schedule)]
-pub struct ScheduleView {
+#[schema(as = ScheduleSummary)]
+pub struct ScheduleSummaryView {
     pub id: Uuid,
     pub name: String,
     pub owner: String,
@@ -257,8 +380,6 @@ pub struct ScheduleView {
     pub queue_name: String,
     #[schema(schema_with = priority_schema)]
     pub priority: &'static str,
-    #[schema(schema_with = any_value_schema)]
-    pub data: Value,
     pub max_attempts: i32,
     pub timeout_ms: u64,
     pub paused: bool,
@@ -276,8 +397,8 @@ pub struct ScheduleView {
     pub blocked: Option<String>,
 }
 
-impl ScheduleView {
-    pub fn new(s: &Schedule, redacted: bool) -> Self {
+impl ScheduleSummaryView {
+    pub fn new<P>(s: &Schedule<P>) -> Self {
         let t = &s.template;
         let dst = s.cron.dst();
         Self {
@@ -293,7 +414,6 @@ impl ScheduleView {
             job_type: t.kind.as_str().to_owned(),
             queue_name: t.queue.as_str().to_owned(),
             priority: t.priority.as_str(),
-            data: data(t.payload.to_json(), redacted),
             max_attempts: t.max_attempts.get(),
             timeout_ms: millis(t.timeout.as_duration()),
             paused: s.paused,
@@ -308,11 +428,32 @@ impl ScheduleView {
     }
 }
 
-/// One attempt of a job.
+/// A cron schedule and the job it enqueues, with the job's payload.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Schedule)]
+pub struct ScheduleView {
+    #[serde(flatten)]
+    pub schedule: ScheduleSummaryView,
+    /// The job's payload, redacted as a job's is.
+    #[schema(schema_with = any_value_schema)]
+    pub data: Value,
+}
+
+impl ScheduleView {
+    pub fn new(s: &Schedule, redacted: bool) -> Self {
+        Self {
+            schedule: ScheduleSummaryView::new(s),
+            data: data(s.template.payload.to_json(), redacted),
+        }
+    }
+}
+
+/// One attempt of a job, as lists show it: without the handler's report, which only
+/// `GET /api/v1/runs/{id}` shows.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(as = Run)]
-pub struct RunView {
+#[schema(as = RunSummary)]
+pub struct RunSummaryView {
     /// The run's id (increasing in the order runs were recorded).
     pub id: i64,
     pub job_id: Uuid,
@@ -323,15 +464,14 @@ pub struct RunView {
     pub duration_ms: i64,
     /// `succeeded`, `retry`, `dead`, `cancelled`, or `lost` (the lease expired).
     pub outcome: String,
+    /// For roles that see payloads redacted, with sensitive `name: value` pairs redacted.
     pub error: Option<String>,
-    /// What the handler reported about this attempt; for a `warden.http` job the redacted
-    /// call record (method, URL, status, headers of interest, duration, body excerpt of at
-    /// most 4 KiB). `null` when the handler reported nothing.
-    pub output: Option<serde_json::Value>,
 }
 
-impl RunView {
-    pub fn new(r: &Run) -> Self {
+impl RunSummaryView {
+    /// `redacted`: the caller's role sees payloads redacted, so the error is too (an HTTP
+    /// job's error can quote a response body holding `access_token` or `password`).
+    pub fn new<O>(r: &Run<O>, redacted: bool) -> Self {
         Self {
             id: r.id,
             job_id: r.job_id.as_uuid(),
@@ -341,12 +481,38 @@ impl RunView {
             finished_at: r.finished_at,
             duration_ms: r.duration_ms,
             outcome: r.outcome.clone(),
-            error: r.error.clone(),
-            // Written by the engine as JSON; a row that is not (written by hand) shows none.
-            output: r
-                .output
-                .as_deref()
-                .and_then(|b| serde_json::from_slice(b).ok()),
+            error: error_text(r.error.as_deref(), redacted),
+        }
+    }
+}
+
+/// One attempt of a job, with the handler's report.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Run)]
+pub struct RunView {
+    #[serde(flatten)]
+    pub run: RunSummaryView,
+    /// What the handler reported about this attempt; for a `warden.http` job the redacted
+    /// call record (method, URL, status, headers of interest, duration, body excerpt of at
+    /// most 4 KiB). `null` when the handler reported nothing. For roles that see payloads
+    /// redacted, sensitive keys and `name: value` pairs in its strings are redacted.
+    pub output: Option<serde_json::Value>,
+}
+
+impl RunView {
+    pub fn new(r: &Run, redacted: bool) -> Self {
+        // Written by the engine as JSON; a row that is not (written by hand) shows none.
+        let output = r
+            .output
+            .as_deref()
+            .and_then(|b| serde_json::from_slice(b).ok());
+        Self {
+            run: RunSummaryView::new(r, redacted),
+            output: if redacted {
+                output.map(redact_output)
+            } else {
+                output
+            },
         }
     }
 }
@@ -528,7 +694,11 @@ pub struct AuditEventView {
     pub outcome: String,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Warden's own id of the request (the answer's `X-Request-Id`).
     pub request_id: Option<String>,
+    /// The `X-Request-Id` the client sent, if any: chosen by the client, so it correlates
+    /// only with the client's own records.
+    pub client_request_id: Option<String>,
     pub detail: Option<String>,
 }
 
@@ -546,6 +716,7 @@ impl AuditEventView {
             client_ip: r.client_ip.clone(),
             user_agent: r.user_agent.clone(),
             request_id: r.request_id.clone(),
+            client_request_id: r.client_request_id.clone(),
             detail: r.detail.clone(),
         }
     }
@@ -639,6 +810,33 @@ mod tests {
     use warden_core::{FoldPolicy, GapPolicy, MissedPolicy, OverlapPolicy};
 
     use super::*;
+
+    #[test]
+    fn sensitive_values_in_text_are_redacted() {
+        for (text, kept) in [
+            (
+                r#"HTTP 401: {"access_token": "tok-1", "note": "n"}"#,
+                r#"HTTP 401: {"access_token": "[REDACTED]", "note": "n"}"#,
+            ),
+            (
+                r#"{"password":"p\"w","x":1}"#,
+                r#"{"password":"[REDACTED]","x":1}"#,
+            ),
+            ("password=hunter2&user=bob", "password=[REDACTED]&user=bob"),
+            (
+                "Authorization: Bearer abc.def rest",
+                "Authorization: [REDACTED] rest",
+            ),
+            (
+                "client_secret = s3cr3t, next",
+                "client_secret = [REDACTED], next",
+            ),
+            ("the token expired; retry", "the token expired; retry"),
+            (r#"{"apiKey": "unterminated"#, r#"{"apiKey": "[REDACTED]"#),
+        ] {
+            assert_eq!(redact_text(text), kept, "{text}");
+        }
+    }
 
     #[test]
     fn sensitive_fields_are_redacted_at_any_depth() {

@@ -162,10 +162,48 @@ impl PrincipalId {
         Ok(Self(value.to_owned()))
     }
 
+    /// The principal of an OIDC token: `oidc:ISSUER#SUBJECT`. Keys cannot be issued to ids
+    /// of this form ([`Self::parse_for_key`]), so a token's subject never reaches the
+    /// objects of a key principal of the same name, and two issuers' subjects stay apart
+    /// (an issuer URL has no `#`, so the split is unambiguous).
+    ///
+    /// # Errors
+    /// When the whole id does not [`parse`](Self::parse) (too long, control characters).
+    pub fn oidc(issuer: &str, subject: &str) -> Result<Self, ParseError> {
+        Self::parse(&format!("{OIDC_PREFIX}{issuer}#{subject}"))
+    }
+
+    /// A principal that API keys may be issued to: any [`parse`](Self::parse)able id but
+    /// those of OIDC principals (`oidc:…`, in any case).
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse), and for an id starting with `oidc:`.
+    pub fn parse_for_key(value: &str) -> Result<Self, ParseError> {
+        let id = Self::parse(value)?;
+        if id.is_oidc() {
+            return Err(ParseError::new(
+                "principal",
+                format!("{} starts with `{OIDC_PREFIX}`", excerpt(value)),
+                "another name: ids starting with `oidc:` belong to OIDC token holders, who need no key",
+            ));
+        }
+        Ok(id)
+    }
+
+    /// Whether this is the id of an OIDC token's holder (see [`Self::oidc`]).
+    pub fn is_oidc(&self) -> bool {
+        self.0
+            .get(..OIDC_PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(OIDC_PREFIX))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
+
+/// The prefix of the principals of OIDC tokens; no key principal has it.
+const OIDC_PREFIX: &str = "oidc:";
 
 impl fmt::Display for PrincipalId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -314,5 +352,25 @@ mod tests {
         };
         assert_eq!(service.scope(), Scope::All);
         assert!(PrincipalId::parse(" x").is_err() && PrincipalId::parse("").is_err());
+    }
+
+    #[test]
+    fn oidc_principals_are_a_namespace_keys_cannot_enter() {
+        let carol = PrincipalId::oidc("https://idp.example", "carol").unwrap();
+        assert_eq!(carol.as_str(), "oidc:https://idp.example#carol");
+        assert!(carol.is_oidc());
+        assert_ne!(
+            carol,
+            PrincipalId::oidc("https://other.example", "carol").unwrap()
+        );
+        for taken in ["oidc:https://idp.example#carol", "OIDC:x", "oidc:"] {
+            let err = PrincipalId::parse_for_key(taken).unwrap_err().to_string();
+            assert!(
+                err.contains("`principal`") && err.contains("oidc:"),
+                "{err}"
+            );
+        }
+        assert!(!PrincipalId::parse_for_key("carol").unwrap().is_oidc());
+        assert!(PrincipalId::oidc("https://idp.example", &"x".repeat(200)).is_err());
     }
 }

@@ -118,7 +118,17 @@ impl KeyHasher {
         out.copy_from_slice(tag.as_ref());
         KeyHash(out)
     }
+
+    /// A value that tells whether two processes hold the same server secret without
+    /// revealing it: `HMAC-SHA-256(secret, CHECK_LABEL)`. The label does not look like a
+    /// key, so no presented key's hash can equal it.
+    pub fn check_value(&self) -> KeyHash {
+        self.hash(CHECK_LABEL)
+    }
 }
+
+/// The fixed label of [`KeyHasher::check_value`].
+const CHECK_LABEL: &str = "warden server secret check, v1";
 
 impl fmt::Debug for KeyHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -131,7 +131,7 @@ impl Store for AnyStore {
     async fn job_get(&self, id: JobId, scope: Scope) -> Result<Job> {
         delegate!(self, job_get(id, scope))
     }
-    async fn job_list(&self, filter: JobFilter) -> Result<Vec<Job>> {
+    async fn job_list(&self, filter: JobFilter) -> Result<Vec<JobSummary>> {
         delegate!(self, job_list(filter))
     }
     async fn job_claim_many(&self, params: ClaimParams) -> Result<Vec<ClaimedJob>> {
@@ -183,7 +183,7 @@ impl Store for AnyStore {
     async fn job_next_run_at(&self, queue: &QueueName) -> Result<Option<Timestamp>> {
         delegate!(self, job_next_run_at(queue))
     }
-    async fn run_list_by_job(&self, job_id: JobId, scope: Scope) -> Result<Vec<Run>> {
+    async fn run_list_by_job(&self, job_id: JobId, scope: Scope) -> Result<Vec<RunSummary>> {
         delegate!(self, run_list_by_job(job_id, scope))
     }
     async fn run_get(&self, id: i64, scope: Scope) -> Result<Run> {
@@ -195,7 +195,7 @@ impl Store for AnyStore {
         scope: Scope,
         before: Option<i64>,
         page: Page,
-    ) -> Result<Vec<Run>> {
+    ) -> Result<Vec<RunSummary>> {
         delegate!(self, run_list_by_schedule(schedule_id, scope, before, page))
     }
     async fn schedule_insert_checked(
@@ -217,7 +217,7 @@ impl Store for AnyStore {
     async fn schedule_get(&self, id: ScheduleId, scope: Scope) -> Result<Schedule> {
         delegate!(self, schedule_get(id, scope))
     }
-    async fn schedule_list(&self, page: Page, scope: Scope) -> Result<Vec<Schedule>> {
+    async fn schedule_list(&self, page: Page, scope: Scope) -> Result<Vec<ScheduleSummary>> {
         delegate!(self, schedule_list(page, scope))
     }
     async fn schedule_set_paused(
@@ -256,7 +256,7 @@ impl Store for AnyStore {
         &self,
         schedule_id: ScheduleId,
         scope: Scope,
-        page: Page,
+        page: OccurrencePage,
     ) -> Result<Vec<Occurrence>> {
         delegate!(self, occurrence_list(schedule_id, scope, page))
     }
@@ -313,6 +313,10 @@ impl AccessStore for AnyStore {
     }
     async fn audit_list(&self, filter: AuditFilter) -> Result<Vec<AuditEvent>> {
         delegate!(self, audit_list(filter))
+    }
+
+    async fn secret_check_ensure(&self, check: String, now: Timestamp) -> Result<String> {
+        delegate!(self, secret_check_ensure(check, now))
     }
 }
 

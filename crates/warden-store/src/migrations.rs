@@ -54,6 +54,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/postgres/0007_owner_controls.sql"),
     ),
     (
+        8,
+        "request_ids_secret_check",
+        include_str!("../migrations/sqlite/0008_request_ids_secret_check.sql"),
+        include_str!("../migrations/postgres/0008_request_ids_secret_check.sql"),
+    ),
+    (
         10,
         "job_scheduled_at",
         include_str!("../migrations/sqlite/0010_job_scheduled_at.sql"),

@@ -53,15 +53,16 @@ pub struct InsertedJob {
     pub existing: bool,
 }
 
-/// A job as stored.
+/// A job as stored. `P` is what holds the payload: [`Payload`] when one job is read,
+/// `()` in lists ([`JobSummary`]).
 #[derive(Debug, Clone)]
-pub struct Job {
+pub struct Job<P = Payload> {
     pub id: JobId,
     pub kind: JobKind,
     pub queue: QueueName,
     pub priority: Priority,
     pub state: JobState,
-    pub payload: Payload,
+    pub payload: P,
     /// Attempts started so far.
     pub attempt: i32,
     pub max_attempts: i32,
@@ -77,6 +78,10 @@ pub struct Job {
     pub lease_owner: Option<String>,
     pub lease_expires_at: Option<Timestamp>,
 }
+
+/// A job as lists return it: without its payload. A list never reads payloads, so a page
+/// of jobs with large payloads costs no more memory than one of small ones.
+pub type JobSummary = Job<()>;
 
 /// Which jobs to list: those in `scope`, in id (creation) order, after `after`.
 #[derive(Debug, Clone)]
@@ -246,9 +251,13 @@ pub struct BrokenSchedule {
     pub error: crate::StoreError,
 }
 
-/// One row of the run history: one attempt of a job.
+/// A schedule as lists return it: without its job's payload.
+pub type ScheduleSummary = Schedule<()>;
+
+/// One row of the run history: one attempt of a job. `O` holds the handler's report: the
+/// report itself when one run is read, `()` in lists ([`RunSummary`]).
 #[derive(Debug, Clone)]
-pub struct Run {
+pub struct Run<O = Option<Vec<u8>>> {
     /// Increasing in the order runs were recorded.
     pub id: i64,
     pub job_id: JobId,
@@ -262,8 +271,11 @@ pub struct Run {
     pub outcome: String,
     pub error: Option<String>,
     /// What the handler reported about the attempt (JSON), when it reported anything.
-    pub output: Option<Vec<u8>>,
+    pub output: O,
 }
+
+/// A run as lists return it: without the handler's report (up to 16 KiB each).
+pub type RunSummary = Run<()>;
 
 /// Counts of jobs per (queue, state).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,26 +285,27 @@ pub struct QueueCount {
     pub count: i64,
 }
 
-/// The job a schedule enqueues at each occurrence.
+/// The job a schedule enqueues at each occurrence (`P` as in [`Job`]).
 #[derive(Debug, Clone)]
-pub struct JobTemplate {
+pub struct JobTemplate<P = Payload> {
     pub kind: JobKind,
     pub queue: QueueName,
     pub priority: Priority,
-    pub payload: Payload,
+    pub payload: P,
     pub max_attempts: MaxAttempts,
     pub timeout: JobTimeout,
 }
 
-/// A schedule as stored (also the insert parameter).
+/// A schedule as stored (also the insert parameter); `P` holds its job's payload, as in
+/// [`Job`].
 #[derive(Debug, Clone)]
-pub struct Schedule {
+pub struct Schedule<P = Payload> {
     pub id: ScheduleId,
     /// Unique per owner.
     pub name: String,
     pub owner: String,
     pub cron: CronSpec,
-    pub template: JobTemplate,
+    pub template: JobTemplate<P>,
     pub paused: bool,
     pub overlap: OverlapPolicy,
     pub missed: MissedPolicy,
@@ -355,6 +368,25 @@ pub struct Occurrence {
 pub struct Page {
     pub limit: u32,
     pub after: Option<Uuid>,
+}
+
+/// Paging for a schedule's occurrence ledger, which is in `scheduled_at` order: at most
+/// `limit` (0 means 100) occurrences scheduled after `after` (the last `scheduled_at` of
+/// the previous page).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OccurrencePage {
+    pub limit: u32,
+    pub after: Option<Timestamp>,
+}
+
+impl OccurrencePage {
+    pub(crate) fn limit(self) -> i64 {
+        Page {
+            limit: self.limit,
+            after: None,
+        }
+        .limit()
+    }
 }
 
 impl Page {

@@ -99,7 +99,11 @@ pub struct AuditRecord {
     pub outcome: String,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Warden's own id of the request that made the record.
     pub request_id: Option<String>,
+    /// The client's `X-Request-Id`, when it sent a plain one; the client chooses it, so it
+    /// correlates only with the client's own records.
+    pub client_request_id: Option<String>,
     /// Extra context; never a secret.
     pub detail: Option<String>,
 }
@@ -131,7 +135,10 @@ pub struct AuditContext {
     pub key_id: Option<String>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Warden's own request id.
     pub request_id: Option<String>,
+    /// The client's `X-Request-Id`, if it sent one.
+    pub client_request_id: Option<String>,
 }
 
 impl AuditContext {
@@ -153,6 +160,7 @@ impl AuditContext {
             client_ip: self.client_ip.clone(),
             user_agent: self.user_agent.clone(),
             request_id: self.request_id.clone(),
+            client_request_id: self.client_request_id.clone(),
             detail: None,
         }
     }

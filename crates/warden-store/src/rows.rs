@@ -14,7 +14,10 @@ use warden_core::{
 use crate::{
     StoreError,
     convert::{from_micros, opt_from_micros, priority, state},
-    model::{BrokenSchedule, ClaimedJob, DueSchedule, Job, JobTemplate, Occurrence, Run, Schedule},
+    model::{
+        BrokenSchedule, ClaimedJob, DueSchedule, Job, JobSummary, JobTemplate, Occurrence, Run,
+        RunSummary, Schedule, ScheduleSummary,
+    },
 };
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -137,13 +140,22 @@ fn int32(v: i64, col: &str) -> Result<i32> {
 }
 
 pub(crate) fn job_from_row(r: &impl Cols) -> Result<Job> {
+    job_with(r, Payload::from_stored(r.bytes("payload")?))
+}
+
+/// A job of a list, whose query does not read the payload.
+pub(crate) fn job_summary_from_row(r: &impl Cols) -> Result<JobSummary> {
+    job_with(r, ())
+}
+
+fn job_with<P>(r: &impl Cols, payload: P) -> Result<Job<P>> {
     Ok(Job {
         id: JobId::from_uuid(r.uuid("id")?),
         kind: JobKind::parse(&r.text("kind")?)?,
         queue: QueueName::parse(&r.text("queue")?)?,
         priority: priority(small(r.int("priority")?, "priority")?)?,
         state: state(&r.text("state")?)?,
-        payload: Payload::from_stored(r.bytes("payload")?),
+        payload,
         attempt: int32(r.int("attempt")?, "attempt")?,
         max_attempts: int32(r.int("max_attempts")?, "max_attempts")?,
         run_at: from_micros(r.int("run_at")?)?,
@@ -178,6 +190,15 @@ pub(crate) fn claimed_from_row(r: &impl Cols, lease_token: Uuid) -> Result<Claim
 }
 
 pub(crate) fn run_from_row(r: &impl Cols) -> Result<Run> {
+    run_with(r, r.opt_bytes("output")?)
+}
+
+/// A run of a list, whose query does not read the output.
+pub(crate) fn run_summary_from_row(r: &impl Cols) -> Result<RunSummary> {
+    run_with(r, ())
+}
+
+fn run_with<O>(r: &impl Cols, output: O) -> Result<Run<O>> {
     Ok(Run {
         id: r.int("id")?,
         job_id: JobId::from_uuid(r.uuid("job_id")?),
@@ -188,11 +209,20 @@ pub(crate) fn run_from_row(r: &impl Cols) -> Result<Run> {
         duration_ms: r.int("duration_ms")?,
         outcome: r.text("outcome")?,
         error: r.opt_text("error")?,
-        output: r.opt_bytes("output")?,
+        output,
     })
 }
 
 pub(crate) fn schedule_from_row(r: &impl Cols) -> Result<Schedule> {
+    schedule_with(r, Payload::from_stored(r.bytes("job_payload")?))
+}
+
+/// A schedule of a list, whose query does not read the job's payload.
+pub(crate) fn schedule_summary_from_row(r: &impl Cols) -> Result<ScheduleSummary> {
+    schedule_with(r, ())
+}
+
+fn schedule_with<P>(r: &impl Cols, payload: P) -> Result<Schedule<P>> {
     let dst = DstPolicy {
         gap: r.text("dst_gap")?.parse()?,
         fold: r.text("dst_fold")?.parse()?,
@@ -208,7 +238,7 @@ pub(crate) fn schedule_from_row(r: &impl Cols) -> Result<Schedule> {
             kind: JobKind::parse(&r.text("job_kind")?)?,
             queue: QueueName::parse(&r.text("job_queue")?)?,
             priority: priority(small(r.int("job_priority")?, "job_priority")?)?,
-            payload: Payload::from_stored(r.bytes("job_payload")?),
+            payload,
             max_attempts: MaxAttempts::new(r.int("job_max_attempts")?)?,
             timeout: JobTimeout::from_millis(r.int("job_timeout_ms")?)?,
         },

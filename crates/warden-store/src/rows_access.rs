@@ -57,6 +57,7 @@ pub(crate) fn audit_from_row(r: &impl Cols) -> Result<AuditEvent> {
             client_ip: r.opt_text("client_ip")?,
             user_agent: r.opt_text("user_agent")?,
             request_id: r.opt_text("request_id")?,
+            client_request_id: r.opt_text("client_request_id")?,
             detail: r.opt_text("detail")?,
         },
     })

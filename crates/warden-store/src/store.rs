@@ -15,8 +15,9 @@ use crate::{
     StoreError,
     model::{
         ActiveQuota, AuditRecord, ClaimParams, ClaimedJob, Completion, DueSchedule,
-        HeartbeatParams, InsertedJob, Job, JobFilter, NewJob, Occurrence, OccurrenceBatch, Page,
-        QueueCount, RescueParams, RescuedJob, Run, Schedule,
+        HeartbeatParams, InsertedJob, Job, JobFilter, JobSummary, NewJob, Occurrence,
+        OccurrenceBatch, OccurrencePage, Page, QueueCount, RescueParams, RescuedJob, Run,
+        RunSummary, Schedule, ScheduleSummary,
     },
     store_access::AccessStore,
     store_ops::OpsStore,
@@ -67,7 +68,7 @@ pub trait Store: AccessStore + OpsStore {
 
     fn job_get(&self, id: JobId, scope: Scope) -> impl Future<Output = Result<Job>> + Send;
 
-    fn job_list(&self, filter: JobFilter) -> impl Future<Output = Result<Vec<Job>>> + Send;
+    fn job_list(&self, filter: JobFilter) -> impl Future<Output = Result<Vec<JobSummary>>> + Send;
 
     /// Claims due jobs (`available`, or `scheduled`/`retryable` whose `run_at` has come),
     /// highest priority then oldest `run_at` first, and commits the claim at once:
@@ -149,7 +150,7 @@ pub trait Store: AccessStore + OpsStore {
         &self,
         job_id: JobId,
         scope: Scope,
-    ) -> impl Future<Output = Result<Vec<Run>>> + Send;
+    ) -> impl Future<Output = Result<Vec<RunSummary>>> + Send;
 
     /// One run record, if its job is in scope.
     fn run_get(&self, id: i64, scope: Scope) -> impl Future<Output = Result<Run>> + Send;
@@ -161,7 +162,7 @@ pub trait Store: AccessStore + OpsStore {
         scope: Scope,
         before: Option<i64>,
         page: Page,
-    ) -> impl Future<Output = Result<Vec<Run>>> + Send;
+    ) -> impl Future<Output = Result<Vec<RunSummary>>> + Send;
 
     /// Inserts a schedule. `Conflict` when the owner already has one with this name.
     fn schedule_insert(
@@ -201,7 +202,7 @@ pub trait Store: AccessStore + OpsStore {
         &self,
         page: Page,
         scope: Scope,
-    ) -> impl Future<Output = Result<Vec<Schedule>>> + Send;
+    ) -> impl Future<Output = Result<Vec<ScheduleSummary>>> + Send;
 
     /// Pauses or resumes. Occurrences of a paused schedule are recorded `skipped:paused`.
     fn schedule_set_paused(
@@ -248,11 +249,11 @@ pub trait Store: AccessStore + OpsStore {
         &self,
     ) -> impl Future<Output = Result<Option<mpsc::UnboundedReceiver<String>>>> + Send;
 
-    /// The ledger of one schedule, oldest first.
+    /// The ledger of one schedule, oldest first, a page at a time.
     fn occurrence_list(
         &self,
         schedule_id: ScheduleId,
         scope: Scope,
-        page: Page,
+        page: OccurrencePage,
     ) -> impl Future<Output = Result<Vec<Occurrence>>> + Send;
 }

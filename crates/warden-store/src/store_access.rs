@@ -91,4 +91,13 @@ pub trait AccessStore: Send + Sync + 'static {
         &self,
         filter: AuditFilter,
     ) -> impl Future<Output = Result<Vec<AuditEvent>>> + Send;
+
+    /// Records `check` as the check value of the server secret (an HMAC of a fixed label
+    /// under the secret, never the secret) unless one is stored, and returns the stored
+    /// one: `check` itself on the first call on a database, the first caller's after.
+    fn secret_check_ensure(
+        &self,
+        check: String,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<String>> + Send;
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 use warden_core::{Outcome, Priority, QueueName, Scope};
 use warden_engine::{CronRequest, Engine, EngineConfig, JobRequest, QueueConfig, Registry};
-use warden_store::{Page, Store, StoreLocation};
+use warden_store::{OccurrencePage, Store, StoreLocation};
 
 /// The payload of a `send-email` job, as the handler expects it.
 #[derive(Debug, Deserialize)]
@@ -96,7 +96,7 @@ async fn main() -> anyhow::Result<()> {
 
     println!("occurrence ledger of the cron schedule:");
     for o in store
-        .occurrence_list(schedule, Scope::All, Page::default())
+        .occurrence_list(schedule, Scope::All, OccurrencePage::default())
         .await?
     {
         println!("  {} -> {}", o.scheduled_at, o.outcome);

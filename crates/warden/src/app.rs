@@ -245,7 +245,7 @@ impl Application {
         let admin_key = static_key("JOB_SCHEDULER_API_KEY")?;
         let internal_key = static_key("INTERNAL_API_KEY")?;
         let oidc = oidc(&args.oidc)?;
-        let (hasher, secret_source) = secret::load(&args.store.data_dir, env_secret())?;
+        let (hasher, secret_source) = secret::load(&args.store.data_dir(), env_secret())?;
         if let secret::Source::File(path) = &secret_source {
             tracing::info!(path = %path.display(), "API keys are hashed with the server secret in this file");
             if args.store.database_url.is_some() {
@@ -271,6 +271,7 @@ impl Application {
             ..HttpLimits::default()
         };
         let store = Arc::new(open_migrated(&args.store).await?);
+        secret::verify(store.as_ref(), &auth.hasher, &secret_source).await?;
         let config = EngineConfig {
             queues,
             shutdown_grace: Duration::from_secs(args.shutdown_grace),

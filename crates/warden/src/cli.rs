@@ -83,15 +83,25 @@ impl Command {
 /// Where the data lives.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct StoreArgs {
-    /// Directory for the embedded SQLite database (`warden.db`), used when no
-    /// `--database-url` is given. Created if missing.
-    #[arg(long, default_value = "./warden-data", env = "WARDEN_DATA_DIR")]
-    pub(crate) data_dir: PathBuf,
+    /// Directory for the embedded SQLite database (`warden.db`, when no `--database-url`
+    /// is given) and, when WARDEN_SECRET is unset, the server secret (`server.secret`).
+    /// Created if missing. [default: ./warden-data]
+    #[arg(long, env = "WARDEN_DATA_DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
 
     /// PostgreSQL URL (`postgres://USER@HOST:PORT/DB`): use PostgreSQL instead of SQLite,
     /// e.g. so several warden processes share the work.
     #[arg(long, env = "WARDEN_DATABASE_URL", hide_env_values = true)]
     pub(crate) database_url: Option<String>,
+}
+
+impl StoreArgs {
+    /// `--data-dir`, or `./warden-data` when it was not given.
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("./warden-data"))
+    }
 }
 
 #[derive(Debug, Args)]

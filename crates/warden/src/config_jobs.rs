@@ -14,7 +14,7 @@ use serde_json::json;
 use warden_core::{Scope, schedule::CatchUpWindow};
 use warden_engine::{Actor, CronRequest, InternalTypes, JobRequest, Scheduler};
 use warden_exec::{HttpJob, JobsFile};
-use warden_store::{AuditContext, Limits, Page, Schedule, Store};
+use warden_store::{AuditContext, Limits, Page, Schedule, ScheduleSummary, Store};
 
 /// The principal that owns schedules made from the jobs file.
 pub(crate) const CONFIG_OWNER: &str = "config";
@@ -87,8 +87,8 @@ fn same(s: &Schedule, r: &CronRequest) -> bool {
         && s.paused == r.paused
 }
 
-/// Every schedule the `config` principal owns.
-async fn config_schedules<S: Store>(store: &S) -> anyhow::Result<Vec<Schedule>> {
+/// Every schedule the `config` principal owns (as lists give them: without payloads).
+async fn config_schedules<S: Store>(store: &S) -> anyhow::Result<Vec<ScheduleSummary>> {
     let mut all = Vec::new();
     let mut after = None;
     loop {
@@ -113,7 +113,7 @@ pub(crate) async fn sync<S: Store>(
     file: &JobsFile,
 ) -> anyhow::Result<SyncReport> {
     let actor = config_actor();
-    let mut stored: HashMap<String, Schedule> = config_schedules(scheduler.store())
+    let mut stored: HashMap<String, ScheduleSummary> = config_schedules(scheduler.store())
         .await?
         .into_iter()
         .map(|s| (s.name.clone(), s))
@@ -122,10 +122,18 @@ pub(crate) async fn sync<S: Store>(
     for job in file.jobs() {
         let r = request(job);
         match stored.remove(job.name()) {
-            Some(s) if same(&s, &r) => report.unchanged += 1,
             Some(s) => {
-                scheduler.update_schedule_as(&actor, s.id, r).await?;
-                report.changed.push(job.name().to_owned());
+                // The payload is compared too, and lists do not carry it.
+                let full = scheduler
+                    .store()
+                    .schedule_get(s.id, Scope::Owner(CONFIG_OWNER.into()))
+                    .await?;
+                if same(&full, &r) {
+                    report.unchanged += 1;
+                } else {
+                    scheduler.update_schedule_as(&actor, s.id, r).await?;
+                    report.changed.push(job.name().to_owned());
+                }
             }
             None => {
                 scheduler.add_cron_as(&actor, r).await?;
@@ -211,6 +219,7 @@ jobs:
             );
             assert_eq!(report.template.kind.as_str(), HTTP_JOB_TYPE);
             // The definition stays in the file: the payload names the job, nothing more.
+            let report = store.schedule_get(report.id, Scope::All).await.unwrap();
             assert_eq!(report.template.payload.to_json(), json!({"job": "report"}));
 
             // The same file again changes nothing (cursors and ledgers untouched).

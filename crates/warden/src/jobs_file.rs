@@ -136,6 +136,7 @@ async fn audit_egress_refusal<S: Store>(store: &S, ctx: &JobContext, message: &s
         client_ip: None,
         user_agent: None,
         request_id: None,
+        client_request_id: None,
         // The runner's message names the job, the refused address and the rule.
         detail: Some(message.to_owned()),
     };

@@ -4,6 +4,11 @@
 //! database must have the same one); otherwise the file `server.secret` in the data
 //! directory, created with 32 random bytes and mode 0600 on first use. Losing the secret
 //! invalidates every stored key (they can be re-issued with `warden keys create`).
+//!
+//! The database keeps a check value of the secret (an HMAC of a fixed label under it,
+//! never the secret), written by the first process that uses the database. A process
+//! whose secret does not give the same value ([`verify`]) refuses to start or to issue
+//! keys, rather than making keys the others silently reject.
 
 use std::{
     fs,
@@ -11,9 +16,12 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use std::fmt;
+
 use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
-use warden_security::apikey::{KeyHasher, generate_server_secret};
+use warden_security::apikey::{KeyHash, KeyHasher, generate_server_secret};
+use warden_store::AccessStore;
 
 const FILE: &str = "server.secret";
 
@@ -21,6 +29,40 @@ const FILE: &str = "server.secret";
 pub(crate) enum Source {
     Env,
     File(PathBuf),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Env => f.write_str("WARDEN_SECRET"),
+            Source::File(path) => write!(f, "the file {}", path.display()),
+        }
+    }
+}
+
+/// Checks the secret against the database's check value, recording it if the database
+/// has none yet.
+///
+/// # Errors
+/// When the database was set up with another secret: the message says which secret this
+/// process used and how to give it the right one.
+pub(crate) async fn verify<S: AccessStore>(
+    store: &S,
+    hasher: &KeyHasher,
+    source: &Source,
+) -> anyhow::Result<()> {
+    let ours = hasher.check_value();
+    let stored = store
+        .secret_check_ensure(ours.to_hex(), jiff::Timestamp::now())
+        .await
+        .context("could not read the server secret's check value from the database")?;
+    if !KeyHash::from_hex(&stored).is_ok_and(|s| s.ct_eq(&ours)) {
+        bail!(
+            "the server secret from {source} is not the one this database was set up with: keys made or checked with it would not match the server's. \
+             Every process using this database needs the same secret: set WARDEN_SECRET to the server's value, or give --data-dir the directory holding the server's server.secret"
+        );
+    }
+    Ok(())
 }
 
 /// Loads (or creates) the server secret and builds the key hasher from it.

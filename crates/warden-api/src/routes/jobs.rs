@@ -20,8 +20,8 @@ use crate::{
     extract::{AppJson, AppPath, AppQuery},
     openapi::{BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType},
     views::{
-        BatchCreated, JobCreated, JobStateChanged, JobView, RunView, any_value_schema,
-        job_state_schema, nullable_priority_schema,
+        BatchCreated, JobCreated, JobStateChanged, JobSummaryView, JobView, RunSummaryView,
+        any_value_schema, job_state_schema, nullable_priority_schema,
     },
 };
 
@@ -294,7 +294,7 @@ pub(crate) struct JobListQuery {
     tag = "jobs",
     params(JobListQuery),
     responses(
-        (status = 200, description = "A page of the caller's jobs (every owner's for roles that see all), oldest first.", body = Page<JobView>),
+        (status = 200, description = "A page of the caller's jobs (every owner's for roles that see all), oldest first, without payloads (`GET /api/v1/jobs/{id}` has the payload).", body = Page<JobSummaryView>),
         (status = 400, response = BadRequest),
         (status = 403, response = Forbidden),
     )
@@ -303,7 +303,7 @@ pub(crate) async fn list_jobs<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppQuery(q): AppQuery<JobListQuery>,
-) -> Result<Json<Page<JobView>>, ApiError> {
+) -> Result<Json<Page<JobSummaryView>>, ApiError> {
     caller.require(Permission::JobsRead)?;
     let bad = |e: ParseError| ApiError::bad_request(e.to_string());
     let limit = PageQuery {
@@ -338,7 +338,9 @@ pub(crate) async fn list_jobs<S: Store>(
         .flatten();
     let redacted = caller.principal.role.redacts_payloads();
     Ok(page(
-        jobs.iter().map(|j| JobView::new(j, redacted)).collect(),
+        jobs.iter()
+            .map(|j| JobSummaryView::new(j, redacted))
+            .collect(),
         next,
     ))
 }
@@ -449,7 +451,7 @@ async fn finished_or_missing<S: Store>(
     tag = "jobs",
     params(("id" = Uuid, Path, description = "The job's id.")),
     responses(
-        (status = 200, description = "The job's runs, oldest first.", body = Data<Vec<RunView>>),
+        (status = 200, description = "The job's runs, oldest first, without outputs (`GET /api/v1/runs/{id}` has the output).", body = Data<Vec<RunSummaryView>>),
         (status = 400, response = BadRequest),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
@@ -459,7 +461,7 @@ pub(crate) async fn list_job_runs<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppPath(id): AppPath<String>,
-) -> Result<Json<Data<Vec<RunView>>>, ApiError> {
+) -> Result<Json<Data<Vec<RunSummaryView>>>, ApiError> {
     caller.require(Permission::JobsRead)?;
     let id = job_id(&id)?;
     let scope = caller.principal.scope();
@@ -473,5 +475,9 @@ pub(crate) async fn list_job_runs<S: Store>(
             e => e.into(),
         })?;
     let runs = state.store.run_list_by_job(id, scope).await?;
-    Ok(ok(runs.iter().map(RunView::new).collect()))
+    let redacted = caller.principal.role.redacts_payloads();
+    Ok(ok(runs
+        .iter()
+        .map(|r| RunSummaryView::new(r, redacted))
+        .collect()))
 }

@@ -105,7 +105,8 @@ pub(crate) async fn create_key<S: Store>(
     caller.require(Permission::KeysWrite)?;
     let bad = |e: warden_core::ParseError| ApiError::bad_request(e.to_string());
     let role = Role::parse(&b.role).map_err(bad)?;
-    let principal = PrincipalId::parse(b.principal.as_deref().unwrap_or(&b.name)).map_err(bad)?;
+    let principal =
+        PrincipalId::parse_for_key(b.principal.as_deref().unwrap_or(&b.name)).map_err(bad)?;
     let expires = b
         .expires
         .as_deref()

@@ -14,7 +14,7 @@ use crate::{
     error::ApiError,
     extract::{AppPath, AppQuery},
     openapi::{BadRequest, Forbidden, NotFound},
-    views::RunView,
+    views::{RunSummaryView, RunView},
 };
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -47,7 +47,7 @@ fn not_found(what: &'static str) -> impl Fn(StoreError) -> ApiError {
     tag = "runs",
     params(RunListQuery),
     responses(
-        (status = 200, description = "Runs of the job (oldest first) or of the schedule's jobs (newest first, paged).", body = Page<RunView>),
+        (status = 200, description = "Runs of the job (oldest first) or of the schedule's jobs (newest first, paged), without outputs (`GET /api/v1/runs/{id}` has the output).", body = Page<RunSummaryView>),
         (status = 400, response = BadRequest),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
@@ -57,9 +57,10 @@ pub(crate) async fn list_runs<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppQuery(q): AppQuery<RunListQuery>,
-) -> Result<Json<Page<RunView>>, ApiError> {
+) -> Result<Json<Page<RunSummaryView>>, ApiError> {
     caller.require(Permission::JobsRead)?;
     let scope = caller.principal.scope();
+    let redacted = caller.principal.role.redacts_payloads();
     match (q.job.as_deref(), q.schedule.as_deref()) {
         (Some(job), None) => {
             let id: JobId = job
@@ -71,7 +72,12 @@ pub(crate) async fn list_runs<S: Store>(
                 .await
                 .map_err(not_found("job"))?;
             let runs = state.store.run_list_by_job(id, scope).await?;
-            Ok(page(runs.iter().map(RunView::new).collect(), None))
+            Ok(page(
+                runs.iter()
+                    .map(|r| RunSummaryView::new(r, redacted))
+                    .collect(),
+                None,
+            ))
         }
         (None, Some(schedule)) => {
             let id: ScheduleId = schedule.parse().map_err(|_| {
@@ -90,7 +96,12 @@ pub(crate) async fn list_runs<S: Store>(
             let next = (runs.len() == limit as usize)
                 .then(|| runs.last().map(|r| r.id.to_string()))
                 .flatten();
-            Ok(page(runs.iter().map(RunView::new).collect(), next))
+            Ok(page(
+                runs.iter()
+                    .map(|r| RunSummaryView::new(r, redacted))
+                    .collect(),
+                next,
+            ))
         }
         _ => Err(ApiError::bad_request(
             "give exactly one of `job` (a job id) or `schedule` (a schedule id)",
@@ -127,5 +138,8 @@ pub(crate) async fn get_run<S: Store>(
         .run_get(id, caller.principal.scope())
         .await
         .map_err(not_found("run"))?;
-    Ok(ok(RunView::new(&run)))
+    Ok(ok(RunView::new(
+        &run,
+        caller.principal.role.redacts_payloads(),
+    )))
 }

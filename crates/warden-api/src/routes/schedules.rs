@@ -10,7 +10,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use warden_core::{DstPolicy, ParseError, Permission, ScheduleId};
 use warden_engine::{CronRequest, JobRequest};
-use warden_store::{Store, StoreError};
+use warden_store::{OccurrencePage, Store, StoreError};
 
 use super::{
     Created, PageQuery, created,
@@ -25,9 +25,9 @@ use crate::{
     extract::{AppJson, AppPath, AppQuery},
     openapi::{BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType},
     views::{
-        FireTime, JobRef, OccurrenceView, ScheduleDeleted, SchedulePaused, ScheduleView,
-        any_value_schema, nullable_fold_schema, nullable_gap_schema, nullable_missed_schema,
-        nullable_overlap_schema, nullable_priority_schema,
+        FireTime, JobRef, OccurrenceView, ScheduleDeleted, SchedulePaused, ScheduleSummaryView,
+        ScheduleView, any_value_schema, nullable_fold_schema, nullable_gap_schema,
+        nullable_missed_schema, nullable_overlap_schema, nullable_priority_schema,
     },
 };
 
@@ -200,7 +200,7 @@ pub(crate) async fn create_schedule<S: Store>(
     tag = "schedules",
     params(PageQuery),
     responses(
-        (status = 200, description = "A page of the caller's schedules (every owner's for roles that see all), oldest first.", body = Page<ScheduleView>),
+        (status = 200, description = "A page of the caller's schedules (every owner's for roles that see all), oldest first, without the job payloads (`GET /api/v1/schedules/{id}` has the payload).", body = Page<ScheduleSummaryView>),
         (status = 400, response = BadRequest),
         (status = 403, response = Forbidden),
     )
@@ -209,7 +209,7 @@ pub(crate) async fn list_schedules<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppQuery(q): AppQuery<PageQuery>,
-) -> Result<Json<Page<ScheduleView>>, ApiError> {
+) -> Result<Json<Page<ScheduleSummaryView>>, ApiError> {
     caller.require(Permission::SchedulesRead)?;
     let limit = q.limit();
     let after = q
@@ -228,11 +228,8 @@ pub(crate) async fn list_schedules<S: Store>(
     let next = (list.len() == limit as usize)
         .then(|| list.last().map(|s| s.id.to_string()))
         .flatten();
-    let redacted = caller.principal.role.redacts_payloads();
     Ok(page(
-        list.iter()
-            .map(|s| ScheduleView::new(s, redacted))
-            .collect(),
+        list.iter().map(ScheduleSummaryView::new).collect(),
         next,
     ))
 }
@@ -469,14 +466,25 @@ pub(crate) async fn next_fire_times<S: Store>(
     Ok(ok(times))
 }
 
-/// `GET /api/v1/schedules/{id}/occurrences`: the ledger, oldest first.
+/// `?limit=&after=` on a schedule's occurrences: the cursor is a time, not an id.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct OccurrenceQuery {
+    /// Page size: 100 by default, at most 500.
+    limit: Option<u32>,
+    /// Cursor: the `nextCursor` of the previous page (the last `scheduledAt` it held).
+    after: Option<String>,
+}
+
+/// `GET /api/v1/schedules/{id}/occurrences?limit=&after=`: the ledger, oldest first.
 #[utoipa::path(
     get,
     path = "/api/v1/schedules/{id}/occurrences",
     tag = "schedules",
-    params(("id" = Uuid, Path, description = "The schedule's id."), PageQuery),
+    params(("id" = Uuid, Path, description = "The schedule's id."), OccurrenceQuery),
     responses(
-        (status = 200, description = "The schedule's occurrences, oldest first (at most `limit`; `after` is not used).", body = Data<Vec<OccurrenceView>>),
+        (status = 200, description = "A page of the schedule's occurrences, oldest first.", body = Page<OccurrenceView>),
         (status = 400, response = BadRequest),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
@@ -486,26 +494,38 @@ pub(crate) async fn list_occurrences<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     AppPath(id): AppPath<String>,
-    AppQuery(q): AppQuery<PageQuery>,
-) -> Result<Json<Data<Vec<OccurrenceView>>>, ApiError> {
+    AppQuery(q): AppQuery<OccurrenceQuery>,
+) -> Result<Json<Page<OccurrenceView>>, ApiError> {
     caller.require(Permission::SchedulesRead)?;
     let id = schedule_id(&id)?;
+    let after = q
+        .after
+        .as_deref()
+        .map(|a| {
+            a.parse::<Timestamp>().map_err(|_| {
+                ApiError::bad_request(
+                    "invalid `after`: expected the `nextCursor` of the previous page (an RFC 3339 time)",
+                )
+            })
+        })
+        .transpose()?;
     let scope = caller.principal.scope();
     state
         .store
         .schedule_get(id, scope.clone())
         .await
         .map_err(missing)?;
+    let limit = PageQuery {
+        limit: q.limit,
+        after: None,
+    }
+    .limit();
     let list = state
         .store
-        .occurrence_list(
-            id,
-            scope,
-            warden_store::Page {
-                limit: q.limit(),
-                after: None,
-            },
-        )
+        .occurrence_list(id, scope, OccurrencePage { limit, after })
         .await?;
-    Ok(ok(list.iter().map(OccurrenceView::new).collect()))
+    let next = (list.len() == limit as usize)
+        .then(|| list.last().map(|o| o.scheduled_at.to_string()))
+        .flatten();
+    Ok(page(list.iter().map(OccurrenceView::new).collect(), next))
 }

@@ -228,7 +228,7 @@ backend_tests!(
 );
 
 backend_tests!(
-    request_ids_are_echoed_or_made_and_errors_carry_them,
+    request_ids_are_warden_s_own_the_client_s_is_echoed_apart_and_errors_carry_them,
     |db: warden_testkit::TestDb| async move {
         let app = TestApp::spawn(db).await;
         let req = app
@@ -236,8 +236,10 @@ backend_tests!(
             .get(app.url("/api/v1/jobs"))
             .header("x-request-id", "trace-123");
         let a = app.send(req, None).await;
-        assert_eq!(a.headers["x-request-id"], "trace-123");
-        assert_eq!(a.body["error"]["request_id"], "trace-123");
+        let own = a.headers["x-request-id"].to_str().unwrap().to_owned();
+        assert!(own != "trace-123" && own.len() == 36, "{own}");
+        assert_eq!(a.headers["x-client-request-id"], "trace-123");
+        assert_eq!(a.body["error"]["request_id"], own.as_str());
         // An id that could inject into logs is replaced.
         let req = app
             .client
@@ -248,6 +250,67 @@ backend_tests!(
         assert!(!id.contains(' ') && id.len() == 36, "{id}");
         let a = app.get("/api/v1/nowhere", ADMIN_ENV_KEY).await;
         assert_eq!((a.status, a.code()), (StatusCode::NOT_FOUND, "no_route"));
+    }
+);
+
+backend_tests!(
+    a_caller_cannot_forge_the_audit_trail_s_request_id,
+    |db: warden_testkit::TestDb| async move {
+        let app = TestApp::spawn(db).await;
+        let bob = app.key("bob", Role::Scheduler).await;
+        let create = |key: String, request_id: Option<String>| {
+            let mut req = app.client.post(app.url("/api/v1/jobs")).bearer_auth(key);
+            if let Some(id) = request_id {
+                req = req.header("x-request-id", id);
+            }
+            app.send(
+                req,
+                Some(json!({"jobType": "send-email", "delayMs": 60000})),
+            )
+        };
+        // The admin's request, and bob's, which names the admin's id as its own.
+        let admins = create(ADMIN_ENV_KEY.to_owned(), None).await;
+        let admins_id = admins.headers["x-request-id"].to_str().unwrap().to_owned();
+        let bobs = create(bob.clone(), Some(admins_id.clone())).await;
+        assert_eq!(bobs.status, StatusCode::CREATED, "{}", bobs.body);
+        let trail = app
+            .store
+            .audit_list(AuditFilter {
+                action: Some("job.create".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let with_admins_id: Vec<_> = trail
+            .iter()
+            .filter(|e| e.record.request_id.as_deref() == Some(admins_id.as_str()))
+            .map(|e| e.record.principal_id.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(with_admins_id, ["admin"], "{trail:?}");
+        let bobs_row = trail
+            .iter()
+            .find(|e| e.record.principal_id.as_deref() == Some("bob"))
+            .unwrap();
+        assert_eq!(
+            bobs_row.record.request_id.as_deref(),
+            bobs.headers["x-request-id"].to_str().ok()
+        );
+        assert_eq!(
+            bobs_row.record.client_request_id.as_deref(),
+            Some(admins_id.as_str())
+        );
+        // The API's view of the trail shows both.
+        let view = app
+            .get("/api/v1/audit?action=job.create", ADMIN_ENV_KEY)
+            .await;
+        let bobs_view = view.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["principal"] == "bob")
+            .unwrap();
+        assert_eq!(bobs_view["clientRequestId"], admins_id.as_str());
+        assert_ne!(bobs_view["requestId"], admins_id.as_str());
     }
 );
 

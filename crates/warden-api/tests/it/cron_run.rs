@@ -13,7 +13,7 @@ use warden_api::cron_run::{CronConfig, LOCK_NAME};
 use warden_core::{Role, Scope};
 use warden_engine::{CronRequest, JobRequest};
 use warden_security::envkey::StaticKey;
-use warden_store::{OpsStore, Page, Store};
+use warden_store::{OccurrencePage, OpsStore, Store};
 use warden_testkit::{TestDb, backend_tests};
 
 use crate::support::{ADMIN_ENV_KEY, Answer, TestApp};
@@ -62,6 +62,7 @@ backend_tests!(
             assert_eq!(a.body, unauthorized);
         }
         // Both configured tokens work, by GET and POST.
+        let mut request_ids = Vec::new();
         for (method, token) in [(Method::POST, TOKEN), (Method::GET, NEXT_TOKEN)] {
             let req = app
                 .client
@@ -73,7 +74,9 @@ backend_tests!(
             assert_eq!(a.status, StatusCode::OK, "{}", a.body);
             assert_eq!(a.body["ok"], true);
             assert_eq!(a.body["message"], "Schedule executed.");
-            assert_eq!(a.headers["x-request-id"], "cron-call-1");
+            // Warden's own id; the client's is echoed apart.
+            assert_eq!(a.headers["x-client-request-id"], "cron-call-1");
+            request_ids.push(a.headers["x-request-id"].to_str().unwrap().to_owned());
             for field in [
                 "cron_run_id",
                 "duration_ms",
@@ -94,7 +97,7 @@ backend_tests!(
             outcomes,
             ["ok", "ok", "unauthorized", "unauthorized", "unauthorized"]
         );
-        assert_eq!(runs[0]["requestId"], "cron-call-1");
+        assert_eq!(runs[0]["requestId"], request_ids[1].as_str());
         assert_eq!(runs[0]["userAgent"], "cron-job.org");
         assert_eq!(runs[0]["clientIp"], "127.0.0.1");
         assert!(
@@ -234,7 +237,7 @@ backend_tests!(
             .occurrence_list(
                 schedule,
                 Scope::All,
-                Page {
+                OccurrencePage {
                     limit: 500,
                     after: None,
                 },
@@ -395,7 +398,7 @@ backend_tests!(
             .client
             .post(app.url("/cron/run"))
             .bearer_auth(TOKEN)
-            .header("x-request-id", "hung-up")
+            .header("user-agent", "hung-up")
             .timeout(Duration::from_millis(50))
             .send()
             .await;
@@ -405,7 +408,7 @@ backend_tests!(
             cron_runs(&app)
                 .await
                 .iter()
-                .any(|r| r["requestId"] == "hung-up" && r["outcome"] == "ok")
+                .any(|r| r["userAgent"] == "hung-up" && r["outcome"] == "ok")
         })
         .await;
         let a = trigger(&app, Method::POST, "/cron/run", Some(TOKEN)).await;

@@ -7,7 +7,7 @@ use warden_core::Role;
 use warden_store::AccessStore;
 use warden_testkit::backend_tests;
 
-use crate::support::TestApp;
+use crate::support::{LEAKED_BODY, TestApp, eventually};
 
 backend_tests!(
     another_principals_ids_are_not_found_through_any_endpoint,
@@ -171,5 +171,46 @@ backend_tests!(
         assert!(!listed.body.to_string().contains("hunter2"));
         let own = app.get(&format!("/api/v1/jobs/{id}"), &writer).await;
         assert_eq!(own.body["data"]["data"]["smtpPassword"], "hunter2");
+    }
+);
+
+backend_tests!(
+    viewers_read_run_outputs_and_errors_with_credentials_redacted,
+    |db: warden_testkit::TestDb| async move {
+        let app = TestApp::spawn(db).await;
+        let writer = app.key("alice", Role::Scheduler).await;
+        let viewer = app.key("alice", Role::Viewer).await;
+        let job = app
+            .post("/api/v1/jobs", &writer, json!({"jobType": "leaky-http"}))
+            .await;
+        let id = job.body["data"]["jobId"].as_str().unwrap().to_owned();
+        let runs_of_job = format!("/api/v1/runs?job={id}");
+        eventually("the job ran", || async {
+            app.get(&runs_of_job, &writer).await.body["data"][0]["id"].is_i64()
+        })
+        .await;
+        let run_id = app.get(&runs_of_job, &writer).await.body["data"][0]["id"]
+            .as_i64()
+            .unwrap();
+        let own = app
+            .get(&format!("/api/v1/runs/{run_id}"), &writer)
+            .await
+            .body;
+        assert_eq!(own["data"]["output"]["body"], LEAKED_BODY, "{own}");
+        for path in [
+            runs_of_job.clone(),
+            format!("/api/v1/jobs/{id}/runs"),
+            format!("/api/v1/runs/{run_id}"),
+        ] {
+            let seen = app.get(&path, &viewer).await.body;
+            let text = seen.to_string();
+            for secret in ["tok-abc123", "pw-xyz", "pw-in-output"] {
+                assert!(!text.contains(secret), "{path} showed {secret}: {seen}");
+            }
+            assert!(
+                text.contains("[REDACTED]") && text.contains("kept"),
+                "{seen}"
+            );
+        }
     }
 );

@@ -10,6 +10,7 @@ mod hardening;
 mod isolation;
 mod jobs;
 mod keys;
+mod lists;
 mod matrix;
 mod metrics;
 mod oidc;

@@ -256,3 +256,44 @@ backend_tests!(
         }
     }
 );
+
+/// Every method a client might send, including ones no route answers.
+const EVERY_METHOD: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "PURGE",
+];
+
+backend_tests!(
+    every_method_on_every_private_route_is_401_without_credentials,
+    |db: warden_testkit::TestDb| async move {
+        let app = TestApp::spawn(db).await;
+        let mut paths: Vec<&str> = routes_table::<AnyStore>()
+            .into_iter()
+            .map(|r| r.path)
+            .filter(|p| !PUBLIC_ROUTES.contains(p))
+            .collect();
+        paths.sort_unstable();
+        paths.dedup();
+        let admin = app.key("root", Role::Admin).await;
+        let mut refused_methods = 0;
+        for path in paths {
+            let url = path.replace("{id}", "0193a000-0000-7000-8000-000000000000");
+            let url = url.replace("{name}", "default");
+            for m in EVERY_METHOD {
+                let method = Method::from_bytes(m.as_bytes()).unwrap();
+                let a = app.call(method.clone(), &url, None, None).await;
+                let what = format!("anonymous {m} {path}: {} {:?}", a.status, a.headers);
+                assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{what}");
+                assert!(!a.headers.contains_key("allow"), "{what}");
+                // With credentials, a method the route does not answer is still a 405.
+                let a = app.call(method, &url, Some(&admin), None).await;
+                if a.status == StatusCode::METHOD_NOT_ALLOWED {
+                    refused_methods += 1;
+                    if m != "HEAD" {
+                        assert_eq!(a.code(), "method_not_allowed", "{m} {path}");
+                    }
+                }
+            }
+        }
+        assert!(refused_methods > 0, "no authenticated call got a 405");
+    }
+);

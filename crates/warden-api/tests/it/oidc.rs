@@ -1,6 +1,7 @@
 //! OIDC bearer tokens through the API: a JWKS served on 127.0.0.1 by the test, tokens
-//! signed with a key made at run time; the subject is the principal, the roles claim
-//! picks the role, and bad tokens are refused with 401.
+//! signed with a key made at run time; issuer and subject name the principal (apart from
+//! every key principal), the roles claim picks the role, and bad tokens are refused with
+//! 401.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,6 +13,7 @@ use axum::{Json, Router, routing::get};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use warden_core::Role;
 use warden_security::oidc::{KeySource, OidcConfig, OidcVerifier};
 use warden_store::{AccessStore, PrincipalRecord};
 use warden_testkit::backend_tests;
@@ -20,6 +22,8 @@ use crate::support::TestApp;
 
 const ISSUER: &str = "https://idp.test/realms/warden";
 const AUDIENCE: &str = "warden-api";
+/// The principal of the tokens with `sub: carol@example.com`.
+const CAROL: &str = "oidc:https://idp.test/realms/warden#carol@example.com";
 
 fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -67,14 +71,19 @@ async fn jwks(key: &EcdsaKeyPair) -> String {
     format!("http://{addr}/jwks")
 }
 
+/// The app accepting tokens signed by the returned key, whose JWKS the test serves.
+async fn oidc_app(db: warden_testkit::TestDb) -> (EcdsaKeyPair, TestApp) {
+    let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+    let url = jwks(&key).await;
+    let verifier =
+        OidcVerifier::new(OidcConfig::new(ISSUER, AUDIENCE, KeySource::Jwks { url })).unwrap();
+    (key, TestApp::spawn_oidc(db, verifier).await)
+}
+
 backend_tests!(
     oidc_tokens_name_the_principal_and_their_roles_pick_the_role,
     |db: warden_testkit::TestDb| async move {
-        let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
-        let url = jwks(&key).await;
-        let verifier =
-            OidcVerifier::new(OidcConfig::new(ISSUER, AUDIENCE, KeySource::Jwks { url })).unwrap();
-        let app = TestApp::spawn_oidc(db, verifier).await;
+        let (key, app) = oidc_app(db).await;
 
         let scheduler = token(
             &key,
@@ -91,7 +100,7 @@ backend_tests!(
         assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
         let id = made.body["data"]["jobId"].as_str().unwrap();
         let job = app.get(&format!("/api/v1/jobs/{id}"), &scheduler).await;
-        assert_eq!(job.body["data"]["owner"], "carol@example.com");
+        assert_eq!(job.body["data"]["owner"], CAROL);
 
         let viewer = token(&key, "ES256", claims("carol@example.com", &["viewer"], 300));
         assert_eq!(
@@ -147,7 +156,7 @@ backend_tests!(
         app.store
             .principal_upsert(
                 PrincipalRecord {
-                    id: "carol@example.com".into(),
+                    id: CAROL.into(),
                     disabled: true,
                     limits: Default::default(),
                     created_at: jiff::Timestamp::now(),
@@ -161,5 +170,58 @@ backend_tests!(
             app.get("/api/v1/jobs", &scheduler).await.status,
             StatusCode::UNAUTHORIZED
         );
+    }
+);
+
+backend_tests!(
+    a_token_s_subject_never_reaches_the_key_principal_of_the_same_name,
+    |db: warden_testkit::TestDb| async move {
+        let (key, app) = oidc_app(db).await;
+        let alice_key = app.key("alice", Role::Scheduler).await;
+        let made = app
+            .post(
+                "/api/v1/jobs",
+                &alice_key,
+                json!({"jobType": "send-email", "delayMs": 60000}),
+            )
+            .await;
+        let id = made.body["data"]["jobId"].as_str().unwrap();
+        // Anyone the identity provider knows as `alice` (another tenant, a reused name).
+        let token_alice = token(&key, "ES256", claims("alice", &["scheduler"], 300));
+        let reached = app.get(&format!("/api/v1/jobs/{id}"), &token_alice).await;
+        assert_eq!(reached.status, StatusCode::NOT_FOUND, "{}", reached.body);
+        let listed = app.get("/api/v1/jobs", &token_alice).await;
+        assert_eq!(listed.body["data"], json!([]), "{}", listed.body);
+        let theirs = app
+            .post(
+                "/api/v1/jobs",
+                &token_alice,
+                json!({"jobType": "send-email"}),
+            )
+            .await;
+        let theirs = theirs.body["data"]["jobId"].as_str().unwrap();
+        let seen = app
+            .get(&format!("/api/v1/jobs/{theirs}"), &token_alice)
+            .await;
+        assert_eq!(
+            seen.body["data"]["owner"],
+            format!("oidc:{ISSUER}#alice").as_str()
+        );
+        assert_eq!(
+            app.get(&format!("/api/v1/jobs/{theirs}"), &alice_key)
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        // No key can be made for a token holder's principal.
+        let refused = app
+            .post(
+                "/api/v1/keys",
+                crate::support::ADMIN_ENV_KEY,
+                json!({"name": "k", "role": "admin", "principal": format!("oidc:{ISSUER}#alice")}),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        assert!(refused.message().contains("oidc:"), "{}", refused.body);
     }
 );

@@ -19,6 +19,10 @@ use warden_testkit::TestDb;
 pub(crate) const ADMIN_ENV_KEY: &str = "admin-env-key-0123456789abcdef0123456789abcdef";
 pub(crate) const INTERNAL_ENV_KEY: &str = "internal-env-key-0123456789abcdef0123456789ab";
 
+/// The body the `leaky-http` job type reports: credentials a viewer must not read.
+pub(crate) const LEAKED_BODY: &str =
+    r#"{"access_token": "tok-abc123", "password":"pw-xyz", "note": "kept"}"#;
+
 pub(crate) struct TestApp {
     pub(crate) addr: SocketAddr,
     pub(crate) store: Arc<AnyStore>,
@@ -49,6 +53,21 @@ fn registry() -> Registry {
     r.register("warden.noop", |_, _: Value| async {}).unwrap();
     r.register("send-email", |_, _: Value| async {}).unwrap();
     r.register("report", |_, _: Value| async {}).unwrap();
+    // Reports as an HTTP job does when the receiver answers with credentials in its body.
+    r.register("leaky-http", |_, _: Value| async {
+        warden_engine::Reported {
+            outcome: warden_core::Outcome::Fail {
+                error: format!("HTTP 500: {LEAKED_BODY}"),
+            },
+            output: serde_json::json!({
+                "status": 500,
+                "headers": {"content-type": "application/json"},
+                "body": LEAKED_BODY,
+                "echo": {"password": "pw-in-output"},
+            }),
+        }
+    })
+    .unwrap();
     r
 }
 

@@ -7,7 +7,9 @@ use std::{sync::Arc, time::Duration};
 use jiff::Timestamp;
 use warden_core::{ManualClock, OccurrenceOutcome, OverlapPolicy, Scope};
 use warden_engine::{Actor, CronRequest, Engine, EngineConfig, EngineError, JobRequest};
-use warden_store::{AccessStore, AuditContext, AuditFilter, Limits, Page, PrincipalRecord, Store};
+use warden_store::{
+    AccessStore, AuditContext, AuditFilter, Limits, OccurrencePage, PrincipalRecord, Store,
+};
 use warden_testkit::{TestDb, backend_tests};
 
 use crate::support::{fast_config, recording_registry, recording_scheduler};
@@ -170,7 +172,7 @@ backend_tests!(
         assert!(o.job_id.is_some());
         assert_eq!(blocked().await, None);
         let ledger = store
-            .occurrence_list(id, Scope::All, Page::default())
+            .occurrence_list(id, Scope::All, OccurrencePage::default())
             .await
             .unwrap();
         assert_eq!(ledger.len(), 7);

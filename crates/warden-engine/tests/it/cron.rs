@@ -8,7 +8,7 @@ use warden_core::Scope;
 use jiff::Timestamp;
 use warden_core::{Clock, ManualClock, MissedPolicy, OccurrenceOutcome, OverlapPolicy};
 use warden_engine::{CronRequest, Engine, EngineConfig};
-use warden_store::{JobFilter, Page, Store};
+use warden_store::{JobFilter, OccurrencePage, Store};
 use warden_testkit::{TestDb, backend_tests};
 
 use crate::support::{fast_config, recording_registry, ticked_by_hand};
@@ -97,7 +97,7 @@ backend_tests!(
             let store = store.clone();
             async move {
                 store
-                    .occurrence_list(id, Scope::All, Page::default())
+                    .occurrence_list(id, Scope::All, OccurrencePage::default())
                     .await
                     .unwrap()
                     .into_iter()
@@ -169,7 +169,7 @@ backend_tests!(
         engine.scheduler().pause_schedule(id).await.unwrap();
         engine.shutdown().await;
         let ledger = store
-            .occurrence_list(id, Scope::All, Page::default())
+            .occurrence_list(id, Scope::All, OccurrencePage::default())
             .await
             .unwrap();
         assert!(ledger.iter().any(|o| o.outcome == OccurrenceOutcome::Ran));
@@ -220,7 +220,7 @@ backend_tests!(
         assert!(rx.try_recv().is_err(), "the occurrence ran twice");
         assert_eq!(
             store
-                .occurrence_list(id, Scope::All, Page::default())
+                .occurrence_list(id, Scope::All, OccurrencePage::default())
                 .await
                 .unwrap()
                 .len(),

@@ -131,7 +131,18 @@ backend_tests!(
         let output = |r: &warden_store::Run| -> serde_json::Value {
             serde_json::from_slice(r.output.as_deref().expect("a report")).unwrap()
         };
-        let runs = store.run_list_by_job(small, Scope::All).await.unwrap();
+        // Lists carry no outputs: each run is read whole.
+        let full_runs = |job| {
+            let store = store.clone();
+            async move {
+                let mut runs = Vec::new();
+                for r in store.run_list_by_job(job, Scope::All).await.unwrap() {
+                    runs.push(store.run_get(r.id, Scope::All).await.unwrap());
+                }
+                runs
+            }
+        };
+        let runs = full_runs(small).await;
         assert_eq!(
             runs.iter().map(output).collect::<Vec<_>>(),
             [
@@ -140,7 +151,7 @@ backend_tests!(
             ]
         );
         // A report over the cap is replaced by a note, not stored whole.
-        let runs = store.run_list_by_job(huge, Scope::All).await.unwrap();
+        let runs = full_runs(huge).await;
         assert_eq!(runs.len(), 2);
         for run in &runs {
             let note = output(run);

@@ -19,7 +19,7 @@ pub(super) async fn audit_insert(conn: &mut PgConnection, records: &[AuditRecord
     if records.is_empty() {
         return Ok(());
     }
-    let mut cols: [Vec<Option<String>>; 9] = Default::default();
+    let mut cols: [Vec<Option<String>>; 10] = Default::default();
     let mut at = Vec::with_capacity(records.len());
     for r in records {
         at.push(micros(r.at));
@@ -32,6 +32,7 @@ pub(super) async fn audit_insert(conn: &mut PgConnection, records: &[AuditRecord
             r.client_ip.clone(),
             r.user_agent.clone(),
             r.request_id.clone(),
+            r.client_request_id.clone(),
             r.detail.clone(),
         ];
         for (col, v) in cols.iter_mut().zip(values) {
@@ -233,5 +234,16 @@ impl AccessStore for PgStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn secret_check_ensure(&self, check: String, now: Timestamp) -> Result<String> {
+        sqlx::query(include_str!("secret_check_insert.sql"))
+            .bind(check)
+            .bind(micros(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(sqlx::query_scalar(include_str!("secret_check_get.sql"))
+            .fetch_one(&self.pool)
+            .await?)
     }
 }

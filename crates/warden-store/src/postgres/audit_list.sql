@@ -1,4 +1,4 @@
-SELECT id, at, principal_id, key_id, action, target, outcome, client_ip, user_agent, request_id, detail
+SELECT id, at, principal_id, key_id, action, target, outcome, client_ip, user_agent, request_id, client_request_id, detail
 FROM audit_events
 WHERE ($1::text IS NULL OR principal_id = $1)
   AND ($2::text IS NULL OR action = $2)

@@ -26,8 +26,9 @@ use crate::{
     migrations,
     model::*,
     rows::{
-        claimed_from_row, due_schedule_from_row, job_from_row, occurrence_from_row, run_from_row,
-        schedule_from_row,
+        claimed_from_row, due_schedule_from_row, job_from_row, job_summary_from_row,
+        occurrence_from_row, run_from_row, run_summary_from_row, schedule_from_row,
+        schedule_summary_from_row,
     },
     store::{Result, Store},
 };
@@ -325,7 +326,7 @@ impl Store for PgStore {
         job_from_row(&row)
     }
 
-    async fn job_list(&self, filter: JobFilter) -> Result<Vec<Job>> {
+    async fn job_list(&self, filter: JobFilter) -> Result<Vec<JobSummary>> {
         let rows = sqlx::query(include_str!("job_list.sql"))
             .bind(filter.queue.as_ref().map(|q| q.as_str()))
             .bind(filter.state.map(|s| s.as_str()))
@@ -341,7 +342,7 @@ impl Store for PgStore {
             .bind(filter.after.map(|id| id.as_uuid()))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(job_from_row).collect()
+        rows.iter().map(job_summary_from_row).collect()
     }
 
     async fn job_claim_many(&self, p: ClaimParams) -> Result<Vec<ClaimedJob>> {
@@ -533,13 +534,13 @@ impl Store for PgStore {
         crate::convert::opt_from_micros(us)
     }
 
-    async fn run_list_by_job(&self, job_id: JobId, scope: Scope) -> Result<Vec<Run>> {
+    async fn run_list_by_job(&self, job_id: JobId, scope: Scope) -> Result<Vec<RunSummary>> {
         let rows = sqlx::query(include_str!("run_list_by_job.sql"))
             .bind(job_id.as_uuid())
             .bind(scope.owner())
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(run_from_row).collect()
+        rows.iter().map(run_summary_from_row).collect()
     }
 
     async fn run_get(&self, id: i64, scope: Scope) -> Result<Run> {
@@ -557,7 +558,7 @@ impl Store for PgStore {
         scope: Scope,
         before: Option<i64>,
         page: Page,
-    ) -> Result<Vec<Run>> {
+    ) -> Result<Vec<RunSummary>> {
         let rows = sqlx::query(include_str!("run_list_by_schedule.sql"))
             .bind(schedule_id.as_uuid())
             .bind(scope.owner())
@@ -565,7 +566,7 @@ impl Store for PgStore {
             .bind(page.limit())
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(run_from_row).collect()
+        rows.iter().map(run_summary_from_row).collect()
     }
 
     async fn schedule_insert_checked(
@@ -611,14 +612,14 @@ impl Store for PgStore {
         schedule_from_row(&row)
     }
 
-    async fn schedule_list(&self, page: Page, scope: Scope) -> Result<Vec<Schedule>> {
+    async fn schedule_list(&self, page: Page, scope: Scope) -> Result<Vec<ScheduleSummary>> {
         let rows = sqlx::query(include_str!("schedule_list.sql"))
             .bind(page.limit())
             .bind(scope.owner())
             .bind(page.after)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(schedule_from_row).collect()
+        rows.iter().map(schedule_summary_from_row).collect()
     }
 
     async fn schedule_set_paused(
@@ -732,12 +733,13 @@ impl Store for PgStore {
         &self,
         schedule_id: ScheduleId,
         scope: Scope,
-        page: Page,
+        page: OccurrencePage,
     ) -> Result<Vec<Occurrence>> {
         let rows = sqlx::query(include_str!("occurrence_list.sql"))
             .bind(schedule_id.as_uuid())
             .bind(page.limit())
             .bind(scope.owner())
+            .bind(page.after.map(micros))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(occurrence_from_row).collect()

@@ -28,6 +28,8 @@ pub(super) enum AccessWrite {
     KeyTouch(Vec<Uuid>, Timestamp),
     /// Nothing but the audit records the write is wrapped with.
     AuditOnly,
+    /// The server secret's check value, unless one is stored.
+    SecretCheck(String, Timestamp),
 }
 
 pub(super) fn perform(conn: &Connection, write: AccessWrite) -> Result<()> {
@@ -72,6 +74,12 @@ pub(super) fn perform(conn: &Connection, write: AccessWrite) -> Result<()> {
             Ok(())
         }
         AccessWrite::AuditOnly => Ok(()),
+        AccessWrite::SecretCheck(check, now) => execute(
+            conn,
+            include_str!("secret_check_insert.sql"),
+            params![check, micros(now)],
+        )
+        .map(drop),
     }
 }
 
@@ -111,6 +119,7 @@ pub(super) fn audit_insert(conn: &Connection, records: &[AuditRecord]) -> Result
             r.client_ip,
             r.user_agent,
             r.request_id,
+            r.client_request_id,
             r.detail
         ])?;
     }
@@ -239,5 +248,13 @@ impl AccessStore for SqliteStore {
             .fetch_all(&self.read)
             .await?;
         rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn secret_check_ensure(&self, check: String, now: Timestamp) -> Result<String> {
+        self.done(Write::Access(AccessWrite::SecretCheck(check, now)))
+            .await?;
+        Ok(sqlx::query_scalar(include_str!("secret_check_get.sql"))
+            .fetch_one(&self.read)
+            .await?)
     }
 }

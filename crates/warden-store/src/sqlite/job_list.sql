@@ -1,4 +1,4 @@
-SELECT id, kind, queue, priority, state, payload, attempt, max_attempts, timeout_ms, run_at, created_at, attempted_at, finished_at, owner, schedule_id, idempotency_key, last_error, lease_owner, lease_expires_at
+SELECT id, kind, queue, priority, state, attempt, max_attempts, timeout_ms, run_at, created_at, attempted_at, finished_at, owner, schedule_id, idempotency_key, last_error, lease_owner, lease_expires_at
 FROM jobs
 WHERE (?1 IS NULL OR queue = ?1)
   AND (?2 IS NULL OR state = ?2)

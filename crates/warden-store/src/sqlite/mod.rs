@@ -34,8 +34,8 @@ use crate::{
     migrations,
     model::*,
     rows::{
-        Cols, due_schedule_from_row, job_from_row, occurrence_from_row, run_from_row,
-        schedule_from_row,
+        Cols, due_schedule_from_row, job_from_row, job_summary_from_row, occurrence_from_row,
+        run_from_row, run_summary_from_row, schedule_from_row, schedule_summary_from_row,
     },
     store::{Result, Store},
 };
@@ -147,7 +147,7 @@ impl Store for SqliteStore {
         job_from_row(&row)
     }
 
-    async fn job_list(&self, filter: JobFilter) -> Result<Vec<Job>> {
+    async fn job_list(&self, filter: JobFilter) -> Result<Vec<JobSummary>> {
         let rows = sqlx::query(include_str!("job_list.sql"))
             .bind(filter.queue.as_ref().map(|q| q.as_str().to_owned()))
             .bind(filter.state.map(|s| s.as_str()))
@@ -163,7 +163,7 @@ impl Store for SqliteStore {
             .bind(filter.after.map(|id| id.to_string()))
             .fetch_all(&self.read)
             .await?;
-        rows.iter().map(job_from_row).collect()
+        rows.iter().map(job_summary_from_row).collect()
     }
 
     async fn job_claim_many(&self, params: ClaimParams) -> Result<Vec<ClaimedJob>> {
@@ -245,13 +245,13 @@ impl Store for SqliteStore {
         opt_from_micros(us)
     }
 
-    async fn run_list_by_job(&self, job_id: JobId, scope: Scope) -> Result<Vec<Run>> {
+    async fn run_list_by_job(&self, job_id: JobId, scope: Scope) -> Result<Vec<RunSummary>> {
         let rows = sqlx::query(include_str!("run_list_by_job.sql"))
             .bind(job_id.to_string())
             .bind(scope.owner())
             .fetch_all(&self.read)
             .await?;
-        rows.iter().map(run_from_row).collect()
+        rows.iter().map(run_summary_from_row).collect()
     }
 
     async fn run_get(&self, id: i64, scope: Scope) -> Result<Run> {
@@ -269,7 +269,7 @@ impl Store for SqliteStore {
         scope: Scope,
         before: Option<i64>,
         page: Page,
-    ) -> Result<Vec<Run>> {
+    ) -> Result<Vec<RunSummary>> {
         let rows = sqlx::query(include_str!("run_list_by_schedule.sql"))
             .bind(schedule_id.to_string())
             .bind(scope.owner())
@@ -277,7 +277,7 @@ impl Store for SqliteStore {
             .bind(page.limit())
             .fetch_all(&self.read)
             .await?;
-        rows.iter().map(run_from_row).collect()
+        rows.iter().map(run_summary_from_row).collect()
     }
 
     async fn schedule_insert_checked(
@@ -309,14 +309,14 @@ impl Store for SqliteStore {
         schedule_from_row(&row)
     }
 
-    async fn schedule_list(&self, page: Page, scope: Scope) -> Result<Vec<Schedule>> {
+    async fn schedule_list(&self, page: Page, scope: Scope) -> Result<Vec<ScheduleSummary>> {
         let rows = sqlx::query(include_str!("schedule_list.sql"))
             .bind(page.limit())
             .bind(scope.owner())
             .bind(page.after.map(|u| u.to_string()))
             .fetch_all(&self.read)
             .await?;
-        rows.iter().map(schedule_from_row).collect()
+        rows.iter().map(schedule_summary_from_row).collect()
     }
 
     async fn schedule_set_paused(
@@ -376,12 +376,13 @@ impl Store for SqliteStore {
         &self,
         schedule_id: ScheduleId,
         scope: Scope,
-        page: Page,
+        page: OccurrencePage,
     ) -> Result<Vec<Occurrence>> {
         let rows = sqlx::query(include_str!("occurrence_list.sql"))
             .bind(schedule_id.to_string())
             .bind(page.limit())
             .bind(scope.owner())
+            .bind(page.after.map(crate::convert::micros))
             .fetch_all(&self.read)
             .await?;
         rows.iter().map(occurrence_from_row).collect()

@@ -37,6 +37,7 @@ fn audit(action: &str, target: &str) -> AuditRecord {
         client_ip: Some("127.0.0.1".into()),
         user_agent: Some("test".into()),
         request_id: Some("req-1".into()),
+        client_request_id: Some("client-1".into()),
         detail: None,
     }
 }
@@ -296,5 +297,23 @@ backend_tests!(
             page2.iter().map(|e| e.id).collect::<Vec<_>>(),
             [all[2].id, all[3].id]
         );
+    }
+);
+
+backend_tests!(
+    the_first_secret_check_value_is_kept,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let first = store
+            .secret_check_ensure("aa".repeat(32), t0())
+            .await
+            .unwrap();
+        assert_eq!(first, "aa".repeat(32));
+        // Another process's value does not replace it: it is told the stored one.
+        let later = store
+            .secret_check_ensure("bb".repeat(32), at(1))
+            .await
+            .unwrap();
+        assert_eq!(later, "aa".repeat(32));
     }
 );

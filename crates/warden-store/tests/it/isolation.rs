@@ -2,7 +2,9 @@
 //! change's audit records commit (or roll back) with it.
 
 use warden_core::{JobState, Scope};
-use warden_store::{AccessStore, AuditFilter, AuditRecord, JobFilter, Page, Store, StoreError};
+use warden_store::{
+    AccessStore, AuditFilter, AuditRecord, JobFilter, OccurrencePage, Page, Store, StoreError,
+};
 use warden_testkit::backend_tests;
 
 use crate::support::{at, claim, job, schedule, succeeded, t0};
@@ -120,7 +122,7 @@ backend_tests!(
         }
         assert!(
             store
-                .occurrence_list(other.id, alice(), Page::default())
+                .occurrence_list(other.id, alice(), OccurrencePage::default())
                 .await
                 .unwrap()
                 .is_empty()

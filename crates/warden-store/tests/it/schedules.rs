@@ -5,7 +5,8 @@ use warden_core::Scope;
 
 use warden_core::{JobId, OccurrenceOutcome, OverlapPolicy, Plan};
 use warden_store::{
-    JobFilter, NewJob, OccurrenceBatch, OccurrenceItem, Page, Schedule, Store, StoreError,
+    JobFilter, NewJob, OccurrenceBatch, OccurrenceItem, OccurrencePage, Page, Schedule, Store,
+    StoreError,
 };
 use warden_testkit::backend_tests;
 
@@ -218,7 +219,7 @@ backend_tests!(
             .await;
         assert!(repeat.unwrap().is_empty());
         let ledger = store
-            .occurrence_list(s.id, Scope::All, Page::default())
+            .occurrence_list(s.id, Scope::All, OccurrencePage::default())
             .await
             .unwrap();
         assert_eq!(
@@ -231,6 +232,23 @@ backend_tests!(
                 (at(120), OccurrenceOutcome::Ran)
             ]
         );
+        // Paging: one at a time, after the last one seen.
+        let page = |after| OccurrencePage { limit: 1, after };
+        let first = store
+            .occurrence_list(s.id, Scope::All, page(None))
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 1);
+        let second = store
+            .occurrence_list(s.id, Scope::All, page(Some(first[0].scheduled_at)))
+            .await
+            .unwrap();
+        assert_eq!(second[0].scheduled_at, at(120));
+        let none = store
+            .occurrence_list(s.id, Scope::All, page(Some(at(120))))
+            .await
+            .unwrap();
+        assert!(none.is_empty());
         let jobs = store
             .job_list(JobFilter {
                 scope: Scope::All,
@@ -353,7 +371,7 @@ backend_tests!(
         assert_eq!(winners, 1);
         assert_eq!(
             store
-                .occurrence_list(s.id, Scope::All, Page::default())
+                .occurrence_list(s.id, Scope::All, OccurrencePage::default())
                 .await
                 .unwrap()
                 .len(),

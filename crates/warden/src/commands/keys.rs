@@ -26,9 +26,21 @@ fn cli_actor() -> AuditContext {
     }
 }
 
+/// The store and the server secret's hasher, checked against the database: a key made
+/// with another secret than the server's would be refused by the server.
 async fn open(store: &StoreArgs) -> anyhow::Result<(AnyStore, warden_security::apikey::KeyHasher)> {
-    let (hasher, _) = secret::load(&store.data_dir, env_secret())?;
-    Ok((open_migrated(store).await?, hasher))
+    let env = env_secret();
+    // On PostgreSQL the server runs elsewhere: a secret file made here, in whatever
+    // directory the command runs from, would not be the server's.
+    if store.database_url.is_some() && env.is_none() && store.data_dir.is_none() {
+        anyhow::bail!(
+            "on PostgreSQL this command needs the server's secret: set WARDEN_SECRET to the value the server uses, or give --data-dir the directory holding the server's server.secret"
+        );
+    }
+    let (hasher, source) = secret::load(&store.data_dir(), env)?;
+    let opened = open_migrated(store).await?;
+    secret::verify(&opened, &hasher, &source).await?;
+    Ok((opened, hasher))
 }
 
 /// `WARDEN_SECRET` from the environment, if set.
@@ -60,7 +72,7 @@ fn print_issued(key: &IssuedKey, json: bool) {
 
 async fn create(a: KeysCreateArgs) -> anyhow::Result<()> {
     let role = Role::parse(&a.role)?;
-    let principal = PrincipalId::parse(a.user.as_deref().unwrap_or(&a.name))
+    let principal = PrincipalId::parse_for_key(a.user.as_deref().unwrap_or(&a.name))
         .context("invalid `--user` (or `--name`, used when `--user` is not given)")?;
     let expires = a
         .expires
@@ -91,11 +103,7 @@ async fn list(a: KeysListArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let now = Timestamp::now();
-    println!(
-        "{:<36}  {:<12}  {:<16}  {:<16}  {:<9}  {:<8}  LAST USED",
-        "ID", "PREFIX", "NAME", "PRINCIPAL", "ROLE", "STATUS"
-    );
-    for k in keys {
+    let rows = keys.iter().map(|k| {
         let status = if k.revoked_at.is_some() {
             "revoked"
         } else if !k.is_live(now) {
@@ -104,12 +112,55 @@ async fn list(a: KeysListArgs) -> anyhow::Result<()> {
             "active"
         };
         let used = k.last_used_at.map_or("never".to_owned(), |t| t.to_string());
-        println!(
-            "{:<36}  {:<12}  {:<16}  {:<16}  {:<9}  {:<8}  {used}",
-            k.id, k.prefix, k.name, k.principal_id, k.role, status
-        );
-    }
+        vec![
+            k.id.to_string(),
+            k.prefix.clone(),
+            k.name.clone(),
+            k.principal_id.clone(),
+            k.role.as_str().to_owned(),
+            status.to_owned(),
+            used,
+        ]
+    });
+    let header = [
+        "ID",
+        "PREFIX",
+        "NAME",
+        "PRINCIPAL",
+        "ROLE",
+        "STATUS",
+        "LAST USED",
+    ];
+    print!("{}", table(&header, rows.collect()));
     Ok(())
+}
+
+/// Lays rows out in columns two spaces apart, each as wide as its longest cell (names,
+/// principals and roles have no fixed length, so fixed widths would misalign them).
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.push('\n');
+        out
+    };
+    let mut out = line(header.to_vec());
+    for row in &rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
 }
 
 fn key_id(s: &str) -> anyhow::Result<Uuid> {

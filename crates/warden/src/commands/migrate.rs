@@ -7,7 +7,7 @@ use crate::cli::StoreArgs;
 
 /// Opens the store the flags point at and migrates it.
 pub(crate) async fn open_migrated(args: &StoreArgs) -> anyhow::Result<warden_store::AnyStore> {
-    let location = StoreLocation::choose(args.database_url.as_deref(), args.data_dir.clone())?;
+    let location = StoreLocation::choose(args.database_url.as_deref(), args.data_dir())?;
     let store = location
         .open()
         .await

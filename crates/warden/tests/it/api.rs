@@ -290,3 +290,49 @@ fn the_cli_client_lists_cancels_pauses_and_triggers() {
     assert!(!err.contains(&wrong), "{err}");
     server.terminate();
 }
+
+#[test]
+fn keys_list_columns_line_up_whatever_the_lengths() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for (name, role, user) in [
+        ("ops", "admin", "ops"),
+        ("v", "viewer", "v"),
+        (
+            "a-much-longer-key-name",
+            "scheduler",
+            "a-very-long-principal-name",
+        ),
+    ] {
+        keys(
+            &["create", "--name", name, "--role", role, "--user", user],
+            d,
+        );
+    }
+    let listed = run(&["keys", "list", "--data-dir", d]);
+    assert!(listed.status.success());
+    let table = String::from_utf8(listed.stdout).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "{table}");
+    // Every column starts at the same offset on every line as in the header.
+    let header = lines[0];
+    let starts: Vec<usize> = ["PREFIX", "NAME", "PRINCIPAL", "ROLE", "STATUS", "LAST USED"]
+        .iter()
+        .map(|h| header.find(h).unwrap())
+        .collect();
+    for line in &lines[1..] {
+        for (&at, next) in starts
+            .iter()
+            .zip(starts.iter().skip(1).chain([&usize::MAX]))
+        {
+            let cell = &line[at..(*next).min(line.len())];
+            assert!(
+                !cell.starts_with(' ') && line.as_bytes()[at - 1] == b' ',
+                "misaligned at column {at}:\n{table}"
+            );
+            if *next != usize::MAX {
+                assert!(cell.ends_with("  "), "cells touch at {at}:\n{table}");
+            }
+        }
+    }
+}

@@ -6,5 +6,6 @@ mod cli;
 mod cron;
 mod http_jobs;
 mod now;
+mod secret;
 mod serve;
 mod support;

@@ -1,0 +1,1 @@
+SELECT check_value FROM server_secret_check WHERE id = 1
