@@ -60,10 +60,10 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/postgres/0008_request_ids_secret_check.sql"),
     ),
     (
-        10,
+        9,
         "job_scheduled_at",
-        include_str!("../migrations/sqlite/0010_job_scheduled_at.sql"),
-        include_str!("../migrations/postgres/0010_job_scheduled_at.sql"),
+        include_str!("../migrations/sqlite/0009_job_scheduled_at.sql"),
+        include_str!("../migrations/postgres/0009_job_scheduled_at.sql"),
     ),
 ];
 
