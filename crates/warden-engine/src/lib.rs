@@ -31,8 +31,8 @@
 pub mod actor;
 mod completer;
 pub mod config;
-mod counts;
 mod controls;
+mod counts;
 pub mod cron;
 pub mod engine;
 pub mod error;
