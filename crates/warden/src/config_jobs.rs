@@ -31,6 +31,9 @@ pub(crate) struct SyncReport {
     pub(crate) changed: Vec<String>,
     pub(crate) disabled: Vec<String>,
     pub(crate) unchanged: usize,
+    /// Ids of `warden.http` schedules owned by someone else than `config` (made through
+    /// the API before it refused internal types), now paused.
+    pub(crate) quarantined: Vec<String>,
 }
 
 /// The sync's actor: the only one, with the embedding program, that creates `warden.http`
@@ -89,14 +92,16 @@ fn same(s: &Schedule, r: &CronRequest) -> bool {
 
 /// Every schedule the `config` principal owns (as lists give them: without payloads).
 async fn config_schedules<S: Store>(store: &S) -> anyhow::Result<Vec<ScheduleSummary>> {
+    schedules_in(store, Scope::Owner(CONFIG_OWNER.into())).await
+}
+
+/// Every schedule in `scope`, page by page.
+async fn schedules_in<S: Store>(store: &S, scope: Scope) -> anyhow::Result<Vec<ScheduleSummary>> {
     let mut all = Vec::new();
     let mut after = None;
     loop {
         let page = store
-            .schedule_list(
-                Page { limit: 500, after },
-                Scope::Owner(CONFIG_OWNER.into()),
-            )
+            .schedule_list(Page { limit: 500, after }, scope.clone())
             .await?;
         let full = page.len() == 500;
         after = page.last().map(|s| s.id.as_uuid());
@@ -147,10 +152,38 @@ pub(crate) async fn sync<S: Store>(
             report.disabled.push(name);
         }
     }
+    report.quarantined = quarantine_foreign_calls(scheduler).await?;
     report.added.sort();
     report.changed.sort();
     report.disabled.sort();
     Ok(report)
+}
+
+/// Pauses every `warden.http` schedule that `config` does not own. None can be made now
+/// (internal types are refused to every API caller), but one made through the API before
+/// that would still fire a call of the file, with its secrets, for whoever made it. The
+/// pause is audited as made by `config`; an admin may delete the schedule.
+async fn quarantine_foreign_calls<S: Store>(
+    scheduler: &Scheduler<S>,
+) -> anyhow::Result<Vec<String>> {
+    let actor = Actor::principal(
+        CONFIG_OWNER,
+        Scope::All,
+        Limits::default(),
+        AuditContext {
+            principal_id: Some(CONFIG_OWNER.into()),
+            user_agent: Some("warden serve --jobs".into()),
+            ..AuditContext::default()
+        },
+    );
+    let mut paused = Vec::new();
+    for s in schedules_in(scheduler.store(), Scope::All).await? {
+        if s.template.kind.as_str() == HTTP_JOB_TYPE && s.owner != CONFIG_OWNER && !s.paused {
+            scheduler.set_schedule_paused_as(&actor, s.id, true).await?;
+            paused.push(s.id.to_string());
+        }
+    }
+    Ok(paused)
 }
 
 #[cfg(test)]
@@ -263,6 +296,51 @@ jobs:
             for a in ["schedule.create", "schedule.update", "schedule.pause"] {
                 assert!(actions.contains(&a), "{a} missing from {actions:?}");
             }
+        }
+    );
+
+    backend_tests!(
+        a_jobs_file_call_scheduled_by_another_principal_is_paused_at_sync,
+        |db: TestDb| async move {
+            let store = Arc::new(db.store().clone());
+            let mut registry = Registry::new();
+            registry
+                .register_internal(HTTP_JOB_TYPE, |_, _: serde_json::Value| async {})
+                .unwrap();
+            let scheduler = Engine::scheduler(
+                store.clone(),
+                registry,
+                EngineConfig::default(),
+                Arc::new(SystemClock),
+            )
+            .unwrap();
+            // As the API allowed before internal types were refused: mallory schedules
+            // the file's `report` call for itself.
+            let mallory = Actor::principal(
+                "mallory",
+                Scope::Owner("mallory".into()),
+                Limits::default(),
+                AuditContext::default(),
+            )
+            .with_internal(InternalTypes::Create);
+            let mut r = CronRequest::new("steal", "* * * * *", HTTP_JOB_TYPE);
+            r.job = JobRequest::new(HTTP_JOB_TYPE, json!({"job": "report"}), "default");
+            let stolen = scheduler.add_cron_as(&mallory, r).await.unwrap();
+
+            let report = sync(&scheduler, &file(V1)).await.unwrap();
+            assert_eq!(report.quarantined, [stolen.to_string()]);
+            let s = store.schedule_get(stolen, Scope::All).await.unwrap();
+            assert!(s.paused, "mallory's copy of the call must not fire");
+            // The file's own schedules are left alone, and a second sync finds nothing.
+            assert!(
+                config_schedules(store.as_ref())
+                    .await
+                    .unwrap()
+                    .iter()
+                    .all(|s| !s.paused)
+            );
+            let again = sync(&scheduler, &file(V1)).await.unwrap();
+            assert!(again.quarantined.is_empty());
         }
     );
 }

@@ -169,6 +169,12 @@ pub(crate) fn log_sync(report: &config_jobs::SyncReport) {
         unchanged = report.unchanged,
         "jobs file synced into schedules"
     );
+    if !report.quarantined.is_empty() {
+        tracing::warn!(
+            schedule.ids = ?report.quarantined,
+            "paused warden.http schedules owned by another principal than `config`: only the jobs file may schedule its calls (delete them once reviewed)"
+        );
+    }
 }
 
 /// Follows the file: on SIGHUP, or when its modification time changes (checked every
