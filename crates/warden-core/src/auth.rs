@@ -8,27 +8,27 @@
 //! the objects it owns ([`Principal::scope`]), and the store applies that scope in its
 //! queries.
 
-use std::{fmt, str::FromStr};
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::{ParseError, error::excerpt};
 
-/// A role: a fixed bundle of permissions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Everything, across every principal.
-    Admin,
-    /// Creates, reads, updates and cancels its own jobs and schedules.
-    Scheduler,
-    /// Claims and completes jobs only (remote workers).
-    Executor,
-    /// Reads its own objects; sensitive payload fields are redacted.
-    Viewer,
-    /// Background work across users (seed 003): reads and writes every principal's jobs
-    /// and schedules, never keys or principals; refused from browsers; always audited.
-    Service,
+crate::vocabulary! {
+    /// A role: a fixed bundle of permissions.
+    pub enum Role: "role", "a role" {
+        /// Everything, across every principal.
+        Admin = "admin",
+        /// Creates, reads, updates and cancels its own jobs and schedules.
+        Scheduler = "scheduler",
+        /// Claims and completes jobs only (remote workers).
+        Executor = "executor",
+        /// Reads its own objects; sensitive payload fields are redacted.
+        Viewer = "viewer",
+        /// Background work across users (seed 003): reads and writes every principal's jobs
+        /// and schedules, never keys or principals; refused from browsers; always audited.
+        Service = "service",
+    }
 }
 
 /// What a route needs.
@@ -52,24 +52,6 @@ pub enum Permission {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Admin,
-        Role::Scheduler,
-        Role::Executor,
-        Role::Viewer,
-        Role::Service,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Scheduler => "scheduler",
-            Role::Executor => "executor",
-            Role::Viewer => "viewer",
-            Role::Service => "service",
-        }
-    }
-
     /// The permission table. Deny by default: a pair not listed here is refused.
     pub fn grants(self, permission: Permission) -> bool {
         use Permission::*;
@@ -101,34 +83,9 @@ impl Role {
         matches!(self, Role::Viewer)
     }
 
+    /// Parses a role as a person types it: case and surrounding spaces do not matter.
     pub fn parse(value: &str) -> Result<Self, ParseError> {
-        Ok(match value.trim().to_ascii_lowercase().as_str() {
-            "admin" => Role::Admin,
-            "scheduler" => Role::Scheduler,
-            "executor" => Role::Executor,
-            "viewer" => Role::Viewer,
-            "service" => Role::Service,
-            _ => {
-                return Err(ParseError::new(
-                    "role",
-                    format!("{} is not a role", excerpt(value)),
-                    "one of: admin, scheduler, executor, viewer, service",
-                ));
-            }
-        })
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, ParseError> {
-        Self::parse(s)
+        value.trim().to_ascii_lowercase().parse()
     }
 }
 

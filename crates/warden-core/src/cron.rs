@@ -29,7 +29,7 @@
 //!   so is one whose every match falls in a daylight-saving gap under [`GapPolicy::Skip`]
 //!   (`30 2 * 3 0L` in `Europe/Paris`: 02:30 on the last Sunday of March never exists there).
 
-use std::{fmt, str::FromStr};
+use std::fmt;
 
 use croner::{
     Cron,
@@ -44,28 +44,30 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ParseError, error::excerpt};
 
-/// What to do with a civil fire time that a spring-forward skips.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GapPolicy {
-    /// Fire once at the first valid instant after the gap (default).
-    #[default]
-    Shift,
-    /// Do not fire.
-    Skip,
+crate::vocabulary! {
+    /// What to do with a civil fire time that a spring-forward skips.
+    #[derive(Default)]
+    pub enum GapPolicy: "dstGap", "a gap policy" {
+        /// Fire once at the first valid instant after the gap (default).
+        #[default]
+        Shift = "shift",
+        /// Do not fire.
+        Skip = "skip",
+    }
 }
 
-/// What to do with a civil fire time that a fall-back repeats.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FoldPolicy {
-    /// Fire at the first occurrence only (default).
-    #[default]
-    First,
-    /// Fire at the second occurrence only.
-    Last,
-    /// Fire at both.
-    Both,
+crate::vocabulary! {
+    /// What to do with a civil fire time that a fall-back repeats.
+    #[derive(Default)]
+    pub enum FoldPolicy: "dstFold", "a fold policy" {
+        /// Fire at the first occurrence only (default).
+        #[default]
+        First = "first",
+        /// Fire at the second occurrence only.
+        Last = "last",
+        /// Fire at both.
+        Both = "both",
+    }
 }
 
 /// A schedule's daylight-saving policy. The default is `shift` + `first`.
@@ -73,56 +75,6 @@ pub enum FoldPolicy {
 pub struct DstPolicy {
     pub gap: GapPolicy,
     pub fold: FoldPolicy,
-}
-
-impl FromStr for GapPolicy {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, ParseError> {
-        match s {
-            "shift" => Ok(Self::Shift),
-            "skip" => Ok(Self::Skip),
-            _ => Err(ParseError::new(
-                "dstGap",
-                format!("{} is not a gap policy", excerpt(s)),
-                "shift or skip",
-            )),
-        }
-    }
-}
-
-impl FromStr for FoldPolicy {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, ParseError> {
-        match s {
-            "first" => Ok(Self::First),
-            "last" => Ok(Self::Last),
-            "both" => Ok(Self::Both),
-            _ => Err(ParseError::new(
-                "dstFold",
-                format!("{} is not a fold policy", excerpt(s)),
-                "first, last or both",
-            )),
-        }
-    }
-}
-
-impl GapPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Shift => "shift",
-            Self::Skip => "skip",
-        }
-    }
-}
-
-impl FoldPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::First => "first",
-            Self::Last => "last",
-            Self::Both => "both",
-        }
-    }
 }
 
 /// A parsed cron expression bound to a time zone and a DST policy.

@@ -44,7 +44,8 @@ impl fmt::Display for ParseError {
 
 /// Shortens a user-supplied value for an error message, so a huge input does not
 /// become a huge error.
-pub(crate) fn excerpt(value: &str) -> String {
+#[doc(hidden)]
+pub fn excerpt(value: &str) -> String {
     const MAX: usize = 64;
     if value.chars().count() <= MAX {
         format!("{value:?}")

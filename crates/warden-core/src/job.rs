@@ -110,27 +110,19 @@ impl QueueName {
     }
 }
 
-/// How urgent a job is. Claims take higher priorities first, then the oldest `run_at`.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Priority {
-    Critical,
-    High,
-    #[default]
-    Medium,
-    Low,
+crate::vocabulary! {
+    /// How urgent a job is. Claims take higher priorities first, then the oldest `run_at`.
+    #[derive(Default, PartialOrd, Ord)]
+    pub enum Priority: "priority", "a priority" {
+        Critical = "critical",
+        High = "high",
+        #[default]
+        Medium = "medium",
+        Low = "low",
+    }
 }
 
 impl Priority {
-    pub const ALL: [Priority; 4] = [
-        Priority::Critical,
-        Priority::High,
-        Priority::Medium,
-        Priority::Low,
-    ];
-
     /// The stored rank: lower runs first.
     pub fn rank(self) -> i16 {
         self as i16
@@ -139,63 +131,22 @@ impl Priority {
     pub fn from_rank(rank: i16) -> Option<Self> {
         Self::ALL.get(usize::try_from(rank).ok()?).copied()
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Priority::Critical => "critical",
-            Priority::High => "high",
-            Priority::Medium => "medium",
-            Priority::Low => "low",
-        }
-    }
 }
 
-impl FromStr for Priority {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, ParseError> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| {
-                ParseError::new(
-                    "priority",
-                    format!("{} is not a priority", excerpt(s)),
-                    "one of critical, high, medium, low",
-                )
-            })
+crate::vocabulary! {
+    /// Where a job is in its life. See the module documentation for the diagram.
+    pub enum JobState: "state", "a job state" {
+        Scheduled = "scheduled",
+        Available = "available",
+        Running = "running",
+        Retryable = "retryable",
+        Succeeded = "succeeded",
+        Dead = "dead",
+        Cancelled = "cancelled",
     }
-}
-
-impl fmt::Display for Priority {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Where a job is in its life. See the module documentation for the diagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JobState {
-    Scheduled,
-    Available,
-    Running,
-    Retryable,
-    Succeeded,
-    Dead,
-    Cancelled,
 }
 
 impl JobState {
-    pub const ALL: [JobState; 7] = [
-        JobState::Scheduled,
-        JobState::Available,
-        JobState::Running,
-        JobState::Retryable,
-        JobState::Succeeded,
-        JobState::Dead,
-        JobState::Cancelled,
-    ];
-
     /// Whether the state machine allows `self → next`.
     pub fn can_transition_to(self, next: JobState) -> bool {
         use JobState::*;
@@ -214,40 +165,6 @@ impl JobState {
             self,
             JobState::Succeeded | JobState::Dead | JobState::Cancelled
         )
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Scheduled => "scheduled",
-            JobState::Available => "available",
-            JobState::Running => "running",
-            JobState::Retryable => "retryable",
-            JobState::Succeeded => "succeeded",
-            JobState::Dead => "dead",
-            JobState::Cancelled => "cancelled",
-        }
-    }
-}
-
-impl FromStr for JobState {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, ParseError> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| {
-                ParseError::new(
-                    "state",
-                    format!("{} is not a job state", excerpt(s)),
-                    "one of scheduled, available, running, retryable, succeeded, dead, cancelled",
-                )
-            })
-    }
-}
-
-impl fmt::Display for JobState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -445,7 +362,7 @@ mod tests {
         }
         assert!(Priority::Critical.rank() < Priority::Low.rank());
         let err = "urgent".parse::<Priority>().unwrap_err();
-        assert!(err.to_string().contains("critical, high, medium, low"));
+        assert!(err.to_string().contains("critical, high, medium or low"));
     }
 
     #[test]

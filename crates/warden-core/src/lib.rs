@@ -14,7 +14,11 @@
 //! - [`outcome`]: what a handler returns.
 //! - [`clock`]: the injected `Clock`.
 //! - [`auth`]: roles, permissions, principals and scopes.
+//! - [`audit`]: the audit trail's actions and outcomes.
+//! - [`vocab`]: [`vocabulary!`], how every closed set of words (states, outcomes,
+//!   actions, error codes) gets one string form, parse and serde.
 
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod cron;
@@ -24,14 +28,16 @@ pub mod job;
 pub mod outcome;
 pub mod retry;
 pub mod schedule;
+pub mod vocab;
 
+pub use audit::{AuditAction, AuditOutcome};
 pub use auth::{Credential, Permission, Principal, PrincipalId, Role, Scope};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cron::{CronSpec, DstPolicy, FoldPolicy, GapPolicy};
 pub use error::ParseError;
 pub use ids::{JobId, ScheduleId};
 pub use job::{JobKind, JobState, JobTimeout, MaxAttempts, Payload, Priority, QueueName};
-pub use outcome::Outcome;
+pub use outcome::{Outcome, RunOutcome};
 pub use retry::RetryPolicy;
 pub use schedule::{
     CatchUpWindow, MissedPolicy, OccurrenceOutcome, OverlapPolicy, Plan, PlanInput,

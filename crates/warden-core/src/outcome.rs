@@ -21,3 +21,20 @@ pub enum Outcome {
     /// The job decided it should not run: it becomes `cancelled`.
     Cancel { reason: String },
 }
+
+crate::vocabulary! {
+    /// How one attempt ended, as its run record says (`job_runs.outcome`, the `outcome`
+    /// label of `warden_runs_total`).
+    pub enum RunOutcome: "outcome", "a run outcome" {
+        Succeeded = "succeeded",
+        /// Failed; the job will be tried again.
+        Retry = "retry",
+        /// Failed for good, or its attempts are used up.
+        Dead = "dead",
+        Cancelled = "cancelled",
+        /// Interrupted by a shutdown; the attempt does not count.
+        Released = "released",
+        /// Its lease expired (the worker died or stalled) and the rescuer took it back.
+        Lost = "lost",
+    }
+}

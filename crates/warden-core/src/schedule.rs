@@ -8,38 +8,39 @@
 //! the transaction that records the occurrence, because only there is "is the previous
 //! job still active?" race-free.
 
-use std::{fmt, str::FromStr, time::Duration};
+use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use serde::{Deserialize, Serialize};
 
-use crate::{ParseError, error::excerpt};
+use crate::ParseError;
 
-/// What to do when an occurrence comes due while the previous one's job is still active
-/// (as Kubernetes' `concurrencyPolicy`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OverlapPolicy {
-    /// Run it anyway, alongside.
-    Allow,
-    /// Do not run it: record `skipped:overlap` (default).
-    #[default]
-    Forbid,
-    /// Cancel the active job and run the new one.
-    Replace,
+crate::vocabulary! {
+    /// What to do when an occurrence comes due while the previous one's job is still active
+    /// (as Kubernetes' `concurrencyPolicy`).
+    #[derive(Default)]
+    pub enum OverlapPolicy: "overlap", "an overlap policy" {
+        /// Run it anyway, alongside.
+        Allow = "allow",
+        /// Do not run it: record `skipped:overlap` (default).
+        #[default]
+        Forbid = "forbid",
+        /// Cancel the active job and run the new one.
+        Replace = "replace",
+    }
 }
 
-/// What to do with occurrences that came due while warden was down or stalled.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MissedPolicy {
-    /// Record them as missed; run none.
-    Skip,
-    /// Run the most recent one, record the others as missed (default).
-    #[default]
-    Latest,
-    /// Run every one within the catch-up window, record older ones as missed.
-    All,
+crate::vocabulary! {
+    /// What to do with occurrences that came due while warden was down or stalled.
+    #[derive(Default)]
+    pub enum MissedPolicy: "missed", "a missed-run policy" {
+        /// Record them as missed; run none.
+        Skip = "skip",
+        /// Run the most recent one, record the others as missed (default).
+        #[default]
+        Latest = "latest",
+        /// Run every one within the catch-up window, record older ones as missed.
+        All = "all",
+    }
 }
 
 /// How far back `MissedPolicy::All` catches up. Default 1 hour, at most 7 days.
@@ -71,95 +72,24 @@ impl Default for CatchUpWindow {
     }
 }
 
-/// The one recorded outcome of an occurrence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum OccurrenceOutcome {
-    /// A job was enqueued for it.
-    #[serde(rename = "ran")]
-    Ran,
-    /// The previous job was still active and the overlap policy is `forbid`.
-    #[serde(rename = "skipped:overlap")]
-    SkippedOverlap,
-    /// The schedule was paused.
-    #[serde(rename = "skipped:paused")]
-    SkippedPaused,
-    /// Its owner may not run it now: disabled, the job type or priority is outside its
-    /// limits, or its `maxActive` is reached (the schedule says which).
-    #[serde(rename = "skipped:forbidden")]
-    SkippedForbidden,
-    /// Warden was running but the occurrence was not enqueued within its grace period.
-    #[serde(rename = "missed:deadline")]
-    MissedDeadline,
-    /// Warden was not running when it came due.
-    #[serde(rename = "missed:downtime")]
-    MissedDowntime,
-}
-
-impl OccurrenceOutcome {
-    pub const ALL: [OccurrenceOutcome; 6] = [
-        Self::Ran,
-        Self::SkippedOverlap,
-        Self::SkippedPaused,
-        Self::SkippedForbidden,
-        Self::MissedDeadline,
-        Self::MissedDowntime,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ran => "ran",
-            Self::SkippedOverlap => "skipped:overlap",
-            Self::SkippedPaused => "skipped:paused",
-            Self::SkippedForbidden => "skipped:forbidden",
-            Self::MissedDeadline => "missed:deadline",
-            Self::MissedDowntime => "missed:downtime",
-        }
+crate::vocabulary! {
+    /// The one recorded outcome of an occurrence.
+    pub enum OccurrenceOutcome: "outcome", "an occurrence outcome" {
+        /// A job was enqueued for it.
+        Ran = "ran",
+        /// The previous job was still active and the overlap policy is `forbid`.
+        SkippedOverlap = "skipped:overlap",
+        /// The schedule was paused.
+        SkippedPaused = "skipped:paused",
+        /// Its owner may not run it now: disabled, the job type or priority is outside its
+        /// limits, or its `maxActive` is reached (the schedule says which).
+        SkippedForbidden = "skipped:forbidden",
+        /// Warden was running but the occurrence was not enqueued within its grace period.
+        MissedDeadline = "missed:deadline",
+        /// Warden was not running when it came due.
+        MissedDowntime = "missed:downtime",
     }
 }
-
-impl fmt::Display for OccurrenceOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for OccurrenceOutcome {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, ParseError> {
-        Self::ALL
-            .into_iter()
-            .find(|o| o.as_str() == s)
-            .ok_or_else(|| {
-                ParseError::new(
-                    "outcome",
-                    format!("{} is not an occurrence outcome", excerpt(s)),
-                    "ran, skipped:overlap, skipped:paused, skipped:forbidden, missed:deadline or missed:downtime",
-                )
-            })
-    }
-}
-
-macro_rules! simple_enum_str {
-    ($ty:ident, $field:literal, $expected:literal, $($variant:ident => $s:literal),+) => {
-        impl $ty {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $s),+ }
-            }
-        }
-        impl FromStr for $ty {
-            type Err = ParseError;
-            fn from_str(s: &str) -> Result<Self, ParseError> {
-                match s {
-                    $($s => Ok(Self::$variant),)+
-                    _ => Err(ParseError::new($field, format!("{} is not accepted", excerpt(s)), $expected)),
-                }
-            }
-        }
-    };
-}
-
-simple_enum_str!(OverlapPolicy, "overlap", "allow, forbid or replace", Allow => "allow", Forbid => "forbid", Replace => "replace");
-simple_enum_str!(MissedPolicy, "missed", "skip, latest or all", Skip => "skip", Latest => "latest", All => "all");
 
 /// What the cron enqueuer intends for one due occurrence, before overlap is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
