@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use warden_api::{PUBLIC_ROUTES, Route, routes_table};
 use warden_core::Role;
-use warden_store::{AccessStore, AnyStore, AuditFilter, PrincipalRecord};
+use warden_store::{AccessStore, AnyStore, AuditFilter};
 use warden_testkit::backend_tests;
 
 use crate::support::{ADMIN_ENV_KEY, INTERNAL_ENV_KEY, TestApp};
@@ -161,31 +161,12 @@ backend_tests!(
         assert_eq!(app.send(req, None).await.status, StatusCode::OK);
 
         // Disabling the principal refuses its keys at once.
-        let p = app.store.principal_get("alice").await.unwrap();
-        app.store
-            .principal_upsert(
-                PrincipalRecord {
-                    disabled: true,
-                    ..p.clone()
-                },
-                vec![],
-            )
-            .await
-            .unwrap();
+        app.set_disabled("alice", true).await;
         assert_eq!(
             app.get("/api/v1/jobs", &key).await.status,
             StatusCode::UNAUTHORIZED
         );
-        app.store
-            .principal_upsert(
-                PrincipalRecord {
-                    disabled: false,
-                    ..p
-                },
-                vec![],
-            )
-            .await
-            .unwrap();
+        app.set_disabled("alice", false).await;
         assert_eq!(app.get("/api/v1/jobs", &key).await.status, StatusCode::OK);
 
         // Revoking through the API.
@@ -209,13 +190,8 @@ backend_tests!(
             StatusCode::UNAUTHORIZED
         );
         let reasons: Vec<String> = app
-            .store
-            .audit_list(AuditFilter {
-                action: Some("auth.failure".into()),
-                ..Default::default()
-            })
+            .audit_with_action("auth.failure")
             .await
-            .unwrap()
             .into_iter()
             .filter_map(|e| e.record.detail)
             .collect();
@@ -273,14 +249,7 @@ backend_tests!(
         let admins_id = admins.headers["x-request-id"].to_str().unwrap().to_owned();
         let bobs = create(bob.clone(), Some(admins_id.clone())).await;
         assert_eq!(bobs.status, StatusCode::CREATED, "{}", bobs.body);
-        let trail = app
-            .store
-            .audit_list(AuditFilter {
-                action: Some("job.create".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let trail = app.audit_with_action("job.create").await;
         let with_admins_id: Vec<_> = trail
             .iter()
             .filter(|e| e.record.request_id.as_deref() == Some(admins_id.as_str()))
