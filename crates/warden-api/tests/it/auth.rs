@@ -88,11 +88,12 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let app = TestApp::spawn(db).await;
         // JOB_SCHEDULER_API_KEY as `x-job-api-key` (seed 000) and as a bearer key.
-        let req = app
-            .client
-            .get(app.url("/api/v1/keys"))
-            .header("x-job-api-key", ADMIN_ENV_KEY);
-        assert_eq!(app.send(req, None).await.status, StatusCode::OK);
+        assert_eq!(
+            app.get_with("/api/v1/keys", &[("x-job-api-key", ADMIN_ENV_KEY)])
+                .await
+                .status,
+            StatusCode::OK
+        );
         assert_eq!(
             app.get("/api/v1/audit", ADMIN_ENV_KEY).await.status,
             StatusCode::OK
@@ -154,11 +155,12 @@ backend_tests!(
         let key = app.key("alice", Role::Scheduler).await;
         assert_eq!(app.get("/api/v1/jobs", &key).await.status, StatusCode::OK);
         // Also accepted as `x-job-api-key`.
-        let req = app
-            .client
-            .get(app.url("/api/v1/jobs"))
-            .header("x-job-api-key", &key);
-        assert_eq!(app.send(req, None).await.status, StatusCode::OK);
+        assert_eq!(
+            app.get_with("/api/v1/jobs", &[("x-job-api-key", &key)])
+                .await
+                .status,
+            StatusCode::OK
+        );
 
         // Disabling the principal refuses its keys at once.
         app.set_disabled("alice", true).await;
@@ -207,21 +209,17 @@ backend_tests!(
     request_ids_are_warden_s_own_the_client_s_is_echoed_apart_and_errors_carry_them,
     |db: warden_testkit::TestDb| async move {
         let app = TestApp::spawn(db).await;
-        let req = app
-            .client
-            .get(app.url("/api/v1/jobs"))
-            .header("x-request-id", "trace-123");
-        let a = app.send(req, None).await;
+        let a = app
+            .get_with("/api/v1/jobs", &[("x-request-id", "trace-123")])
+            .await;
         let own = a.headers["x-request-id"].to_str().unwrap().to_owned();
         assert!(own != "trace-123" && own.len() == 36, "{own}");
         assert_eq!(a.headers["x-client-request-id"], "trace-123");
         assert_eq!(a.body["error"]["request_id"], own.as_str());
         // An id that could inject into logs is replaced.
-        let req = app
-            .client
-            .get(app.url("/healthz"))
-            .header("x-request-id", "bad id\twith tab");
-        let a = app.send(req, None).await;
+        let a = app
+            .get_with("/healthz", &[("x-request-id", "bad id\twith tab")])
+            .await;
         let id = a.headers["x-request-id"].to_str().unwrap();
         assert!(!id.contains(' ') && id.len() == 36, "{id}");
         let a = app.get("/api/v1/nowhere", ADMIN_ENV_KEY).await;

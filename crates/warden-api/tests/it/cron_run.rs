@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use warden_api::cron_run::{CronConfig, LOCK_NAME};
-use warden_core::{ManualClock, Role, Scope};
+use warden_core::{ManualClock, Role, ScheduleId, Scope};
 use warden_engine::{CronRequest, JobRequest};
 use warden_security::envkey::StaticKey;
 use warden_store::{OccurrencePage, OpsStore, Store};
@@ -210,15 +210,7 @@ backend_tests!(
     |db: TestDb| async move {
         let clock = ManualClock::new(Timestamp::now());
         let app = TestApp::spawn_cron_on(db, config(&[TOKEN]), clock.clone()).await;
-        let schedule = app
-            .scheduler()
-            .add_cron(CronRequest::new(
-                "every-second",
-                "* * * * * *",
-                "warden.noop",
-            ))
-            .await
-            .unwrap();
+        let schedule = add_every_second(&app).await;
         // Its first occurrence falls due within a second: move the engine's clock past it.
         clock.advance(SignedDuration::from_millis(1500));
         let first = trigger(&app, Method::POST, "/cron/run", Some(TOKEN)).await;
@@ -446,14 +438,7 @@ backend_tests!(
                 .status,
             StatusCode::OK
         );
-        app.scheduler()
-            .add_cron(CronRequest::new(
-                "every-second",
-                "* * * * * *",
-                "warden.noop",
-            ))
-            .await
-            .unwrap();
+        add_every_second(&app).await;
         let h = health(&app).await;
         assert_eq!(h["late"], true, "{h}");
         let reasons = h["reasons"].to_string();
@@ -471,6 +456,19 @@ backend_tests!(
         assert_eq!(h["late"], false, "{h}");
     }
 );
+
+/// Adds a schedule that runs `warden.noop` every second, first due within a second of
+/// the engine's clock.
+async fn add_every_second(app: &TestApp) -> ScheduleId {
+    app.scheduler()
+        .add_cron(CronRequest::new(
+            "every-second",
+            "* * * * * *",
+            "warden.noop",
+        ))
+        .await
+        .unwrap()
+}
 
 /// Pauses `default` and leaves one due job waiting in it: a tick then waits (holding its
 /// lock) until it sees that nothing is being claimed.

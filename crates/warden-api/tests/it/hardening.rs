@@ -166,11 +166,15 @@ backend_tests!(
         let app = TestApp::spawn(db).await;
         let key = app.key("alice", Role::Scheduler).await;
         // The scheme is case-insensitive.
-        let req = app
-            .client
-            .get(app.url("/api/v1/jobs"))
-            .header("authorization", format!("BEARER {key}"));
-        assert_eq!(app.send(req, None).await.status, StatusCode::OK);
+        assert_eq!(
+            app.get_with(
+                "/api/v1/jobs",
+                &[("authorization", &format!("BEARER {key}"))]
+            )
+            .await
+            .status,
+            StatusCode::OK
+        );
         app.set_disabled("alice", true).await;
         assert_eq!(
             app.get("/api/v1/jobs", &key).await.status,

@@ -388,6 +388,15 @@ impl TestApp {
         self.call(Method::GET, path, Some(key), None).await
     }
 
+    /// `GET path` with `headers` (and no key of its own).
+    pub(crate) async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut req = self.client.get(self.url(path));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        self.send(req, None).await
+    }
+
     pub(crate) async fn post(&self, path: &str, key: &str, body: Value) -> Answer {
         self.call(Method::POST, path, Some(key), Some(body)).await
     }
