@@ -11,6 +11,12 @@
 //!
 //! [`TestDb::execute`] runs raw SQL beside the store, to sabotage a database (a row edited
 //! by hand) and prove the code copes.
+//!
+//! # Layout
+//!
+//! - this file: [`TestDb`], [`Backend`] and the [`backend_tests!`] macro.
+//! - `wait`: [`eventually`], [`eventually_some`] and [`eventually_blocking`], which poll a
+//!   real condition with a deadline so that no test sleeps in its place.
 
 use std::{ffi::OsStr, path::PathBuf, str::FromStr, time::Duration};
 
@@ -20,6 +26,10 @@ use sqlx::{
 };
 use tempfile::TempDir;
 use warden_store::{AnyStore, PgStore, SqliteStore, Store, StoreLocation};
+
+mod wait;
+
+pub use wait::{DEADLINE, POLL_EVERY, eventually, eventually_blocking, eventually_some};
 
 /// The environment variable naming the PostgreSQL server for tests.
 pub const PG_URL_VAR: &str = "WARDEN_TEST_DATABASE_URL";

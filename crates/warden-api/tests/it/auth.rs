@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use warden_api::{PUBLIC_ROUTES, Route, routes_table};
 use warden_core::Role;
-use warden_store::{AccessStore, AnyStore, AuditFilter, PrincipalRecord};
+use warden_store::{AccessStore, AnyStore, AuditFilter};
 use warden_testkit::backend_tests;
 
 use crate::support::{ADMIN_ENV_KEY, INTERNAL_ENV_KEY, TestApp};
@@ -88,11 +88,12 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let app = TestApp::spawn(db).await;
         // JOB_SCHEDULER_API_KEY as `x-job-api-key` (seed 000) and as a bearer key.
-        let req = app
-            .client
-            .get(app.url("/api/v1/keys"))
-            .header("x-job-api-key", ADMIN_ENV_KEY);
-        assert_eq!(app.send(req, None).await.status, StatusCode::OK);
+        assert_eq!(
+            app.get_with("/api/v1/keys", &[("x-job-api-key", ADMIN_ENV_KEY)])
+                .await
+                .status,
+            StatusCode::OK
+        );
         assert_eq!(
             app.get("/api/v1/audit", ADMIN_ENV_KEY).await.status,
             StatusCode::OK
@@ -154,38 +155,20 @@ backend_tests!(
         let key = app.key("alice", Role::Scheduler).await;
         assert_eq!(app.get("/api/v1/jobs", &key).await.status, StatusCode::OK);
         // Also accepted as `x-job-api-key`.
-        let req = app
-            .client
-            .get(app.url("/api/v1/jobs"))
-            .header("x-job-api-key", &key);
-        assert_eq!(app.send(req, None).await.status, StatusCode::OK);
+        assert_eq!(
+            app.get_with("/api/v1/jobs", &[("x-job-api-key", &key)])
+                .await
+                .status,
+            StatusCode::OK
+        );
 
         // Disabling the principal refuses its keys at once.
-        let p = app.store.principal_get("alice").await.unwrap();
-        app.store
-            .principal_upsert(
-                PrincipalRecord {
-                    disabled: true,
-                    ..p.clone()
-                },
-                vec![],
-            )
-            .await
-            .unwrap();
+        app.set_disabled("alice", true).await;
         assert_eq!(
             app.get("/api/v1/jobs", &key).await.status,
             StatusCode::UNAUTHORIZED
         );
-        app.store
-            .principal_upsert(
-                PrincipalRecord {
-                    disabled: false,
-                    ..p
-                },
-                vec![],
-            )
-            .await
-            .unwrap();
+        app.set_disabled("alice", false).await;
         assert_eq!(app.get("/api/v1/jobs", &key).await.status, StatusCode::OK);
 
         // Revoking through the API.
@@ -209,13 +192,8 @@ backend_tests!(
             StatusCode::UNAUTHORIZED
         );
         let reasons: Vec<String> = app
-            .store
-            .audit_list(AuditFilter {
-                action: Some("auth.failure".into()),
-                ..Default::default()
-            })
+            .audit_with_action("auth.failure")
             .await
-            .unwrap()
             .into_iter()
             .filter_map(|e| e.record.detail)
             .collect();
@@ -231,21 +209,17 @@ backend_tests!(
     request_ids_are_warden_s_own_the_client_s_is_echoed_apart_and_errors_carry_them,
     |db: warden_testkit::TestDb| async move {
         let app = TestApp::spawn(db).await;
-        let req = app
-            .client
-            .get(app.url("/api/v1/jobs"))
-            .header("x-request-id", "trace-123");
-        let a = app.send(req, None).await;
+        let a = app
+            .get_with("/api/v1/jobs", &[("x-request-id", "trace-123")])
+            .await;
         let own = a.headers["x-request-id"].to_str().unwrap().to_owned();
         assert!(own != "trace-123" && own.len() == 36, "{own}");
         assert_eq!(a.headers["x-client-request-id"], "trace-123");
         assert_eq!(a.body["error"]["request_id"], own.as_str());
         // An id that could inject into logs is replaced.
-        let req = app
-            .client
-            .get(app.url("/healthz"))
-            .header("x-request-id", "bad id\twith tab");
-        let a = app.send(req, None).await;
+        let a = app
+            .get_with("/healthz", &[("x-request-id", "bad id\twith tab")])
+            .await;
         let id = a.headers["x-request-id"].to_str().unwrap();
         assert!(!id.contains(' ') && id.len() == 36, "{id}");
         let a = app.get("/api/v1/nowhere", ADMIN_ENV_KEY).await;
@@ -273,14 +247,7 @@ backend_tests!(
         let admins_id = admins.headers["x-request-id"].to_str().unwrap().to_owned();
         let bobs = create(bob.clone(), Some(admins_id.clone())).await;
         assert_eq!(bobs.status, StatusCode::CREATED, "{}", bobs.body);
-        let trail = app
-            .store
-            .audit_list(AuditFilter {
-                action: Some("job.create".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let trail = app.audit_with_action("job.create").await;
         let with_admins_id: Vec<_> = trail
             .iter()
             .filter(|e| e.record.request_id.as_deref() == Some(admins_id.as_str()))

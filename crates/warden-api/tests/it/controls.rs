@@ -5,9 +5,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use warden_core::Role;
-use warden_testkit::backend_tests;
+use warden_testkit::{backend_tests, eventually};
 
-use crate::support::{ADMIN_ENV_KEY, TestApp, eventually};
+use crate::support::{ADMIN_ENV_KEY, TestApp};
 
 backend_tests!(
     limits_changed_after_creation_hold_for_resume_trigger_retry_and_fires,

@@ -10,13 +10,13 @@ use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use warden_api::cron_run::{CronConfig, LOCK_NAME};
-use warden_core::{Role, Scope};
+use warden_core::{ManualClock, Role, ScheduleId, Scope};
 use warden_engine::{CronRequest, JobRequest};
 use warden_security::envkey::StaticKey;
 use warden_store::{OccurrencePage, OpsStore, Store};
 use warden_testkit::{TestDb, backend_tests};
 
-use crate::support::{ADMIN_ENV_KEY, Answer, TestApp};
+use crate::support::{ADMIN_ENV_KEY, Answer, Options, TestApp};
 
 const TOKEN: &str = "cron-token-0123456789abcdef0123456789abcdef";
 const NEXT_TOKEN: &str = "cron-token-rotated-0123456789abcdef01234567";
@@ -118,16 +118,7 @@ backend_tests!(
             cron_runs(&app).await[0]["id"]
         );
         // Admins and viewers read the records; other roles do not.
-        let viewer = app.key("watcher", Role::Viewer).await;
-        assert_eq!(
-            app.get("/api/v1/cron-runs", &viewer).await.status,
-            StatusCode::OK
-        );
-        let scheduler = app.key("team", Role::Scheduler).await;
-        assert_eq!(
-            app.get("/api/v1/cron-runs", &scheduler).await.status,
-            StatusCode::FORBIDDEN
-        );
+        viewers_may_read_and_schedulers_may_not(&app, "/api/v1/cron-runs").await;
         // No token ever reaches a record.
         let everything = cron_runs(&app).await;
         let text = Value::from(everything).to_string();
@@ -217,17 +208,11 @@ backend_tests!(a_dead_holders_lock_expires, |db: TestDb| async move {
 backend_tests!(
     a_double_trigger_fires_each_occurrence_once,
     |db: TestDb| async move {
-        let app = TestApp::spawn_cron(db, config(&[TOKEN])).await;
-        let schedule = app
-            .scheduler()
-            .add_cron(CronRequest::new(
-                "every-second",
-                "* * * * * *",
-                "warden.noop",
-            ))
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let clock = ManualClock::new(Timestamp::now());
+        let app = TestApp::spawn_cron_on(db, config(&[TOKEN]), clock.clone()).await;
+        let schedule = add_every_second(&app).await;
+        // Its first occurrence falls due within a second: move the engine's clock past it.
+        clock.advance(SignedDuration::from_millis(1500));
         let first = trigger(&app, Method::POST, "/cron/run", Some(TOKEN)).await;
         let second = trigger(&app, Method::POST, "/cron/run", Some(TOKEN)).await;
         let fired = |a: &Answer| a.body["data"]["fired"].as_u64().unwrap();
@@ -332,17 +317,7 @@ backend_tests!(
             json!([{"queue": "default", "state": "available", "count": 1}])
         );
         assert!(h["oldestWaitingJobAgeSecs"].as_f64().unwrap() >= 0.0);
-        // Viewers may look; schedulers may not.
-        let viewer = app.key("watcher", Role::Viewer).await;
-        assert_eq!(
-            app.get("/api/v1/health/scheduler", &viewer).await.status,
-            StatusCode::OK
-        );
-        let scheduler = app.key("team", Role::Scheduler).await;
-        assert_eq!(
-            app.get("/api/v1/health/scheduler", &scheduler).await.status,
-            StatusCode::FORBIDDEN
-        );
+        viewers_may_read_and_schedulers_may_not(&app, "/api/v1/health/scheduler").await;
     }
 );
 
@@ -351,7 +326,7 @@ backend_tests!(
     |db: TestDb| async move {
         // The default app runs the cron loop (and has no /cron/run).
         let app = TestApp::spawn(db).await;
-        crate::support::eventually("a recorded tick", || async {
+        warden_testkit::eventually("a recorded tick", || async {
             app.store.tick_last().await.unwrap().is_some()
         })
         .await;
@@ -368,19 +343,25 @@ async fn concurrent_calls(app: &TestApp, n: usize, token: &str) -> Vec<Answer> {
             .client
             .post(app.url("/cron/run"))
             .bearer_auth(token.to_owned());
-        set.spawn(async move {
-            let res = request.send().await.unwrap();
-            let (status, headers) = (res.status(), res.headers().clone());
-            let bytes = res.bytes().await.unwrap();
-            let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            Answer {
-                status,
-                headers,
-                body,
-            }
-        });
+        set.spawn(async move { Answer::read(request.send().await.unwrap()).await });
     }
     set.join_all().await
+}
+
+/// A viewer's key reads `path`; a scheduler's is refused it.
+async fn viewers_may_read_and_schedulers_may_not(app: &TestApp, path: &str) {
+    let viewer = app.key("watcher", Role::Viewer).await;
+    assert_eq!(
+        app.get(path, &viewer).await.status,
+        StatusCode::OK,
+        "{path}"
+    );
+    let scheduler = app.key("team", Role::Scheduler).await;
+    assert_eq!(
+        app.get(path, &scheduler).await.status,
+        StatusCode::FORBIDDEN,
+        "{path}"
+    );
 }
 
 async fn health(app: &TestApp) -> Value {
@@ -404,7 +385,7 @@ backend_tests!(
             .await;
         assert!(gave_up.is_err(), "the call was meant to be cut short");
         // The run went on without its caller: it is recorded and its lock released.
-        crate::support::eventually("the abandoned call's record", || async {
+        warden_testkit::eventually("the abandoned call's record", || async {
             cron_runs(&app)
                 .await
                 .iter()
@@ -436,9 +417,20 @@ backend_tests!(
 backend_tests!(
     an_overdue_occurrence_makes_the_scheduler_late,
     |db: TestDb| async move {
-        let app =
-            TestApp::spawn_cron_late_after(db, config(&[TOKEN]), Duration::from_secs(2)).await;
-        // A tick now, then a schedule whose occurrences nobody accounts for (no loop runs
+        // The engine's clock runs 10 s behind the health check's, so the schedule added
+        // below fell due seconds ago as the check reckons, past its 2 s threshold.
+        let clock = ManualClock::new(Timestamp::now() - SignedDuration::from_secs(10));
+        let app = TestApp::spawn_opts(
+            db,
+            Options {
+                cron: Some(config(&[TOKEN])),
+                late_after: Duration::from_secs(2),
+                clock: Some(clock.clone()),
+                ..Options::default()
+            },
+        )
+        .await;
+        // A tick, then a schedule whose occurrences nobody accounts for (no loop runs
         // here, and /cron/run is not called again).
         assert_eq!(
             trigger(&app, Method::POST, "/cron/run", Some(TOKEN))
@@ -446,21 +438,14 @@ backend_tests!(
                 .status,
             StatusCode::OK
         );
-        app.scheduler()
-            .add_cron(CronRequest::new(
-                "every-second",
-                "* * * * * *",
-                "warden.noop",
-            ))
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(4500)).await;
+        add_every_second(&app).await;
         let h = health(&app).await;
         assert_eq!(h["late"], true, "{h}");
         let reasons = h["reasons"].to_string();
         assert!(reasons.contains("is still not accounted for"), "{h}");
         assert!(h["oldestOverdueOccurrence"].is_string(), "{h}");
-        // Accounting for them (and ticking) clears it.
+        // Accounting for them (and ticking, by a clock caught up) clears it.
+        clock.set(Timestamp::now());
         assert_eq!(
             trigger(&app, Method::POST, "/cron/run", Some(TOKEN))
                 .await
@@ -471,6 +456,19 @@ backend_tests!(
         assert_eq!(h["late"], false, "{h}");
     }
 );
+
+/// Adds a schedule that runs `warden.noop` every second, first due within a second of
+/// the engine's clock.
+async fn add_every_second(app: &TestApp) -> ScheduleId {
+    app.scheduler()
+        .add_cron(CronRequest::new(
+            "every-second",
+            "* * * * * *",
+            "warden.noop",
+        ))
+        .await
+        .unwrap()
+}
 
 /// Pauses `default` and leaves one due job waiting in it: a tick then waits (holding its
 /// lock) until it sees that nothing is being claimed.

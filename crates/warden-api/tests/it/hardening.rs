@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use warden_api::{HttpLimits, ratelimit::RateLimitConfig};
 use warden_core::Role;
-use warden_store::{AccessStore, AuditFilter, PrincipalRecord};
+use warden_store::{AccessStore, AuditFilter};
 use warden_testkit::backend_tests;
 
 use crate::support::{ADMIN_ENV_KEY, TestApp, unlimited};
@@ -166,51 +166,25 @@ backend_tests!(
         let app = TestApp::spawn(db).await;
         let key = app.key("alice", Role::Scheduler).await;
         // The scheme is case-insensitive.
-        let req = app
-            .client
-            .get(app.url("/api/v1/jobs"))
-            .header("authorization", format!("BEARER {key}"));
-        assert_eq!(app.send(req, None).await.status, StatusCode::OK);
-        let p = app.store.principal_get("alice").await.unwrap();
-        app.store
-            .principal_upsert(
-                PrincipalRecord {
-                    disabled: true,
-                    ..p
-                },
-                vec![],
+        assert_eq!(
+            app.get_with(
+                "/api/v1/jobs",
+                &[("authorization", &format!("BEARER {key}"))]
             )
             .await
-            .unwrap();
+            .status,
+            StatusCode::OK
+        );
+        app.set_disabled("alice", true).await;
         assert_eq!(
             app.get("/api/v1/jobs", &key).await.status,
             StatusCode::UNAUTHORIZED
         );
-        let failure = &app
-            .store
-            .audit_list(AuditFilter {
-                action: Some("auth.failure".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap()[0];
+        let failure = &app.audit_with_action("auth.failure").await[0];
         assert_eq!(failure.record.principal_id.as_deref(), Some("alice"));
         assert!(failure.record.key_id.is_some());
         // Disabling `admin` stops the JOB_SCHEDULER_API_KEY too.
-        let now = jiff::Timestamp::now();
-        app.store
-            .principal_upsert(
-                PrincipalRecord {
-                    id: "admin".into(),
-                    disabled: true,
-                    limits: Default::default(),
-                    created_at: now,
-                    updated_at: now,
-                },
-                vec![],
-            )
-            .await
-            .unwrap();
+        app.set_disabled("admin", true).await;
         assert_eq!(
             app.get("/api/v1/jobs", ADMIN_ENV_KEY).await.status,
             StatusCode::UNAUTHORIZED

@@ -5,9 +5,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use warden_core::Role;
 use warden_store::AccessStore;
-use warden_testkit::backend_tests;
+use warden_testkit::{backend_tests, eventually};
 
-use crate::support::{LEAKED_BODY, TestApp, eventually};
+use crate::support::{LEAKED_BODY, TestApp};
 
 backend_tests!(
     another_principals_ids_are_not_found_through_any_endpoint,

@@ -6,9 +6,9 @@ use serde_json::json;
 use warden_api::HttpLimits;
 use warden_core::{Priority, Role};
 use warden_store::{AccessStore, AuditFilter, Limits};
-use warden_testkit::backend_tests;
+use warden_testkit::{backend_tests, eventually};
 
-use crate::support::{ADMIN_ENV_KEY, TestApp, eventually, unlimited};
+use crate::support::{ADMIN_ENV_KEY, TestApp, unlimited};
 
 backend_tests!(
     the_seed_endpoint_schedules_immediate_delayed_and_cron_jobs,
@@ -441,14 +441,7 @@ backend_tests!(
             (a.status, a.code()),
             (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
         );
-        let trail = app
-            .store
-            .audit_list(AuditFilter {
-                action: Some("job.create".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let trail = app.audit_with_action("job.create").await;
         assert!(trail.is_empty());
     }
 );

@@ -119,7 +119,7 @@ backend_tests!(
             .await;
         let ran = ran.body["data"]["jobId"].as_str().unwrap().to_owned();
         let runs_of_job = format!("/api/v1/runs?job={ran}");
-        crate::support::eventually("the job ran", || async {
+        warden_testkit::eventually("the job ran", || async {
             app.get(&runs_of_job, &alice).await.body["data"][0]["id"].is_i64()
         })
         .await;

@@ -186,14 +186,11 @@ async fn object(app: &TestApp, target: Target, owner: &str, owner_key: &str, n: 
                 .unwrap()
                 .to_owned();
             let path = format!("/api/v1/runs?job={job}");
-            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-            loop {
-                if let Some(run) = app.get(&path, owner_key).await.body["data"][0]["id"].as_i64() {
-                    break run.to_string();
-                }
-                assert!(tokio::time::Instant::now() < deadline, "the job never ran");
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
+            let run = warden_testkit::eventually_some("the job's run", || async {
+                app.get(&path, owner_key).await.body["data"][0]["id"].as_i64()
+            })
+            .await;
+            run.to_string()
         }
     }
 }

@@ -317,7 +317,7 @@ async fn job_counts_are_read_again_once_the_interval_has_passed() {
         .add_at("noop", json!({}), "default", later)
         .await
         .unwrap();
-    crate::support::eventually("the counts are read again", || async {
+    warden_testkit::eventually("the counts are read again", || async {
         scheduled(&scheduler.job_counts().await.unwrap()) == 1
     })
     .await;

@@ -15,7 +15,6 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use warden_core::Role;
 use warden_security::oidc::{KeySource, OidcConfig, OidcVerifier};
-use warden_store::{AccessStore, PrincipalRecord};
 use warden_testkit::backend_tests;
 
 use crate::support::TestApp;
@@ -153,19 +152,7 @@ backend_tests!(
             );
         }
         // A disabled principal is refused even with a valid token.
-        app.store
-            .principal_upsert(
-                PrincipalRecord {
-                    id: CAROL.into(),
-                    disabled: true,
-                    limits: Default::default(),
-                    created_at: jiff::Timestamp::now(),
-                    updated_at: jiff::Timestamp::now(),
-                },
-                vec![],
-            )
-            .await
-            .unwrap();
+        app.set_disabled(CAROL, true).await;
         assert_eq!(
             app.get("/api/v1/jobs", &scheduler).await.status,
             StatusCode::UNAUTHORIZED

@@ -7,9 +7,9 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use warden_api::{HttpLimits, refusals::RefusalLimits};
 use warden_store::{AccessStore, AuditFilter, OpsStore};
-use warden_testkit::{TestDb, backend_tests};
+use warden_testkit::{TestDb, backend_tests, eventually};
 
-use crate::support::{Options, TestApp, eventually, unlimited};
+use crate::support::{Options, TestApp, unlimited};
 
 /// Windows short enough to see end in a test, long enough to hold 30 quick calls.
 fn limits() -> HttpLimits {

@@ -9,10 +9,12 @@ use serde_json::Value;
 use warden_api::{
     AppState, AuthConfig, DEFAULT_LATE_AFTER, HttpLimits, keys::issue_key, router_with,
 };
-use warden_core::{PrincipalId, QueueName, Role};
+use warden_core::{Clock, ManualClock, PrincipalId, QueueName, Role, SystemClock};
 use warden_engine::{Engine, EngineConfig, EngineHandle, QueueConfig, Registry};
 use warden_security::{apikey::KeyHasher, envkey::StaticKey};
-use warden_store::{AnyStore, AuditContext};
+use warden_store::{
+    AccessStore, AnyStore, AuditContext, AuditEvent, AuditFilter, PrincipalRecord, StoreError,
+};
 use warden_testkit::TestDb;
 
 /// The bootstrap keys the test server accepts from its "environment".
@@ -40,6 +42,18 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
+    /// Reads `res` whole.
+    pub(crate) async fn read(res: reqwest::Response) -> Self {
+        let (status, headers) = (res.status(), res.headers().clone());
+        let bytes = res.bytes().await.unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
     pub(crate) fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
     }
@@ -87,6 +101,8 @@ pub(crate) struct Options {
     pub(crate) metrics_token: Option<String>,
     /// How long job counts are reused (zero by default: tests see every change at once).
     pub(crate) job_counts_max_age: Duration,
+    /// The engine's clock, when the test moves time itself (the system clock by default).
+    pub(crate) clock: Option<ManualClock>,
 }
 
 impl Default for Options {
@@ -100,6 +116,7 @@ impl Default for Options {
             queues: vec!["default".into(), "COMMUNICATIONS".into()],
             metrics_token: None,
             job_counts_max_age: Duration::ZERO,
+            clock: None,
         }
     }
 }
@@ -160,17 +177,17 @@ impl TestApp {
         .await
     }
 
-    /// As [`Self::spawn_cron`], reporting the scheduler late after `late_after`.
-    pub(crate) async fn spawn_cron_late_after(
+    /// As [`Self::spawn_cron`], on an engine whose clock the test moves.
+    pub(crate) async fn spawn_cron_on(
         db: TestDb,
         cron: warden_api::cron_run::CronConfig,
-        late_after: Duration,
+        clock: ManualClock,
     ) -> Self {
         Self::spawn_opts(
             db,
             Options {
                 cron: Some(cron),
-                late_after,
+                clock: Some(clock),
                 ..Options::default()
             },
         )
@@ -204,6 +221,7 @@ impl TestApp {
             queues,
             metrics_token,
             job_counts_max_age,
+            clock,
         } = options;
         let store = Arc::new(db.store().clone());
         let config = EngineConfig {
@@ -217,7 +235,11 @@ impl TestApp {
             job_counts_max_age,
             ..EngineConfig::default()
         };
-        let engine = Engine::start(store.clone(), registry(), config).unwrap();
+        let clock: Arc<dyn Clock> = match clock {
+            Some(manual) => Arc::new(manual),
+            None => Arc::new(SystemClock),
+        };
+        let engine = Engine::start_with_clock(store.clone(), registry(), config, clock).unwrap();
         let secret = warden_security::apikey::generate_server_secret();
         let hasher = KeyHasher::new(secret.expose_secret().as_bytes()).unwrap();
         let auth = AuthConfig {
@@ -292,6 +314,40 @@ impl TestApp {
         issued.secret.expose_secret().to_owned()
     }
 
+    /// The audit records with `action`, newest first (one page of the store's default size).
+    pub(crate) async fn audit_with_action(&self, action: &str) -> Vec<AuditEvent> {
+        self.store
+            .audit_list(AuditFilter {
+                action: Some(action.into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+    }
+
+    /// Disables (or enables again) principal `id`, recording it first if it has no record:
+    /// a disabled principal's keys and tokens are refused at once.
+    pub(crate) async fn set_disabled(&self, id: &str, disabled: bool) {
+        let record = match self.store.principal_get(id).await {
+            Ok(record) => record,
+            Err(StoreError::NotFound) => {
+                let now = jiff::Timestamp::now();
+                PrincipalRecord {
+                    id: id.into(),
+                    disabled: false,
+                    limits: Default::default(),
+                    created_at: now,
+                    updated_at: now,
+                }
+            }
+            Err(e) => panic!("reading principal {id}: {e}"),
+        };
+        self.store
+            .principal_upsert(PrincipalRecord { disabled, ..record }, vec![])
+            .await
+            .unwrap();
+    }
+
     pub(crate) fn scheduler(&self) -> &warden_engine::Scheduler<AnyStore> {
         self._engine.scheduler()
     }
@@ -325,39 +381,23 @@ impl TestApp {
                 .header("content-type", "application/json")
                 .body(serde_json::to_vec(&b).unwrap());
         }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.bytes().await.unwrap();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        Answer::read(req.send().await.unwrap()).await
     }
 
     pub(crate) async fn get(&self, path: &str, key: &str) -> Answer {
         self.call(Method::GET, path, Some(key), None).await
     }
 
+    /// `GET path` with `headers` (and no key of its own).
+    pub(crate) async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut req = self.client.get(self.url(path));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        self.send(req, None).await
+    }
+
     pub(crate) async fn post(&self, path: &str, key: &str, body: Value) -> Answer {
         self.call(Method::POST, path, Some(key), Some(body)).await
-    }
-}
-
-/// Polls `check` every 20 ms until it holds, failing after 10 s.
-pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

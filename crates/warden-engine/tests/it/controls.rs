@@ -2,17 +2,20 @@
 //! is created: a schedule's fires follow its owner's current state and limits, and
 //! resume, trigger and retry are refused as a create would be.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use jiff::Timestamp;
-use warden_core::{ManualClock, OccurrenceOutcome, OverlapPolicy, Scope};
-use warden_engine::{Actor, CronRequest, Engine, EngineConfig, EngineError, JobRequest};
+use warden_core::{OccurrenceOutcome, OverlapPolicy, Scope};
+use warden_engine::{Actor, CronRequest, EngineError, JobRequest};
 use warden_store::{
     AccessStore, AuditContext, AuditFilter, Limits, OccurrencePage, PrincipalRecord, Store,
 };
 use warden_testkit::{TestDb, backend_tests};
 
-use crate::support::{fast_config, recording_registry, recording_scheduler};
+use crate::support::{
+    clock_at_2030, no_cron_loop_short_grace, recording_registry, recording_scheduler,
+    start_on_clock,
+};
 
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
@@ -71,15 +74,8 @@ backend_tests!(
     |db: TestDb| async move {
         let (registry, _rx) = recording_registry();
         let store = Arc::new(db.store().clone());
-        let clock = ManualClock::new(ts("2030-01-01T00:00:30Z"));
-        let config = EngineConfig {
-            cron_grace: Duration::from_secs(10),
-            run_cron: false,
-            ..fast_config()
-        };
-        let engine =
-            Engine::start_with_clock(store.clone(), registry, config, Arc::new(clock.clone()))
-                .unwrap();
+        let clock = clock_at_2030();
+        let engine = start_on_clock(&store, registry, no_cron_loop_short_grace(), &clock);
         set_alice(&*store, false, types(&["record"])).await;
         let mut request = CronRequest::new("every-minute", "* * * * *", "record");
         request.overlap = OverlapPolicy::Allow;

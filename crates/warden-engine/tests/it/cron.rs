@@ -6,12 +6,15 @@ use std::{sync::Arc, time::Duration};
 use warden_core::Scope;
 
 use jiff::Timestamp;
-use warden_core::{Clock, ManualClock, MissedPolicy, OccurrenceOutcome, OverlapPolicy};
-use warden_engine::{CronRequest, Engine, EngineConfig};
+use warden_core::{Clock, MissedPolicy, OccurrenceOutcome, OverlapPolicy};
+use warden_engine::{CronRequest, Engine};
 use warden_store::{JobFilter, OccurrencePage, Store};
 use warden_testkit::{TestDb, backend_tests};
 
-use crate::support::{fast_config, recording_registry, ticked_by_hand};
+use crate::support::{
+    clock_at_2030, fast_config, no_cron_loop, no_cron_loop_short_grace, recording_registry,
+    scheduler_on_clock, start_on_clock, ticked_by_hand,
+};
 
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
@@ -30,19 +33,9 @@ backend_tests!(
     |db: TestDb| async move {
         let (registry, _rx) = recording_registry();
         let store = Arc::new(db.store().clone());
-        let clock = ManualClock::new(ts("2030-01-01T00:00:30Z"));
-        let config = EngineConfig {
-            cron_grace: Duration::from_secs(10),
-            run_cron: false,
-            ..fast_config()
-        };
-        let scheduler = Engine::scheduler(
-            store.clone(),
-            registry.clone(),
-            config.clone(),
-            Arc::new(clock.clone()),
-        )
-        .unwrap();
+        let clock = clock_at_2030();
+        let config = no_cron_loop_short_grace();
+        let scheduler = scheduler_on_clock(&store, &registry, &config, &clock);
         let skip = scheduler
             .add_cron(request("skip", MissedPolicy::Skip))
             .await
@@ -64,13 +57,7 @@ backend_tests!(
             .unwrap();
 
         // Up at 00:00:30; the 00:01 occurrence is enqueued on time.
-        let engine = Engine::start_with_clock(
-            store.clone(),
-            registry.clone(),
-            config.clone(),
-            Arc::new(clock.clone()),
-        )
-        .unwrap();
+        let engine = start_on_clock(&store, registry.clone(), config.clone(), &clock);
         clock.set(ts("2030-01-01T00:01:02Z"));
         let first = engine
             .cron_enqueuer(ts("2030-01-01T00:00:30Z"))
@@ -82,9 +69,7 @@ backend_tests!(
 
         // Down from 00:01:02 to 00:06:30: 00:02 … 00:06 were slept through.
         clock.set(ts("2030-01-01T00:06:30Z"));
-        let engine =
-            Engine::start_with_clock(store.clone(), registry, config, Arc::new(clock.clone()))
-                .unwrap();
+        let engine = start_on_clock(&store, registry, config, &clock);
         engine
             .cron_enqueuer(ts("2030-01-01T00:06:30Z"))
             .run_once()
@@ -188,21 +173,14 @@ backend_tests!(
     |db: TestDb| async move {
         let (registry, mut rx) = recording_registry();
         let store = Arc::new(db.store().clone());
-        let clock = ManualClock::new(ts("2030-01-01T00:00:30Z"));
+        let clock = clock_at_2030();
         let (scheduler, config) = ticked_by_hand(&store, &registry, &clock);
         let mut req = request("raced", MissedPolicy::All);
         req.job.data = serde_json::json!({"n": 1});
         let id = scheduler.add_cron(req).await.unwrap();
         // Two engines (as two warden processes) tick the same due occurrence at the same time.
-        let a = Engine::start_with_clock(
-            store.clone(),
-            registry.clone(),
-            config.clone(),
-            Arc::new(clock.clone()),
-        )
-        .unwrap();
-        let b = Engine::start_with_clock(store.clone(), registry, config, Arc::new(clock.clone()))
-            .unwrap();
+        let a = start_on_clock(&store, registry.clone(), config.clone(), &clock);
+        let b = start_on_clock(&store, registry, config, &clock);
         clock.set(ts("2030-01-01T00:01:00Z"));
         let (ea, eb) = (
             a.cron_enqueuer(ts("2030-01-01T00:00:30Z")),
@@ -248,14 +226,8 @@ backend_tests!(
     |db: TestDb| async move {
         let (registry, _rx) = recording_registry();
         let store = Arc::new(db.store().clone());
-        let clock = ManualClock::new(ts("2030-01-01T00:00:30Z"));
-        let config = EngineConfig {
-            run_cron: false,
-            ..fast_config()
-        };
-        let engine =
-            Engine::start_with_clock(store.clone(), registry, config, Arc::new(clock.clone()))
-                .unwrap();
+        let clock = clock_at_2030();
+        let engine = start_on_clock(&store, registry, no_cron_loop(), &clock);
         let good = engine
             .scheduler()
             .add_cron(request("good", MissedPolicy::All))

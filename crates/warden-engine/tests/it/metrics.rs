@@ -9,11 +9,11 @@ use std::{sync::Arc, time::Duration};
 use jiff::Timestamp;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
-use warden_core::{ManualClock, OccurrenceOutcome};
-use warden_engine::{CronRequest, Engine, EngineConfig};
+use warden_core::OccurrenceOutcome;
+use warden_engine::CronRequest;
 use warden_testkit::TestDb;
 
-use crate::support::{fast_config, recording_registry};
+use crate::support::{clock_at_2030, no_cron_loop_short_grace, recording_registry, start_on_clock};
 
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
@@ -35,14 +35,8 @@ async fn jobs_and_ticks_are_measured(db: TestDb) {
 
     let (registry, mut rx) = recording_registry();
     let store = Arc::new(db.store().clone());
-    let clock = ManualClock::new(ts("2030-01-01T00:00:30Z"));
-    let config = EngineConfig {
-        cron_grace: Duration::from_secs(10),
-        run_cron: false,
-        ..fast_config()
-    };
-    let engine =
-        Engine::start_with_clock(store, registry, config, Arc::new(clock.clone())).unwrap();
+    let clock = clock_at_2030();
+    let engine = start_on_clock(&store, registry, no_cron_loop_short_grace(), &clock);
 
     // Three jobs run: three outcomes counted, three pick-ups and three durations timed.
     for n in 0..3 {

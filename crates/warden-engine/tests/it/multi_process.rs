@@ -11,9 +11,9 @@ use serde_json::json;
 use warden_core::{JobId, JobState, QueueName, Scope};
 use warden_engine::{Engine, EngineConfig, EngineHandle, JobContext, JobRequest, QueueConfig};
 use warden_store::{JobFilter, Store};
-use warden_testkit::{TestDb, backend_tests};
+use warden_testkit::{TestDb, backend_tests, eventually};
 
-use crate::support::fast_config;
+use crate::support::{fast_config, limit_alice_to_one_at_a_time};
 
 /// Which engine ran each job, every time it ran.
 type Runs = Arc<Mutex<HashMap<JobId, Vec<&'static str>>>>;
@@ -188,27 +188,10 @@ backend_tests!(
 
 async fn max_concurrent_holds(db: TestDb) {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use warden_store::{AccessStore, Limits, PrincipalRecord};
     const QUEUES: usize = 8;
     const JOBS: usize = 160;
     let store_a = Arc::new(db.store().clone());
-    let now = jiff::Timestamp::now();
-    store_a
-        .principal_upsert(
-            PrincipalRecord {
-                id: "alice".into(),
-                disabled: false,
-                limits: Limits {
-                    max_concurrent: Some(1),
-                    ..Limits::default()
-                },
-                created_at: now,
-                updated_at: now,
-            },
-            vec![],
-        )
-        .await
-        .unwrap();
+    limit_alice_to_one_at_a_time(&*store_a).await;
     let queues: Vec<QueueConfig> = (0..QUEUES)
         .map(|i| QueueConfig::new(QueueName::parse(&format!("q{i}")).unwrap(), 4))
         .collect();
@@ -248,13 +231,10 @@ async fn max_concurrent_holds(db: TestDb) {
     let a = Engine::start(store_a.clone(), registry.clone(), config("engine-a")).unwrap();
     let b = Engine::start(store_b, registry, config("engine-b")).unwrap();
     for e in [&a, &b] {
-        tokio::time::timeout(Duration::from_secs(10), async {
-            while !e.scheduler().owner_limits_active() {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+        eventually("the limit is noticed", || async {
+            e.scheduler().owner_limits_active()
         })
-        .await
-        .expect("the limit was not noticed");
+        .await;
     }
     let requests = (0..JOBS)
         .map(|n| JobRequest::new("hold", json!({}), &format!("q{}", n % QUEUES)).owner("alice"))

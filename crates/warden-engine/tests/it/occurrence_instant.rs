@@ -5,12 +5,12 @@ use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use jiff::Timestamp;
 use tokio::sync::mpsc;
-use warden_core::{JobState, ManualClock, MissedPolicy, Outcome, OverlapPolicy, Scope};
-use warden_engine::{CronRequest, Engine, JobContext, Registry};
+use warden_core::{JobState, MissedPolicy, Outcome, OverlapPolicy, Scope};
+use warden_engine::{CronRequest, JobContext, Registry};
 use warden_store::{JobFilter, Store};
-use warden_testkit::{TestDb, backend_tests};
+use warden_testkit::{TestDb, backend_tests, eventually};
 
-use crate::support::ticked_by_hand;
+use crate::support::{clock_at_2030, start_on_clock, ticked_by_hand};
 
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
@@ -64,16 +64,14 @@ backend_tests!(
     |db: TestDb| async move {
         let (registry, mut rx) = stamping_registry();
         let store = Arc::new(db.store().clone());
-        let clock = ManualClock::new(ts("2030-01-01T00:00:30Z"));
+        let clock = clock_at_2030();
         let (scheduler, config) = ticked_by_hand(&store, &registry, &clock);
         let mut req = CronRequest::new("every-minute", "* * * * *", "stamp");
         req.missed = MissedPolicy::All;
         req.overlap = OverlapPolicy::Allow;
         req.catch_up = Duration::from_secs(600);
         scheduler.add_cron(req).await.unwrap();
-        let engine =
-            Engine::start_with_clock(store.clone(), registry, config, Arc::new(clock.clone()))
-                .unwrap();
+        let engine = start_on_clock(&store, registry, config, &clock);
 
         // 00:01, 00:02 and 00:03 are due at once, seconds late: one job each.
         let tick = ts("2030-01-01T00:03:05.250Z");
@@ -106,18 +104,14 @@ backend_tests!(
         // The retries come due later, and still stand for the same three instants. The
         // clock moves on only once all three wait for their retry (a completion written
         // after the move would be due after it, and the manual clock would never get there).
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let jobs = store.job_list(JobFilter::new(Scope::All)).await.unwrap();
-            if jobs.len() == 3 && jobs.iter().all(|j| j.state == JobState::Retryable) {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the first attempts were not all completed: {jobs:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually(
+            "the first attempts all completed, waiting for a retry",
+            || async {
+                let jobs = store.job_list(JobFilter::new(Scope::All)).await.unwrap();
+                jobs.len() == 3 && jobs.iter().all(|j| j.state == JobState::Retryable)
+            },
+        )
+        .await;
         clock.set(ts("2030-01-01T00:03:30Z"));
         let mut second = BTreeSet::new();
         for _ in 0..3 {

@@ -9,7 +9,7 @@ use warden_engine::{Engine, EngineConfig, JobContext, JobRequest, QueueConfig, R
 use warden_store::Store;
 use warden_testkit::{TestDb, backend_tests};
 
-use crate::support::fast_config;
+use crate::support::{fast_config, scheduler_on};
 
 /// A handler start: whose job, and which attempt.
 #[derive(Debug)]
@@ -57,13 +57,7 @@ backend_tests!(
         // Both owners' jobs wait in the queue before the engine starts, alice's ahead of
         // bob's: the order is settled by the store, not by how fast this test runs.
         let store = Arc::new(db.store().clone());
-        let scheduler = Engine::scheduler(
-            store.clone(),
-            registry.clone(),
-            config.clone(),
-            Arc::new(warden_core::SystemClock),
-        )
-        .unwrap();
+        let scheduler = scheduler_on(&store, &registry, &config);
         let add = |owner: &'static str, n: usize, attempts: i32| {
             let requests = (0..n)
                 .map(|_| {

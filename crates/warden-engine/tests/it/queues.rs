@@ -7,9 +7,9 @@ use serde_json::json;
 use warden_core::{QueueName, Scope};
 use warden_engine::{Actor, Engine};
 use warden_store::{JobFilter, Store};
-use warden_testkit::{TestDb, backend_tests};
+use warden_testkit::{TestDb, backend_tests, eventually};
 
-use crate::support::{fast_config, recording_registry};
+use crate::support::{fast_config, limit_alice_to_one_at_a_time, recording_registry};
 
 backend_tests!(
     a_paused_queue_claims_nothing_until_resumed,
@@ -75,25 +75,18 @@ backend_tests!(
             .queue_set_paused(q.clone(), true, jiff::Timestamp::now(), vec![])
             .await
             .unwrap();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while engine.scheduler().queue_paused(&q) != Some(true) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the pause was not followed"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually("the pause is followed", || async {
+            engine.scheduler().queue_paused(&q) == Some(true)
+        })
+        .await;
         store
             .queue_set_paused(q.clone(), false, jiff::Timestamp::now(), vec![])
             .await
             .unwrap();
-        while engine.scheduler().queue_paused(&q) != Some(false) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the resume was not followed"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually("the resume is followed", || async {
+            engine.scheduler().queue_paused(&q) == Some(false)
+        })
+        .await;
         engine.shutdown().await;
     }
 );
@@ -102,24 +95,8 @@ backend_tests!(
     a_principal_at_its_concurrency_waits_and_others_run,
     |db: TestDb| async move {
         use warden_engine::{JobContext, JobRequest, Registry};
-        use warden_store::{AccessStore, Limits, PrincipalRecord};
         let store = Arc::new(db.store().clone());
-        store
-            .principal_upsert(
-                PrincipalRecord {
-                    id: "alice".into(),
-                    disabled: false,
-                    limits: Limits {
-                        max_concurrent: Some(1),
-                        ..Limits::default()
-                    },
-                    created_at: jiff::Timestamp::now(),
-                    updated_at: jiff::Timestamp::now(),
-                },
-                vec![],
-            )
-            .await
-            .unwrap();
+        limit_alice_to_one_at_a_time(&*store).await;
         // `hold` reports who started and runs until its owner's release arrives.
         let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
         let alice = Arc::new(tokio::sync::Semaphore::new(0));
@@ -142,14 +119,10 @@ backend_tests!(
             .unwrap();
         let engine = Engine::start(store.clone(), registry, fast_config()).unwrap();
         // The engine learns that a limit exists from its watch of the store.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while !engine.scheduler().owner_limits_active() {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the limit was not noticed"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually("the limit is noticed", || async {
+            engine.scheduler().owner_limits_active()
+        })
+        .await;
         let s = engine.scheduler();
         for owner in ["alice", "alice", "bob"] {
             s.add_job(JobRequest::new("hold", json!({}), "default").owner(owner))

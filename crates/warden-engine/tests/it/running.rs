@@ -24,7 +24,7 @@ use warden_engine::{
 use warden_store::{ClaimParams, Completion, CompletionResult, Store};
 use warden_testkit::{TestDb, backend_tests};
 
-use crate::support::{fast_config, recording_registry};
+use crate::support::{assert_runs, fast_config, recording_registry, scheduler_on};
 
 async fn state_of(store: &impl Store, id: warden_core::JobId) -> JobState {
     store.job_get(id, Scope::All).await.unwrap().state
@@ -244,13 +244,7 @@ backend_tests!(
     |db: TestDb| async move {
         let (registry, mut rx) = recording_registry();
         let store = Arc::new(db.store().clone());
-        let scheduler = Engine::scheduler(
-            store.clone(),
-            registry.clone(),
-            fast_config(),
-            Arc::new(warden_core::SystemClock),
-        )
-        .unwrap();
+        let scheduler = scheduler_on(&store, &registry, &fast_config());
         let id = scheduler
             .add("record", json!({"n": 1}), "default")
             .await
@@ -295,13 +289,7 @@ backend_tests!(
                 .is_empty()
         );
         assert_eq!(state_of(&*store, id).await, JobState::Succeeded);
-        let runs = store.run_list_by_job(id, Scope::All).await.unwrap();
-        assert_eq!(
-            runs.iter()
-                .map(|r| (r.attempt, r.outcome.as_str()))
-                .collect::<Vec<_>>(),
-            [(1, "lost"), (2, "succeeded")]
-        );
+        assert_runs(&*store, id, &[(1, "lost"), (2, "succeeded")]).await;
         assert_eq!(engine.stats().snapshot().rescued, 1);
         engine.shutdown().await;
     }
@@ -314,13 +302,7 @@ backend_tests!(higher_priorities_run_first, |db: TestDb| async move {
         queues: vec![QueueConfig::new(QueueName::parse("default").unwrap(), 1)],
         ..fast_config()
     };
-    let scheduler = Engine::scheduler(
-        store.clone(),
-        registry.clone(),
-        config.clone(),
-        Arc::new(warden_core::SystemClock),
-    )
-    .unwrap();
+    let scheduler = scheduler_on(&store, &registry, &config);
     for (n, p) in [
         (4, Priority::Low),
         (2, Priority::High),
@@ -452,13 +434,7 @@ backend_tests!(
         engine.shutdown().await;
         let job = store.job_get(id, Scope::All).await.unwrap();
         assert_eq!((job.state, job.attempt), (JobState::Succeeded, 1));
-        let runs = store.run_list_by_job(id, Scope::All).await.unwrap();
-        assert_eq!(
-            runs.iter()
-                .map(|r| (r.attempt, r.outcome.as_str()))
-                .collect::<Vec<_>>(),
-            [(1, "released"), (1, "succeeded")]
-        );
+        assert_runs(&*store, id, &[(1, "released"), (1, "succeeded")]).await;
     }
 );
 
@@ -485,13 +461,7 @@ async fn a_job_inserted_by_another_process_is_picked_up_without_polling() {
     );
     // Another process: its own connection pool to the same database.
     let other_store = Arc::new(db.location().open().await.unwrap());
-    let other = Engine::scheduler(
-        other_store,
-        registry,
-        config,
-        Arc::new(warden_core::SystemClock),
-    )
-    .unwrap();
+    let other = scheduler_on(&other_store, &registry, &config);
     other
         .add("record", json!({"n": 5}), "default")
         .await

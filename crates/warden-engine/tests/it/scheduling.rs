@@ -1,28 +1,20 @@
 //! The in-process API refuses bad input at schedule time and writes nothing.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 use warden_core::Scope;
 
 use serde_json::json;
-use warden_core::{Priority, SystemClock};
-use warden_engine::{CronRequest, Engine, EngineError, JobRequest};
+use warden_core::Priority;
+use warden_engine::{CronRequest, EngineError, JobRequest};
 use warden_store::{JobFilter, Page, Store};
 use warden_testkit::{TestDb, backend_tests};
 
-use crate::support::{fast_config, recording_registry, recording_scheduler};
+use crate::support::recording_scheduler;
 
 backend_tests!(
     bad_requests_are_refused_naming_the_field_and_nothing_is_written,
     |db: TestDb| async move {
-        let (registry, _rx) = recording_registry();
-        let store = Arc::new(db.store().clone());
-        let scheduler = Engine::scheduler(
-            store.clone(),
-            registry,
-            fast_config(),
-            Arc::new(SystemClock),
-        )
-        .unwrap();
+        let (store, scheduler) = recording_scheduler(&db);
         let err = scheduler
             .add("send-email", json!({}), "default")
             .await
@@ -107,15 +99,7 @@ backend_tests!(
 backend_tests!(
     jobs_are_stored_with_their_options,
     |db: TestDb| async move {
-        let (registry, _rx) = recording_registry();
-        let store = Arc::new(db.store().clone());
-        let scheduler = Engine::scheduler(
-            store.clone(),
-            registry,
-            fast_config(),
-            Arc::new(SystemClock),
-        )
-        .unwrap();
+        let (store, scheduler) = recording_scheduler(&db);
         let id = scheduler
             .add("record", json!({"n": 1}), "COMMUNICATIONS")
             .await

@@ -21,7 +21,7 @@ use warden_exec::runner::{HttpRunner, RunInfo, RunResult};
 use warden_exec::{DirSecrets, Env, JobsFile, REDACTED, SecretProvider};
 
 use crate::load_ok;
-use crate::support::loopback_allowed;
+use crate::support::{header_map, loopback_allowed};
 
 const TOKEN: &str = "tok-Z9q8-w7e6-r5t4";
 const API_KEY: &str = "key-A1s2-D3f4-G5h6";
@@ -87,15 +87,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let headers: BTreeMap<String, String> = headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = header_map(&headers);
     let request = Seen {
         method: method.to_string(),
         path: uri.path().to_owned(),

@@ -126,15 +126,7 @@ async fn echo(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let headers: BTreeMap<String, String> = headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = header_map(&headers);
     let request_id = headers
         .get("x-request-id")
         .cloned()
@@ -206,6 +198,19 @@ async fn hops(Path(n): Path<u32>) -> Response {
 }
 
 /// A policy that opens only `127.0.0.1/32`.
+/// `headers` by name, each value read as text (lossily).
+pub(crate) fn header_map(headers: &HeaderMap) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
 pub(crate) fn loopback_allowed() -> EgressPolicy {
     EgressPolicy {
         allow: vec!["127.0.0.1/32".parse().expect("valid rule")],

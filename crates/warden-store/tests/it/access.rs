@@ -8,7 +8,7 @@ use warden_store::{
 };
 use warden_testkit::backend_tests;
 
-use crate::support::{at, t0};
+use crate::support::{assert_empty, at, t0};
 
 fn key(principal: &str, hash: &str) -> ApiKeyRecord {
     ApiKeyRecord {
@@ -70,13 +70,7 @@ backend_tests!(
         ));
         let listed = store.api_key_list(Some("alice".into())).await.unwrap();
         assert_eq!(listed.len(), 1);
-        assert!(
-            store
-                .api_key_list(Some("carol".into()))
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_empty(store.api_key_list(Some("carol".into()))).await;
     }
 );
 

@@ -7,7 +7,7 @@ use warden_store::{
 };
 use warden_testkit::backend_tests;
 
-use crate::support::{at, claim, job, schedule, succeeded, t0};
+use crate::support::{assert_empty, at, claim, inserted, job, schedule, succeeded, t0};
 
 fn alice() -> Scope {
     Scope::Owner("alice".into())
@@ -66,13 +66,7 @@ backend_tests!(
             .await
             .unwrap();
         assert!(cancelled.is_empty());
-        assert!(
-            store
-                .run_list_by_job(theirs.id, alice())
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_empty(store.run_list_by_job(theirs.id, alice())).await;
         let cancelled = store
             .job_cancel_many(
                 vec![mine.id, theirs.id],
@@ -120,13 +114,7 @@ backend_tests!(
         ] {
             assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
         }
-        assert!(
-            store
-                .occurrence_list(other.id, alice(), OccurrencePage::default())
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_empty(store.occurrence_list(other.id, alice(), OccurrencePage::default())).await;
         let untouched = store.schedule_get(other.id, Scope::All).await.unwrap();
         assert!(!untouched.paused);
         assert_eq!(store.principal_active_count("alice").await.unwrap(), 1);
@@ -138,8 +126,7 @@ backend_tests!(
     a_failed_change_writes_no_audit_record,
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
-        let s = schedule("nightly", "0 3 * * *");
-        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        let s = inserted(store, schedule("nightly", "0 3 * * *")).await;
         // Same owner and name: refused, and the audit record goes with it.
         let mut dup = schedule("nightly", "0 5 * * *");
         dup.owner = s.owner.clone();
@@ -159,13 +146,7 @@ backend_tests!(
                 .await,
             Err(StoreError::NotFound)
         ));
-        assert!(
-            store
-                .audit_list(AuditFilter::default())
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_empty(store.audit_list(AuditFilter::default())).await;
     }
 );
 
@@ -173,8 +154,7 @@ backend_tests!(
     updates_replace_a_schedule_and_retries_revive_dead_jobs,
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
-        let s = schedule("nightly", "0 3 * * *");
-        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        let s = inserted(store, schedule("nightly", "0 3 * * *")).await;
         let mut changed = schedule("renamed", "30 4 * * *");
         changed.id = s.id;
         changed.owner = "someone-else".into(); // ignored: the owner is kept
@@ -279,13 +259,7 @@ backend_tests!(
             store.run_get(newest[0].id, bob.clone()).await,
             Err(StoreError::NotFound)
         ));
-        assert!(
-            store
-                .run_list_by_schedule(s.id, bob, None, page)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_empty(store.run_list_by_schedule(s.id, bob, None, page)).await;
     }
 );
 
@@ -335,13 +309,7 @@ backend_tests!(
         let first = store.job_claim_many(limited(10, at(1))).await.unwrap();
         assert_eq!(owners(&first), ["alice", "alice", "bob", "bob"]);
         // Alice is at her limit: nothing more of hers is claimed.
-        assert!(
-            store
-                .job_claim_many(limited(10, at(2)))
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_empty(store.job_claim_many(limited(10, at(2)))).await;
         let a = first.iter().find(|c| c.owner == "alice").unwrap();
         store
             .job_complete_many(vec![succeeded(a, at(1), at(3))])

@@ -4,12 +4,12 @@
 use uuid::Uuid;
 use warden_core::Scope;
 use warden_core::{JobState, Priority, QueueName};
-use warden_store::{
-    Completion, CompletionResult, HeartbeatParams, JobFilter, RescueParams, Store, StoreError,
-};
+use warden_store::{Completion, CompletionResult, HeartbeatParams, JobFilter, Store, StoreError};
 use warden_testkit::backend_tests;
 
-use crate::support::{at, claim, job, t0};
+use crate::support::{
+    assert_empty, at, claim, insert_and_claim, job, rescue_at, single_attempt, t0,
+};
 
 fn done(c: &warden_store::ClaimedJob, result: CompletionResult) -> Completion {
     Completion {
@@ -72,13 +72,7 @@ backend_tests!(
             store.job_get(warden_core::JobId::new(), Scope::All).await,
             Err(StoreError::NotFound)
         ));
-        assert!(
-            store
-                .job_insert_many(vec![], vec![])
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_empty(store.job_insert_many(vec![], vec![])).await;
     }
 );
 
@@ -170,13 +164,7 @@ backend_tests!(
             (JobState::Running, Some("worker-a"))
         );
         // The scheduled job becomes claimable when its time comes.
-        assert!(
-            store
-                .job_claim_many(claim("q", 10, at(99)))
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_empty(store.job_claim_many(claim("q", 10, at(99)))).await;
         assert_eq!(
             store
                 .job_next_run_at(&QueueName::parse("q").unwrap())
@@ -201,23 +189,9 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
         let j = job("q");
-        store
-            .job_insert_many(vec![j.clone()], vec![])
-            .await
-            .unwrap();
-        let stale = store
-            .job_claim_many(claim("q", 1, t0()))
-            .await
-            .unwrap()
-            .remove(0);
+        let stale = insert_and_claim(store, &[&j]).await.remove(0);
         // The lease expires, the rescuer returns the job, another worker claims it.
-        let rescued = store
-            .job_rescue_many(RescueParams {
-                now: at(31),
-                limit: 10,
-            })
-            .await
-            .unwrap();
+        let rescued = rescue_at(store, 31).await;
         assert_eq!(
             rescued.iter().map(|r| (r.id, r.state)).collect::<Vec<_>>(),
             [(j.id, JobState::Retryable)]
@@ -229,13 +203,8 @@ backend_tests!(
             .remove(0);
         assert_eq!(fresh.attempt, 2);
         // The stale worker's completion is ignored; the current one counts.
-        assert!(
-            store
-                .job_complete_many(vec![done(&stale, CompletionResult::Succeeded)])
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_empty(store.job_complete_many(vec![done(&stale, CompletionResult::Succeeded)]))
+            .await;
         assert_eq!(
             store.job_get(j.id, Scope::All).await.unwrap().state,
             JobState::Running
@@ -250,13 +219,8 @@ backend_tests!(
         assert_eq!(finished.finished_at, Some(at(2)));
         assert!(finished.lease_owner.is_none());
         // A second completion of the same attempt does not count twice.
-        assert!(
-            store
-                .job_complete_many(vec![done(&fresh, CompletionResult::Succeeded)])
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_empty(store.job_complete_many(vec![done(&fresh, CompletionResult::Succeeded)]))
+            .await;
         let runs = store.run_list_by_job(j.id, Scope::All).await.unwrap();
         assert_eq!(
             runs.iter()
@@ -283,11 +247,7 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
         let (a, b, c) = (job("q"), job("q"), job("q"));
-        store
-            .job_insert_many(vec![a.clone(), b.clone(), c.clone()], vec![])
-            .await
-            .unwrap();
-        let claimed = store.job_claim_many(claim("q", 3, t0())).await.unwrap();
+        let claimed = insert_and_claim(store, &[&a, &b, &c]).await;
         let by_id = |id| claimed.iter().find(|c| c.id == id).unwrap();
         let applied = store
             .job_complete_many(vec![
@@ -327,13 +287,7 @@ backend_tests!(
             store.job_get(c.id, Scope::All).await.unwrap().state,
             JobState::Cancelled
         );
-        assert!(
-            store
-                .job_claim_many(claim("q", 3, at(49)))
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_empty(store.job_claim_many(claim("q", 3, at(49)))).await;
         let again = store.job_claim_many(claim("q", 3, at(50))).await.unwrap();
         assert_eq!((again[0].id, again[0].attempt), (a.id, 2));
         let outcomes: Vec<String> = store
@@ -352,11 +306,7 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
         let (a, b) = (job("q"), job("q"));
-        store
-            .job_insert_many(vec![a.clone(), b.clone()], vec![])
-            .await
-            .unwrap();
-        let claimed = store.job_claim_many(claim("q", 2, t0())).await.unwrap();
+        let claimed = insert_and_claim(store, &[&a, &b]).await;
         let token = claimed[0].lease_token;
         let held = store
             .job_heartbeat_many(HeartbeatParams {
@@ -375,24 +325,13 @@ backend_tests!(
             Some(at(300))
         );
         // At t+100 only b's lease (30 s) has expired.
-        let rescued = store
-            .job_rescue_many(RescueParams {
-                now: at(100),
-                limit: 10,
-            })
-            .await
-            .unwrap();
+        let rescued = rescue_at(store, 100).await;
         assert_eq!(rescued.iter().map(|r| r.id).collect::<Vec<_>>(), [b.id]);
-        assert!(
-            store
-                .job_heartbeat_many(HeartbeatParams {
-                    jobs: vec![],
-                    lease_until: at(1)
-                })
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_empty(store.job_heartbeat_many(HeartbeatParams {
+            jobs: vec![],
+            lease_until: at(1),
+        }))
+        .await;
     }
 );
 
@@ -400,30 +339,10 @@ backend_tests!(
     rescue_buries_jobs_out_of_attempts,
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
-        let mut j = job("q");
-        j.max_attempts = warden_core::MaxAttempts::new(1).unwrap();
-        store
-            .job_insert_many(vec![j.clone()], vec![])
-            .await
-            .unwrap();
-        store.job_claim_many(claim("q", 1, t0())).await.unwrap();
-        assert!(
-            store
-                .job_rescue_many(RescueParams {
-                    now: at(30),
-                    limit: 10
-                })
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        let rescued = store
-            .job_rescue_many(RescueParams {
-                now: at(31),
-                limit: 10,
-            })
-            .await
-            .unwrap();
+        let j = single_attempt(job("q"));
+        insert_and_claim(store, &[&j]).await;
+        assert!(rescue_at(store, 30).await.is_empty());
+        let rescued = rescue_at(store, 31).await;
         assert_eq!(rescued[0].state, JobState::Dead);
         assert_eq!(
             store.job_get(j.id, Scope::All).await.unwrap().finished_at,
@@ -455,13 +374,8 @@ backend_tests!(
             .await
             .unwrap();
         assert_eq!(cancelled.len(), 2);
-        assert!(
-            store
-                .job_complete_many(vec![done(&claimed, CompletionResult::Succeeded)])
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_empty(store.job_complete_many(vec![done(&claimed, CompletionResult::Succeeded)]))
+            .await;
         assert_eq!(
             store.job_get(running.id, Scope::All).await.unwrap().state,
             JobState::Cancelled
@@ -583,13 +497,8 @@ backend_tests!(
     a_release_does_not_count_as_an_attempt,
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
-        let mut one = job("q");
-        one.max_attempts = warden_core::MaxAttempts::new(1).unwrap();
-        store
-            .job_insert_many(vec![one.clone()], vec![])
-            .await
-            .unwrap();
-        let first = store.job_claim_many(claim("q", 1, t0())).await.unwrap();
+        let one = single_attempt(job("q"));
+        let first = insert_and_claim(store, &[&one]).await;
         assert_eq!(first[0].attempt, 1);
         let released = CompletionResult::Released {
             error: "interrupted: shut down".into(),
@@ -628,11 +537,7 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
         let (a, b) = (job("q"), job("q"));
-        store
-            .job_insert_many(vec![a.clone(), b.clone()], vec![])
-            .await
-            .unwrap();
-        let claimed = store.job_claim_many(claim("q", 2, t0())).await.unwrap();
+        let claimed = insert_and_claim(store, &[&a, &b]).await;
         let by_id = |id| claimed.iter().find(|c| c.id == id).unwrap();
         let release = || CompletionResult::Released {
             error: "interrupted: shut down".into(),

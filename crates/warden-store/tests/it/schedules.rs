@@ -5,12 +5,12 @@ use warden_core::Scope;
 
 use warden_core::{JobId, OccurrenceOutcome, OverlapPolicy, Plan};
 use warden_store::{
-    JobFilter, NewJob, OccurrenceBatch, OccurrenceItem, OccurrencePage, Page, Schedule, Store,
-    StoreError,
+    JobFilter, NewJob, Occurrence, OccurrenceBatch, OccurrenceItem, OccurrencePage, Page, Schedule,
+    Store, StoreError,
 };
 use warden_testkit::backend_tests;
 
-use crate::support::{at, job, schedule};
+use crate::support::{assert_empty, at, insert_every_minute, inserted, job, schedule};
 
 fn run_item(s: &Schedule, secs: i64) -> OccurrenceItem {
     let mut j: NewJob = job("default");
@@ -20,6 +20,26 @@ fn run_item(s: &Schedule, secs: i64) -> OccurrenceItem {
         plan: Plan::Run,
         job: Some(j),
     }
+}
+
+/// Records the occurrence of `s` at `t0 + secs`, which runs a job under `overlap`, and moves
+/// the schedule on a minute.
+async fn fire<S: Store>(
+    store: &S,
+    s: &Schedule,
+    secs: i64,
+    overlap: OverlapPolicy,
+) -> Vec<Occurrence> {
+    store
+        .occurrence_record_many(batch(
+            s,
+            secs,
+            Some(secs + 60),
+            overlap,
+            vec![run_item(s, secs)],
+        ))
+        .await
+        .unwrap()
 }
 
 fn batch(
@@ -55,8 +75,7 @@ backend_tests!(
     schedules_are_stored_listed_paused_and_deleted,
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
-        let s = schedule("nightly", "0 3 * * *");
-        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        let s = inserted(store, schedule("nightly", "0 3 * * *")).await;
         let got = store.schedule_get(s.id, Scope::All).await.unwrap();
         assert_eq!(
             (got.name.as_str(), &got.cron, got.next_fire_at),
@@ -114,17 +133,9 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
         assert_eq!(store.schedule_next_fire_at().await.unwrap(), None);
-        let mut s = schedule("every-minute", "* * * * *");
-        s.next_fire_at = Some(at(60));
-        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        let s = insert_every_minute(store, "every-minute").await;
         assert_eq!(store.schedule_next_fire_at().await.unwrap(), Some(at(60)));
-        assert!(
-            store
-                .schedule_due_many(at(59), 10)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_empty(store.schedule_due_many(at(59), 10)).await;
         let due = store.schedule_due_many(at(60), 10).await.unwrap();
         assert_eq!(due[0].as_ref().unwrap().id, s.id);
     }
@@ -164,9 +175,7 @@ backend_tests!(
     occurrences_are_recorded_once_and_run_once,
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
-        let mut s = schedule("s", "* * * * *");
-        s.next_fire_at = Some(at(60));
-        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        let s = insert_every_minute(store, "s").await;
         let items = vec![
             OccurrenceItem {
                 scheduled_at: at(60),
@@ -265,44 +274,15 @@ backend_tests!(
     overlap_forbid_skips_and_replace_cancels_the_active_job,
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
-        let mut s = schedule("s", "* * * * *");
-        s.next_fire_at = Some(at(60));
-        store.schedule_insert(s.clone(), vec![]).await.unwrap();
-        let first = store
-            .occurrence_record_many(batch(
-                &s,
-                60,
-                Some(120),
-                OverlapPolicy::Forbid,
-                vec![run_item(&s, 60)],
-            ))
-            .await
-            .unwrap();
+        let s = insert_every_minute(store, "s").await;
+        let first = fire(store, &s, 60, OverlapPolicy::Forbid).await;
         let first_job = first[0].job_id.unwrap();
-        let skipped = store
-            .occurrence_record_many(batch(
-                &s,
-                120,
-                Some(180),
-                OverlapPolicy::Forbid,
-                vec![run_item(&s, 120)],
-            ))
-            .await
-            .unwrap();
+        let skipped = fire(store, &s, 120, OverlapPolicy::Forbid).await;
         assert_eq!(
             (skipped[0].outcome, skipped[0].job_id),
             (OccurrenceOutcome::SkippedOverlap, None)
         );
-        let replaced = store
-            .occurrence_record_many(batch(
-                &s,
-                180,
-                Some(240),
-                OverlapPolicy::Replace,
-                vec![run_item(&s, 180)],
-            ))
-            .await
-            .unwrap();
+        let replaced = fire(store, &s, 180, OverlapPolicy::Replace).await;
         assert_eq!(replaced[0].outcome, OccurrenceOutcome::Ran);
         assert_eq!(
             store.job_get(first_job, Scope::All).await.unwrap().state,
@@ -341,9 +321,7 @@ backend_tests!(
     racing_enqueuers_store_and_run_an_occurrence_once,
     |db: warden_testkit::TestDb| async move {
         let store = Arc::new(db.store().clone());
-        let mut s = schedule("race", "* * * * *");
-        s.next_fire_at = Some(at(60));
-        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        let s = insert_every_minute(&*store, "race").await;
         let mut tasks = Vec::new();
         for _ in 0..8 {
             let (store, s) = (store.clone(), s.clone());

@@ -1,4 +1,4 @@
-//! Factories shared by the conformance tests.
+//! Factories and set-ups shared by the conformance tests.
 
 use std::time::Duration;
 
@@ -9,7 +9,10 @@ use warden_core::{
     CronSpec, DstPolicy, JobId, JobKind, JobTimeout, MaxAttempts, MissedPolicy, OverlapPolicy,
     Payload, Priority, QueueName, ScheduleId, schedule::CatchUpWindow,
 };
-use warden_store::{ClaimParams, JobTemplate, NewJob, Schedule};
+use warden_store::{
+    ClaimParams, ClaimedJob, JobTemplate, NewJob, RescueParams, RescuedJob, Schedule, Store,
+    StoreError,
+};
 
 pub(crate) fn t0() -> Timestamp {
     "2030-01-01T00:00:00Z".parse().unwrap()
@@ -91,4 +94,58 @@ pub(crate) fn succeeded(
         result: warden_store::CompletionResult::Succeeded,
         output: None,
     }
+}
+
+/// `job` with a single attempt: its first failure or lost lease buries it.
+pub(crate) fn single_attempt(mut job: NewJob) -> NewJob {
+    job.max_attempts = MaxAttempts::new(1).unwrap();
+    job
+}
+
+/// Inserts `jobs` (all in one queue) and claims them at [`t0`]: their attempts, in claim
+/// order.
+pub(crate) async fn insert_and_claim<S: Store>(store: &S, jobs: &[&NewJob]) -> Vec<ClaimedJob> {
+    let queue = jobs[0].queue.as_str();
+    store
+        .job_insert_many(jobs.iter().map(|j| (*j).clone()).collect(), vec![])
+        .await
+        .unwrap();
+    let claimed = store
+        .job_claim_many(claim(queue, jobs.len() as u32, t0()))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), jobs.len(), "every job inserted is claimed");
+    claimed
+}
+
+/// Inserts `s` (with no audit record) and returns it.
+pub(crate) async fn inserted<S: Store>(store: &S, s: Schedule) -> Schedule {
+    store.schedule_insert(s.clone(), vec![]).await.unwrap();
+    s
+}
+
+/// Inserts the every-minute schedule `name`, first due at one minute past [`t0`].
+pub(crate) async fn insert_every_minute<S: Store>(store: &S, name: &str) -> Schedule {
+    let mut s = schedule(name, "* * * * *");
+    s.next_fire_at = Some(at(60));
+    inserted(store, s).await
+}
+
+/// Returns to their queues (or buries) up to 10 jobs whose lease ran out by `t0 + secs`.
+pub(crate) async fn rescue_at<S: Store>(store: &S, secs: i64) -> Vec<RescuedJob> {
+    store
+        .job_rescue_many(RescueParams {
+            now: at(secs),
+            limit: 10,
+        })
+        .await
+        .unwrap()
+}
+
+/// Asserts that a store call answered with an empty list (and shows what it found if not).
+pub(crate) async fn assert_empty<T: std::fmt::Debug>(
+    call: impl Future<Output = Result<Vec<T>, StoreError>>,
+) {
+    let found = call.await.unwrap();
+    assert!(found.is_empty(), "expected nothing, found {found:?}");
 }

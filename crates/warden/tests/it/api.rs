@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::support::{Server, run, warden};
+use crate::support::{Server, assert_no_database_file_holds, run, warden};
 
 fn random_hex() -> String {
     (0..4)
@@ -191,25 +191,7 @@ fn no_key_reaches_a_log_line_or_the_database_file() {
             assert!(!line.contains(c.as_str()), "a key reached the log: {line}");
         }
     }
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let path = entry.unwrap().path();
-        if path
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .starts_with("warden.db")
-        {
-            let bytes = std::fs::read(&path).unwrap();
-            for c in canaries {
-                assert!(
-                    !bytes.windows(c.len()).any(|w| w == c.as_bytes()),
-                    "a key is in {}",
-                    path.display()
-                );
-            }
-        }
-    }
+    assert_no_database_file_holds(dir.path(), &canaries.map(String::as_str));
 }
 
 #[test]

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use crate::support::{Server, warden};
+use warden_testkit::eventually_blocking;
+
+use crate::support::{Server, assert_no_database_file_holds, warden};
 
 const ADMIN_KEY: &str = "status-admin-key-0123456789abcdef0123456789";
 
@@ -50,7 +52,7 @@ fn cron_tokens_reach_no_log_line_and_status_follows_the_ticks() {
     let (current, next, wrong) = (token("current"), token("next"), token("wrong"));
     let metrics_token = token("metrics");
     let tokens = format!("{current},{next}");
-    let server = Server::start_with_env(
+    let mut server = Server::start_with_env(
         &[
             "--data-dir",
             dir.path().to_str().unwrap(),
@@ -68,10 +70,11 @@ fn cron_tokens_reach_no_log_line_and_status_follows_the_ticks() {
         ],
     );
     // The loop ticked at start; with no schedule it sleeps a minute, so within seconds the
-    // scheduler is late by a 1 s threshold.
-    std::thread::sleep(Duration::from_millis(2100));
-    let (code, out) = status(&server);
-    assert_eq!(code, Some(2), "{out}");
+    // scheduler is late by a 1 s threshold: `warden status` exits 2.
+    let out = eventually_blocking("`warden status` to report the scheduler late", || {
+        let (code, out) = status(&server);
+        (code == Some(2)).then_some(out)
+    });
     assert!(out.contains("scheduler: LATE"), "{out}");
     assert!(out.contains("no scheduler tick for"), "{out}");
 
@@ -104,7 +107,7 @@ fn cron_tokens_reach_no_log_line_and_status_follows_the_ticks() {
     assert!(out.contains("scheduler: ok"), "{out}");
 
     // Metrics: behind the token on the main address, open on the metrics address.
-    let (metrics_addr, seen) = metrics_address(&server);
+    let metrics_addr = metrics_address(&mut server);
     let (code, _) = get_text(server.addr, "/metrics", None);
     assert_eq!(code, 401);
     let (code, text) = get_text(server.addr, "/metrics", Some(&metrics_token));
@@ -128,8 +131,7 @@ fn cron_tokens_reach_no_log_line_and_status_follows_the_ticks() {
         "{open}"
     );
 
-    let mut logs = server.terminate();
-    logs.extend(seen);
+    let logs = server.terminate();
     // Each request logs its answer at debug level: the calls were logged, so the search
     // below looks at them.
     let answered = logs
@@ -149,30 +151,18 @@ fn cron_tokens_reach_no_log_line_and_status_follows_the_ticks() {
         }
     }
     // The records hold no token either.
-    let db = std::fs::read(dir.path().join("warden.db")).unwrap_or_default();
-    let wal = std::fs::read(dir.path().join("warden.db-wal")).unwrap_or_default();
-    for secret in [&current, &next, &wrong] {
-        for bytes in [&db, &wal] {
-            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
-        }
-    }
+    assert_no_database_file_holds(dir.path(), &[&current, &next, &wrong]);
 }
 
-/// The address of the tokenless metrics listener, from the server's log, and the lines
-/// read to find it (kept for the token search).
-fn metrics_address(server: &Server) -> (std::net::SocketAddr, Vec<String>) {
-    let mut seen = Vec::new();
-    loop {
-        let line = server
-            .logs
-            .recv_timeout(Duration::from_secs(10))
-            .expect("no log line names the metrics address");
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        seen.push(line);
-        if v["message"] == "serving /metrics without a token on its own address" {
-            return (v["addr"].as_str().unwrap().parse().unwrap(), seen);
-        }
-    }
+/// The address of the tokenless metrics listener, from the server's log.
+fn metrics_address(server: &mut Server) -> std::net::SocketAddr {
+    const SERVING: &str = "serving /metrics without a token on its own address";
+    let line = server.wait_for_log("the metrics address", |l| {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+        v["message"] == SERVING
+    });
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    v["addr"].as_str().unwrap().parse().unwrap()
 }
 
 /// GET `path` on `addr` (with a bearer token): (status, body text).
@@ -202,13 +192,13 @@ fn get_text(addr: std::net::SocketAddr, path: &str, token: Option<&str>) -> (u16
 fn the_metrics_listener_caps_connections_per_address_like_the_main_one() {
     use std::io::{ErrorKind, Read};
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&[
+    let mut server = Server::start(&[
         "--data-dir",
         dir.path().to_str().unwrap(),
         "--metrics-listen",
         "127.0.0.1:0",
     ]);
-    let (metrics_addr, _) = metrics_address(&server);
+    let metrics_addr = metrics_address(&mut server);
     // 64 silent connections from one address: its cap...
     let _held: Vec<std::net::TcpStream> = (0..64)
         .map(|_| std::net::TcpStream::connect(metrics_addr).unwrap())

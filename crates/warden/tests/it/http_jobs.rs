@@ -11,25 +11,41 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::support::Server;
+use warden_testkit::eventually_blocking;
+
+use crate::support::{Server, assert_no_database_file_holds};
 
 /// A server on 127.0.0.1 that reports each request's head and answers 500 with the
 /// request's headers echoed in the body.
 fn echo_server() -> (u16, mpsc::Receiver<String>) {
+    answering_server(|head, _body| {
+        let reply = format!("upstream failed; you sent:\n{head}");
+        let response = format!(
+            "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+            reply.len()
+        );
+        (response, Some(head.to_owned()))
+    })
+}
+
+/// A server on 127.0.0.1 that reads each request, writes the response `answer` makes of
+/// its head and body, and reports what `answer` picked from it (if anything) to the
+/// receiver; it stops reporting once the receiver is dropped.
+pub(crate) fn answering_server<T: Send + 'static>(
+    answer: impl Fn(&str, &[u8]) -> (String, Option<T>) + Send + 'static,
+) -> (u16, mpsc::Receiver<T>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(mut conn) = conn else { continue };
-            let (head, _body) = read_request(&conn);
-            let reply = format!("upstream failed; you sent:\n{head}");
-            let _ = write!(
-                conn,
-                "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
-                reply.len()
-            );
-            if tx.send(head).is_err() {
+            let (head, body) = read_request(&conn);
+            let (response, report) = answer(&head, &body);
+            let _ = conn.write_all(response.as_bytes());
+            if let Some(report) = report
+                && tx.send(report).is_err()
+            {
                 return;
             }
         }
@@ -82,18 +98,24 @@ pub(crate) const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef0123456789";
 /// `warden serve --jobs jobs` with its data in `dir/data`, loopback open to the egress guard
 /// and [`ADMIN_KEY`] as the admin key.
 pub(crate) fn serve_jobs(dir: &Path, jobs: &Path) -> Server {
+    serve_jobs_with(dir, jobs, &[], &[])
+}
+
+/// As [`serve_jobs`], with `extra` arguments and `env` variables besides.
+fn serve_jobs_with(dir: &Path, jobs: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
     let data = dir.join("data");
-    Server::start_with_env(
-        &[
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--jobs",
-            jobs.to_str().unwrap(),
-            "--egress-allow",
-            "127.0.0.1/32",
-        ],
-        &[("JOB_SCHEDULER_API_KEY", ADMIN_KEY)],
-    )
+    let mut args = vec![
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--jobs",
+        jobs.to_str().unwrap(),
+        "--egress-allow",
+        "127.0.0.1/32",
+    ];
+    args.extend_from_slice(extra);
+    let mut env = env.to_vec();
+    env.push(("JOB_SCHEDULER_API_KEY", ADMIN_KEY));
+    Server::start_with_env(&args, &env)
 }
 
 /// The id of the `config` schedule of jobs-file job `name`.
@@ -106,7 +128,6 @@ fn schedule_id(server: &Server, name: &str) -> String {
         .to_owned()
 }
 
-/// GETs `path` as the admin until its `data` list is not empty (20 s at most).
 /// The newest run of a schedule, whole (lists leave the output out).
 fn latest_run(server: &Server, schedule: &str) -> serde_json::Value {
     let runs = wait_api(server, &format!("/api/v1/runs?schedule={schedule}"));
@@ -116,17 +137,16 @@ fn latest_run(server: &Server, schedule: &str) -> serde_json::Value {
     body["data"].clone()
 }
 
+/// GETs `path` as the admin until its `data` list is not empty.
 fn wait_api(server: &Server, path: &str) -> Vec<serde_json::Value> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually_blocking(&format!("{path} to list something"), || {
         let (status, body) = server.request("GET", path, &[("x-job-api-key", ADMIN_KEY)], None);
         assert_eq!(status, 200, "{path}: {body}");
-        match body["data"].as_array() {
-            Some(items) if !items.is_empty() => return items.clone(),
-            _ if Instant::now() > deadline => panic!("{path} stayed empty: {body}"),
-            _ => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
+        body["data"]
+            .as_array()
+            .filter(|items| !items.is_empty())
+            .cloned()
+    })
 }
 
 /// A server on 127.0.0.1 that redirects every request to the cloud metadata address.
@@ -189,22 +209,11 @@ fn jobs_file_calls_are_made_with_their_secrets_which_are_stored_and_logged_nowhe
     let jobs = dir.path().join("jobs.yaml");
     std::fs::write(&jobs, jobs_yaml(port, "/ping")).unwrap();
     let data = dir.path().join("data");
-    let server = Server::start_with_env(
-        &[
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--jobs",
-            jobs.to_str().unwrap(),
-            "--secrets-dir",
-            secrets.to_str().unwrap(),
-            "--egress-allow",
-            "127.0.0.1/32",
-        ],
-        &[
-            ("PING_TOKEN", &token),
-            ("RUST_LOG", "debug"),
-            ("JOB_SCHEDULER_API_KEY", ADMIN_KEY),
-        ],
+    let mut server = serve_jobs_with(
+        dir.path(),
+        &jobs,
+        &["--secrets-dir", secrets.to_str().unwrap()],
+        &[("PING_TOKEN", &token), ("RUST_LOG", "debug")],
     );
     let head = wait_for(&requests, "the first call", |h| h.starts_with("POST /ping"));
     assert!(head.contains(&format!("Bearer {token}")), "{head}");
@@ -239,7 +248,9 @@ fn jobs_file_calls_are_made_with_their_secrets_which_are_stored_and_logged_nowhe
     });
     // An invalid file is refused; the previous one keeps running.
     std::fs::write(&jobs, "jobs:\n  - name: broken\n    schedule: \"nope\"\n").unwrap();
-    std::thread::sleep(Duration::from_secs(3)); // the file is looked at every 2 s
+    server.wait_for_log("the bad file reported", |l| l.contains("invalid jobs file"));
+    // Calls made before the bad file was read prove nothing: wait for one made after.
+    requests.try_iter().for_each(drop);
     wait_for(&requests, "calls continue after a bad file", |h| {
         h.starts_with("POST /pong")
     });
@@ -259,25 +270,7 @@ fn jobs_file_calls_are_made_with_their_secrets_which_are_stored_and_logged_nowhe
             "a secret reached the log: {line}"
         );
     }
-    for entry in std::fs::read_dir(&data).unwrap() {
-        let path = entry.unwrap().path();
-        if path
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .starts_with("warden.db")
-        {
-            let bytes = std::fs::read(&path).unwrap();
-            for secret in [&token, &api_key] {
-                assert!(
-                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                    "a secret is in {}",
-                    path.display()
-                );
-            }
-        }
-    }
+    assert_no_database_file_holds(&data, &[&token, &api_key]);
 }
 
 /// A jobs file with one call, `nightly`, that fires at 03:00 only.
@@ -317,19 +310,11 @@ fn no_api_path_creates_a_jobs_file_call_and_an_admin_runs_one_through_its_schedu
     std::fs::write(&jobs, nightly_yaml(port)).unwrap();
     let data = dir.path().join("data");
     let scheduler_key = stored_key(&data, "scheduler");
-    let server = Server::start_with_env(
-        &[
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--jobs",
-            jobs.to_str().unwrap(),
-            "--egress-allow",
-            "127.0.0.1/32",
-        ],
-        &[
-            ("PING_TOKEN", "tok-0123456789abcdef"),
-            ("JOB_SCHEDULER_API_KEY", ADMIN_KEY),
-        ],
+    let server = serve_jobs_with(
+        dir.path(),
+        &jobs,
+        &[],
+        &[("PING_TOKEN", "tok-0123456789abcdef")],
     );
     let schedule = schedule_id(&server, "nightly");
     let scheduler = format!("Bearer {scheduler_key}");

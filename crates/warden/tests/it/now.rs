@@ -3,37 +3,19 @@
 
 use std::{
     collections::BTreeMap,
-    io::Write,
-    net::TcpListener,
     sync::mpsc,
     time::{Duration, Instant},
 };
 
-use crate::http_jobs::{ADMIN_KEY, read_request, serve_jobs};
+use crate::http_jobs::{ADMIN_KEY, answering_server, serve_jobs};
 
 /// A server on 127.0.0.1 that reports each request's JSON body and answers 500, so every run
 /// is retried.
 fn failing_server() -> (u16, mpsc::Receiver<serde_json::Value>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let (_head, body) = read_request(&conn);
-            let _ = write!(
-                conn,
-                "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope"
-            );
-            let Ok(json) = serde_json::from_slice(&body) else {
-                continue;
-            };
-            if tx.send(json).is_err() {
-                return;
-            }
-        }
-    });
-    (port, rx)
+    answering_server(|_head, body| {
+        let reply = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope";
+        (reply.to_owned(), serde_json::from_slice(body).ok())
+    })
 }
 
 #[test]

@@ -3,9 +3,11 @@
 //! PostgreSQL `warden keys create` does not invent a secret where it happens to run.
 
 use std::{
-    process::{Output, Stdio},
-    time::{Duration, Instant},
+    io::Read,
+    process::{Child, Output, Stdio},
 };
+
+use warden_testkit::eventually_blocking;
 
 use crate::support::{Server, warden};
 
@@ -25,9 +27,20 @@ fn keys_create(args: &[&str], env: &[(&str, &str)]) -> Output {
         .unwrap()
 }
 
+/// Kills and reaps the process it holds when dropped, should the test fail before the
+/// process ends by itself.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Runs `warden serve`, which must stop by itself with an error; its stderr.
 fn serve_refused(args: &[&str], env: &[(&str, &str)]) -> String {
-    let mut child = warden()
+    let child = warden()
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
         .env_remove("WARDEN_SECRET")
@@ -36,20 +49,21 @@ fn serve_refused(args: &[&str], env: &[(&str, &str)]) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(!status.success());
-            let out = child.wait_with_output().unwrap();
-            return String::from_utf8_lossy(&out.stderr).into_owned();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("warden serve started with a secret the database does not know");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut server = Reaped(child);
+    let status = eventually_blocking(
+        "warden serve to refuse a secret the database does not know",
+        || server.0.try_wait().unwrap(),
+    );
+    assert!(!status.success());
+    let mut stderr = Vec::new();
+    server
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    String::from_utf8_lossy(&stderr).into_owned()
 }
 
 #[test]

@@ -1,12 +1,15 @@
-//! Running the real binary and talking HTTP to it.
+//! Running the real binary, talking HTTP to it, and searching what it leaves behind.
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
     net::{SocketAddr, TcpStream},
+    path::Path,
     process::{Child, Command, Output, Stdio},
     sync::mpsc,
     time::Duration,
 };
+
+use warden_testkit::{DEADLINE, eventually_blocking};
 
 pub(crate) fn warden() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
@@ -22,7 +25,9 @@ pub(crate) fn run(args: &[&str]) -> Output {
 pub(crate) struct Server {
     pub(crate) child: Child,
     pub(crate) addr: SocketAddr,
-    pub(crate) logs: mpsc::Receiver<String>,
+    logs: mpsc::Receiver<String>,
+    /// The lines [`Server::wait_for_log`] read, given back by [`Server::terminate`].
+    read: Vec<String>,
 }
 
 impl Server {
@@ -61,7 +66,12 @@ impl Server {
             let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
             if v["message"] == "warden is serving" {
                 let addr = v["addr"].as_str().unwrap().parse().unwrap();
-                return Server { child, addr, logs };
+                return Server {
+                    child,
+                    addr,
+                    logs,
+                    read: Vec::new(),
+                };
             }
         }
     }
@@ -101,26 +111,36 @@ impl Server {
         (status, serde_json::from_str(body).unwrap_or_default())
     }
 
-    /// Sends SIGTERM and waits for a clean exit; returns the remaining log lines.
+    /// Waits for the first log line that `matches` accepts and returns it (the server
+    /// logs JSON); the lines read on the way are kept for [`Server::terminate`].
+    pub(crate) fn wait_for_log(&mut self, what: &str, matches: impl Fn(&str) -> bool) -> String {
+        loop {
+            let line = self
+                .logs
+                .recv_timeout(DEADLINE)
+                .unwrap_or_else(|_| panic!("no log line: {what}"));
+            self.read.push(line.clone());
+            if matches(&line) {
+                return line;
+            }
+        }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; returns the log lines since the start
+    /// (those [`Server::wait_for_log`] read included).
     pub(crate) fn terminate(mut self) -> Vec<String> {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "warden serve exited with {status}");
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "warden serve did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.logs.try_iter().collect()
+        let status = eventually_blocking("warden serve to stop on SIGTERM", || {
+            self.child.try_wait().unwrap()
+        });
+        assert!(status.success(), "warden serve exited with {status}");
+        let mut lines = std::mem::take(&mut self.read);
+        lines.extend(self.logs.try_iter());
+        lines
     }
 }
 
@@ -128,5 +148,25 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Asserts that no `warden.db*` file in `dir` (the database, its WAL and shared memory)
+/// holds any of `secrets`.
+pub(crate) fn assert_no_database_file_holds(dir: &Path, secrets: &[&str]) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy();
+        if !name.starts_with("warden.db") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for secret in secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "a secret is in {}",
+                path.display()
+            );
+        }
     }
 }
