@@ -35,7 +35,7 @@ pub use outcome::Outcome;
 pub use retry::RetryPolicy;
 pub use schedule::{
     CatchUpWindow, MissedPolicy, OccurrenceOutcome, OverlapPolicy, Plan, PlanInput,
-    plan_occurrences,
+    plan_occurrences, resolve_overlap,
 };
 
 /// Timestamps are `jiff::Timestamp` (UTC instants) everywhere in warden.
