@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use utoipa::{
     ToSchema,
     openapi::{
@@ -19,126 +19,13 @@ use utoipa::{
     },
 };
 use uuid::Uuid;
-use warden_core::{JobState, OccurrenceOutcome, Priority, Role};
+use warden_core::{
+    JobState, OccurrenceOutcome, Priority, Role,
+    redact::{redact_json, redact_text},
+};
 use warden_store::{
     ApiKeyRecord, AuditEvent, CronRun, Job, Limits, Occurrence, PrincipalRecord, Run, Schedule,
 };
-
-/// Object keys whose values are hidden from roles that see payloads redacted.
-const SENSITIVE: [&str; 10] = [
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "apikey",
-    "api_key",
-    "authorization",
-    "cookie",
-    "credential",
-    "privatekey",
-];
-
-fn is_sensitive(key: &str) -> bool {
-    let k = key.to_ascii_lowercase().replace(['-', '_'], "");
-    SENSITIVE.iter().any(|s| k.contains(&s.replace('_', "")))
-}
-
-/// Replaces the values of sensitive-looking keys, at any depth, with `[REDACTED]`.
-pub fn redact(value: Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let v = if is_sensitive(&k) {
-                        Value::String("[REDACTED]".into())
-                    } else {
-                        redact(v)
-                    };
-                    (k, v)
-                })
-                .collect::<Map<_, _>>(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
-        other => other,
-    }
-}
-
-/// Replaces, in free text, the value that follows a sensitive-looking name and a `:` or
-/// `=`: `"access_token": "x"`, `password=x`, `Authorization: Bearer x`. Run errors and
-/// the body excerpts of HTTP jobs are text (often a truncated JSON body that no longer
-/// parses), so [`redact`] alone would miss them.
-pub fn redact_text(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if !is_name_byte(bytes[i]) || (i > 0 && is_name_byte(bytes[i - 1])) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && is_name_byte(bytes[i]) {
-            i += 1;
-        }
-        if !is_sensitive(&text[start..i]) {
-            continue;
-        }
-        if let Some((from, to)) = value_after_name(bytes, i) {
-            out.push_str(&text[copied..from]);
-            out.push_str("[REDACTED]");
-            copied = to;
-            i = to;
-        }
-    }
-    out.push_str(&text[copied..]);
-    out
-}
-
-fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
-}
-
-/// The byte range of the value after a name ending at `i`: an optional closing quote,
-/// `:` or `=`, then a quoted string (escapes honoured) or a bare word (with the word after
-/// `Bearer`/`Basic`). `None` when no separator follows (the name was just a word).
-fn value_after_name(bytes: &[u8], mut i: usize) -> Option<(usize, usize)> {
-    let skip_spaces = |mut i: usize| {
-        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t') {
-            i += 1;
-        }
-        i
-    };
-    if i < bytes.len() && matches!(bytes[i], b'"' | b'\'') {
-        i += 1;
-    }
-    i = skip_spaces(i);
-    if i >= bytes.len() || !matches!(bytes[i], b':' | b'=') {
-        return None;
-    }
-    i = skip_spaces(i + 1);
-    if i < bytes.len() && matches!(bytes[i], b'"' | b'\'') {
-        let quote = bytes[i];
-        let from = i + 1;
-        let mut j = from;
-        while j < bytes.len() && bytes[j] != quote {
-            j += if bytes[j] == b'\\' { 2 } else { 1 };
-        }
-        return Some((from, j.min(bytes.len())));
-    }
-    let word_end = |mut j: usize| {
-        while j < bytes.len() && !b",;&}] \t\r\n\"'".contains(&bytes[j]) {
-            j += 1;
-        }
-        j
-    };
-    let mut end = word_end(i);
-    let word = &bytes[i..end];
-    if word.eq_ignore_ascii_case(b"bearer") || word.eq_ignore_ascii_case(b"basic") {
-        end = word_end(skip_spaces(end));
-    }
-    (end > i).then_some((i, end))
-}
 
 /// A run's output as shown to a role that sees payloads redacted: sensitive keys, and
 /// sensitive `name: value` pairs inside its strings (the body excerpt).
@@ -153,7 +40,7 @@ fn redact_output(value: Value) -> Value {
             other => other,
         }
     }
-    strings(redact(value))
+    strings(redact_json(value))
 }
 
 /// An error message as shown to a role that may (`redacted`) see payloads redacted.
@@ -168,7 +55,11 @@ fn error_text(error: Option<&str>, redacted: bool) -> Option<String> {
 }
 
 fn data(payload: Value, redacted: bool) -> Value {
-    if redacted { redact(payload) } else { payload }
+    if redacted {
+        redact_json(payload)
+    } else {
+        payload
+    }
 }
 
 fn millis(d: std::time::Duration) -> u64 {
@@ -810,42 +701,6 @@ mod tests {
     use warden_core::{FoldPolicy, GapPolicy, MissedPolicy, OverlapPolicy};
 
     use super::*;
-
-    #[test]
-    fn sensitive_values_in_text_are_redacted() {
-        for (text, kept) in [
-            (
-                r#"HTTP 401: {"access_token": "tok-1", "note": "n"}"#,
-                r#"HTTP 401: {"access_token": "[REDACTED]", "note": "n"}"#,
-            ),
-            (
-                r#"{"password":"p\"w","x":1}"#,
-                r#"{"password":"[REDACTED]","x":1}"#,
-            ),
-            ("password=hunter2&user=bob", "password=[REDACTED]&user=bob"),
-            (
-                "Authorization: Bearer abc.def rest",
-                "Authorization: [REDACTED] rest",
-            ),
-            (
-                "client_secret = s3cr3t, next",
-                "client_secret = [REDACTED], next",
-            ),
-            ("the token expired; retry", "the token expired; retry"),
-            (r#"{"apiKey": "unterminated"#, r#"{"apiKey": "[REDACTED]"#),
-        ] {
-            assert_eq!(redact_text(text), kept, "{text}");
-        }
-    }
-
-    #[test]
-    fn sensitive_fields_are_redacted_at_any_depth() {
-        let v = json!({"to": "a@b.c", "smtpPassword": "p", "nested": [{"API-Key": "k", "n": 1}], "Authorization": "Bearer x"});
-        assert_eq!(
-            redact(v),
-            json!({"to": "a@b.c", "smtpPassword": "[REDACTED]", "nested": [{"API-Key": "[REDACTED]", "n": 1}], "Authorization": "[REDACTED]"})
-        );
-    }
 
     fn parses_all<T: FromStr>(values: &[&str]) -> bool {
         values.iter().all(|v| v.parse::<T>().is_ok())

@@ -14,6 +14,8 @@
 //! - [`outcome`]: what a handler returns.
 //! - [`clock`]: the injected `Clock`.
 //! - [`auth`]: roles, permissions, principals and scopes.
+//! - [`redact`]: which names hold secrets, and hiding their values in JSON and text
+//!   (shared by the API's views and the HTTP executor).
 
 pub mod auth;
 pub mod clock;
@@ -22,6 +24,7 @@ pub mod error;
 pub mod ids;
 pub mod job;
 pub mod outcome;
+pub mod redact;
 pub mod retry;
 pub mod schedule;
 
