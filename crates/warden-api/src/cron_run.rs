@@ -64,7 +64,7 @@ use tracing::Instrument;
 
 use crate::{
     AppState,
-    auth::origin,
+    auth::{NotBearer, bearer, origin},
     metrics::{AuthFailure, RateLimitScope},
     ratelimit::bucket,
     refusals::{self, RefusalLog},
@@ -457,17 +457,8 @@ fn presented_token<'a>(
     query: Option<&'a str>,
     allow_query: bool,
 ) -> Result<&'a str, &'static str> {
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let value = value
-            .to_str()
-            .map_err(|_| "the Authorization header is not text")?;
-        let (scheme, token) = value
-            .split_once(' ')
-            .ok_or("the Authorization header is not `Bearer <token>`")?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err("the Authorization header is not `Bearer <token>`");
-        }
-        return Ok(token.trim());
+    if let Some(token) = bearer(headers) {
+        return token.map_err(NotBearer::reason);
     }
     let from_query = query
         .into_iter()

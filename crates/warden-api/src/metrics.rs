@@ -327,7 +327,7 @@ async fn get_metrics<S: Store>(
     if let Some(token) = &scrape.token {
         let refused = match crate::auth::bearer(&headers) {
             None => Some(AuthFailure::Missing),
-            Some(Some(presented)) if !presented.is_empty() && token.matches(presented) => None,
+            Some(Ok(presented)) if !presented.is_empty() && token.matches(presented) => None,
             Some(_) => Some(AuthFailure::Invalid),
         };
         if let Some(reason) = refused {
