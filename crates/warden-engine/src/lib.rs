@@ -15,7 +15,8 @@
 //! - `queues`: paused queues, kept in step with the store.
 //! - `rescuer`: returns jobs whose lease expired (at-least-once).
 //! - [`cron`]: the cron enqueuer, which records every occurrence in the ledger.
-//! - `tick`: one scheduler tick on demand (`/cron/run`): cron, then dispatch in a budget.
+//! - `tick`: one scheduler tick on demand (`/cron/run`): cron, then dispatch in a budget;
+//!   and the locked tick (single-flight store lock, tick, release, `cron_runs` row).
 //! - [`instruments`]: the engine's metrics (names, help, recording), via the `metrics` facade.
 //! - `wakeups`: wakes producers when another process inserts jobs (PostgreSQL).
 //! - [`error`]: `EngineError`, why an operation was refused.
@@ -53,7 +54,7 @@ pub use error::EngineError;
 pub use registry::{IntoOutcome, JobContext, MAX_OUTPUT_BYTES, Registry, Reported};
 pub use scheduler::{CronRequest, JobRequest, Scheduler};
 pub use stats::{EngineStats, StatsSnapshot};
-pub use tick::{TickReport, Ticker};
+pub use tick::{CRON_RUN_LOCK, CronCall, LockedRun, NotRun, TickReport, Ticker, record_cron_run};
 pub use warden_core::Outcome;
 
 mod stats;
