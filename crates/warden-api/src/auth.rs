@@ -210,13 +210,38 @@ fn from_browser(headers: &HeaderMap) -> bool {
         || headers.keys().any(|k| k.as_str().starts_with("sec-fetch-"))
 }
 
-/// The credential of `Authorization: Bearer X` (the scheme is case-insensitive, RFC 7235);
-/// `Some(None)` for another scheme.
-pub(crate) fn bearer(headers: &HeaderMap) -> Option<Option<&str>> {
-    header_str(headers, "authorization").map(|v| {
-        let (scheme, rest) = v.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-    })
+/// Why an `Authorization` header holds no bearer credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotBearer {
+    /// The value is not visible ASCII.
+    NotText,
+    /// Another scheme (`Basic …`), or no credential after the scheme.
+    OtherScheme,
+}
+
+impl NotBearer {
+    /// Why, for a record (never the value).
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            Self::NotText => "the Authorization header is not text",
+            Self::OtherScheme => "the Authorization header is not `Bearer <token>`",
+        }
+    }
+}
+
+/// The credential of `Authorization: Bearer X` (the scheme is case-insensitive, RFC 7235),
+/// trimmed; `None` without an `Authorization` header. The one parser of the header: the
+/// API's keys, the `/metrics` token and the `/cron/run` tokens all come through it.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<Result<&str, NotBearer>> {
+    let value = headers.get(header::AUTHORIZATION)?;
+    let parsed = match value.to_str() {
+        Err(_) => Err(NotBearer::NotText),
+        Ok(v) => match v.trim().split_once(' ') {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => Ok(rest.trim()),
+            _ => Err(NotBearer::OtherScheme),
+        },
+    };
+    Some(parsed)
 }
 
 /// An environment key's principal, unless it has been disabled (incident control applies
@@ -285,8 +310,8 @@ async fn authenticate<S: Store>(
     }
     let presented = match (header_str(headers, "x-job-api-key"), bearer(headers)) {
         (Some(k), _) => k,
-        (None, Some(Some(k))) => k,
-        (None, Some(None)) => {
+        (None, Some(Ok(k))) => k,
+        (None, Some(Err(_))) => {
             return Err(Refusal::Invalid("Authorization is not a Bearer credential"));
         }
         (None, None) => return Err(Refusal::Missing),

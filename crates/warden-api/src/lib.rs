@@ -19,8 +19,9 @@
 //!   counted beyond.
 //! - [`ratelimit`]: token buckets per client IP and per principal; trusted proxies.
 //! - `health`: `GET /healthz`, `GET /readyz`.
-//! - [`cron_run`]: `GET|POST /cron/run` for external cron services (own token, rate limit,
-//!   single-flight lock, a `cron_runs` record per call); `routes/scheduler`: the
+//! - `routes/cron_run`: `GET|POST /cron/run` for external cron services (own token, rate
+//!   limit, then the engine's locked tick, a `cron_runs` record per call), guarded by
+//!   [`cron_run`] (its configuration, tokens and limiters); `routes/scheduler`: the
 //!   scheduler's health and the cron-run records.
 //! - [`metrics`]: the Prometheus recorder and `GET /metrics` (its own token, or its own
 //!   address); merged in by [`router_with`].
@@ -290,15 +291,15 @@ pub fn routes_table<S: Store>() -> Vec<Route<S>> {
             "/api/v1/audit",
             get(audit::list_audit::<S>),
         ),
-        route::<S, cron_run::__path_get_cron_run>(
+        route::<S, routes::cron_run::__path_get_cron_run>(
             Method::GET,
             "/cron/run",
-            get(cron_run::get_cron_run::<S>),
+            get(routes::cron_run::get_cron_run::<S>),
         ),
-        route::<S, cron_run::__path_post_cron_run>(
+        route::<S, routes::cron_run::__path_post_cron_run>(
             Method::POST,
             "/cron/run",
-            post(cron_run::post_cron_run::<S>),
+            post(routes::cron_run::post_cron_run::<S>),
         ),
         route::<S, scheduler::__path_get_scheduler_health>(
             Method::GET,

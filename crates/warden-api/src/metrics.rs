@@ -26,7 +26,6 @@ use std::{
     time::Duration,
 };
 
-use aws_lc_rs::{constant_time, digest};
 use axum::{
     Router,
     extract::State,
@@ -37,10 +36,10 @@ use axum::{
 };
 use metrics::{Counter, Unit, counter, describe_counter, describe_gauge, gauge};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 use warden_core::JobState;
 use warden_engine::Scheduler;
+use warden_security::envkey::StaticKey;
 use warden_store::Store;
 
 use crate::{error::ApiError, request_id};
@@ -252,30 +251,11 @@ impl RateLimitScope {
     }
 }
 
-/// The scrape token, kept as its SHA-256 digest: a presented token is digested the same
-/// way and the digests are compared in constant time, so the time depends neither on
-/// where they differ nor on the token's length.
-struct ScrapeToken(digest::Digest);
-
-impl ScrapeToken {
-    fn new(token: &SecretString) -> Self {
-        Self(digest::digest(
-            &digest::SHA256,
-            token.expose_secret().as_bytes(),
-        ))
-    }
-
-    fn matches(&self, presented: &str) -> bool {
-        let got = digest::digest(&digest::SHA256, presented.as_bytes());
-        constant_time::verify_slices_are_equal(got.as_ref(), self.0.as_ref()).is_ok()
-    }
-}
-
 /// What `GET /metrics` needs.
 struct Scrape<S> {
     scheduler: Scheduler<S>,
     metrics: Metrics,
-    token: Option<ScrapeToken>,
+    token: Option<StaticKey>,
     /// The (queue, state) pairs of undeclared queues (another process's) reported so far:
     /// one missing from the store's counts has dropped to zero and is set back to 0. The
     /// lock also keeps concurrent scrapes from writing the gauges out of order.
@@ -294,11 +274,8 @@ struct Scrape<S> {
 /// undeclared queue this router reported before but the store no longer counts is set
 /// back to 0.
 ///
-/// The comparison is aws-lc-rs's constant-time one over SHA-256 digests, as
-/// warden-security compares its static keys (neither crate depends on `subtle`). The
-/// token's strength is the caller's to check at start-up (e.g. with
-/// `warden_security::envkey::StaticKey::new`, which requires 32 characters); an empty
-/// token matches nothing. A refused scrape is counted in [`AUTH_FAILURES_TOTAL`]
+/// The token is a [`StaticKey`], like the environment's API keys: at least 32 characters
+/// (checked when it is made) and compared in constant time. A refused scrape is counted in [`AUTH_FAILURES_TOTAL`]
 /// (`missing` or `invalid`) but, unlike the API's refusals, not written to the audit
 /// trail. The router carries its own request-id layer; it has no fallback, so it can be
 /// merged into another router. If the store cannot be counted, the failure is logged and
@@ -306,12 +283,12 @@ struct Scrape<S> {
 pub fn router<S: Store>(
     scheduler: Scheduler<S>,
     metrics: Metrics,
-    token: Option<SecretString>,
+    token: Option<StaticKey>,
 ) -> Router {
     let state = Arc::new(Scrape {
         scheduler,
         metrics,
-        token: token.as_ref().map(ScrapeToken::new),
+        token,
         seen: Mutex::default(),
     });
     Router::new()
@@ -327,7 +304,7 @@ async fn get_metrics<S: Store>(
     if let Some(token) = &scrape.token {
         let refused = match crate::auth::bearer(&headers) {
             None => Some(AuthFailure::Missing),
-            Some(Some(presented)) if !presented.is_empty() && token.matches(presented) => None,
+            Some(Ok(presented)) if token.matches(presented) => None,
             Some(_) => Some(AuthFailure::Invalid),
         };
         if let Some(reason) = refused {
@@ -400,14 +377,5 @@ mod tests {
             let line = format!("{RATE_LIMITED_TOTAL}{{scope=\"{scope}\"}} 1");
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }
-    }
-
-    #[test]
-    fn the_scrape_token_matches_only_itself() {
-        let token = ScrapeToken::new(&SecretString::from("metrics-token-0123456789abcdef"));
-        assert!(token.matches("metrics-token-0123456789abcdef"));
-        assert!(!token.matches("metrics-token-0123456789abcdeF"));
-        assert!(!token.matches("metrics-token-0123456789abcde"));
-        assert!(!token.matches(""));
     }
 }

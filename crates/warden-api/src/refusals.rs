@@ -265,7 +265,7 @@ async fn write<S: Store>(state: &AppState<S>, refused: Refused) -> i64 {
             state.audit(vec![record]).await;
             0
         }
-        Refused::Cron(record) => crate::cron_run::insert_record(state, record).await,
+        Refused::Cron(record) => warden_engine::record_cron_run(&*state.store, record).await,
     }
 }
 

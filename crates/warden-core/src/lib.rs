@@ -17,6 +17,8 @@
 //! - [`audit`]: the audit trail's actions and outcomes.
 //! - [`vocab`]: [`vocabulary!`], how every closed set of words (states, outcomes,
 //!   actions, error codes) gets one string form, parse and serde.
+//! - [`redact`]: which names hold secrets, and hiding their values in JSON and text
+//!   (shared by the API's views and the HTTP executor).
 
 pub mod audit;
 pub mod auth;
@@ -26,6 +28,7 @@ pub mod error;
 pub mod ids;
 pub mod job;
 pub mod outcome;
+pub mod redact;
 pub mod retry;
 pub mod schedule;
 pub mod vocab;
@@ -41,7 +44,7 @@ pub use outcome::{Outcome, RunOutcome};
 pub use retry::RetryPolicy;
 pub use schedule::{
     CatchUpWindow, MissedPolicy, OccurrenceOutcome, OverlapPolicy, Plan, PlanInput,
-    plan_occurrences,
+    plan_occurrences, resolve_overlap,
 };
 
 /// Timestamps are `jiff::Timestamp` (UTC instants) everywhere in warden.

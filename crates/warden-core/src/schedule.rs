@@ -4,9 +4,9 @@
 //! Every occurrence of a schedule (a fire instant) ends in exactly one outcome, recorded
 //! in the occurrence ledger under (schedule id, instant). [`plan_occurrences`] decides,
 //! for the occurrences that came due since the last tick, which should run and which are
-//! missed or skipped. Overlap (`allow`/`forbid`/`replace`) is decided by the store inside
-//! the transaction that records the occurrence, because only there is "is the previous
-//! job still active?" race-free.
+//! missed or skipped. Overlap (`allow`/`forbid`/`replace`) is decided by
+//! [`resolve_overlap`], which the store applies inside the transaction that records the
+//! occurrence, because only there is "is the previous job still active?" race-free.
 
 use std::time::Duration;
 
@@ -151,9 +151,51 @@ pub fn plan_occurrences(due: &[Timestamp], input: &PlanInput) -> Vec<(Timestamp,
         .collect()
 }
 
+/// What an occurrence that comes due becomes, given its plan and whether a job of the
+/// schedule is still active (`has_active`, read in the transaction that records it). The
+/// `bool` says whether the active jobs must be cancelled (`replace`).
+pub fn resolve_overlap(
+    plan: Plan,
+    overlap: OverlapPolicy,
+    has_active: bool,
+) -> (OccurrenceOutcome, bool) {
+    match plan {
+        Plan::Record(outcome) => (outcome, false),
+        Plan::Run if !has_active => (OccurrenceOutcome::Ran, false),
+        Plan::Run => match overlap {
+            OverlapPolicy::Allow => (OccurrenceOutcome::Ran, false),
+            OverlapPolicy::Forbid => (OccurrenceOutcome::SkippedOverlap, false),
+            OverlapPolicy::Replace => (OccurrenceOutcome::Ran, true),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlap_matters_only_to_a_run_while_a_job_is_active() {
+        use OccurrenceOutcome::{MissedDeadline, Ran, SkippedOverlap};
+        for overlap in [
+            OverlapPolicy::Allow,
+            OverlapPolicy::Forbid,
+            OverlapPolicy::Replace,
+        ] {
+            assert_eq!(resolve_overlap(Plan::Run, overlap, false), (Ran, false));
+            for active in [false, true] {
+                let missed = Plan::Record(MissedDeadline);
+                assert_eq!(
+                    resolve_overlap(missed, overlap, active),
+                    (MissedDeadline, false)
+                );
+            }
+        }
+        let active = |overlap| resolve_overlap(Plan::Run, overlap, true);
+        assert_eq!(active(OverlapPolicy::Allow), (Ran, false));
+        assert_eq!(active(OverlapPolicy::Forbid), (SkippedOverlap, false));
+        assert_eq!(active(OverlapPolicy::Replace), (Ran, true));
+    }
 
     fn t(min: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + min * 60).unwrap()

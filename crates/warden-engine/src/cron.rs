@@ -51,7 +51,7 @@ use std::{
 use jiff::{SignedDuration, Timestamp};
 use tokio_util::sync::CancellationToken;
 use warden_core::{
-    JobId, MissedPolicy, Plan, ScheduleId,
+    JobId, MissedPolicy, Plan, RetryPolicy, ScheduleId,
     schedule::{PlanInput, plan_occurrences},
 };
 use warden_store::{
@@ -83,6 +83,18 @@ pub const TICK_RECORD_EVERY: Duration = Duration::from_secs(10);
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// Longest wait before a failing schedule is tried (and reported) again.
 const MAX_SCHEDULE_BACKOFF: Duration = Duration::from_secs(300);
+/// A failing schedule's wait (before jitter): from [`FIRST_BACKOFF`], doubling, at most
+/// [`MAX_SCHEDULE_BACKOFF`].
+const SCHEDULE_BACKOFF: RetryPolicy = RetryPolicy {
+    base: FIRST_BACKOFF,
+    max: MAX_SCHEDULE_BACKOFF,
+};
+/// A failing loop's wait (before jitter): from [`FIRST_BACKOFF`], doubling, at most
+/// [`MAX_SLEEP`].
+const LOOP_BACKOFF: RetryPolicy = RetryPolicy {
+    base: FIRST_BACKOFF,
+    max: MAX_SLEEP,
+};
 
 /// The cron enqueuer. `run_once` is what the loop (and `/cron/run`, later) calls.
 pub struct CronEnqueuer<S> {
@@ -241,7 +253,7 @@ impl<S: Store> CronEnqueuer<S> {
     fn failed(&self, id: ScheduleId, now: Timestamp, error: &EngineError) {
         let mut failing = self.failing_map();
         let failures = failing.get(&id).map_or(1, |f| f.failures.saturating_add(1));
-        let wait = crate::backoff(failures, FIRST_BACKOFF, MAX_SCHEDULE_BACKOFF);
+        let wait = crate::jitter(SCHEDULE_BACKOFF.delay(failures));
         let retry_at = now
             .saturating_add(SignedDuration::try_from(wait).unwrap_or_default())
             .unwrap_or(now);
@@ -386,7 +398,7 @@ impl<S: Store> CronEnqueuer<S> {
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);
-                    let wait = crate::backoff(failures, FIRST_BACKOFF, MAX_SLEEP);
+                    let wait = crate::jitter(LOOP_BACKOFF.delay(failures));
                     tracing::error!(error = ?e, failures, retry_in_ms = wait.as_millis() as u64, "cron tick failed; backing off");
                     wait
                 }

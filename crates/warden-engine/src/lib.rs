@@ -15,7 +15,8 @@
 //! - `queues`: paused queues, kept in step with the store.
 //! - `rescuer`: returns jobs whose lease expired (at-least-once).
 //! - [`cron`]: the cron enqueuer, which records every occurrence in the ledger.
-//! - `tick`: one scheduler tick on demand (`/cron/run`): cron, then dispatch in a budget.
+//! - `tick`: one scheduler tick on demand (`/cron/run`): cron, then dispatch in a budget;
+//!   and the locked tick (single-flight store lock, tick, release, `cron_runs` row).
 //! - [`instruments`]: the engine's metrics (names, help, recording), via the `metrics` facade.
 //! - `wakeups`: wakes producers when another process inserts jobs (PostgreSQL).
 //! - [`error`]: `EngineError`, why an operation was refused.
@@ -53,7 +54,7 @@ pub use error::EngineError;
 pub use registry::{IntoOutcome, JobContext, MAX_OUTPUT_BYTES, Registry, Reported};
 pub use scheduler::{CronRequest, JobRequest, Scheduler};
 pub use stats::{EngineStats, StatsSnapshot};
-pub use tick::{TickReport, Ticker};
+pub use tick::{CRON_RUN_LOCK, CronCall, LockedRun, NotRun, TickReport, Ticker, record_cron_run};
 pub use warden_core::Outcome;
 
 mod stats;
@@ -63,43 +64,4 @@ mod tick;
 pub(crate) fn jitter(d: std::time::Duration) -> std::time::Duration {
     use rand::Rng;
     d.mul_f64(rand::rng().random_range(0.9..1.1))
-}
-
-/// The wait after the `failures`-th failure in a row (1 for the first): `first`, doubled
-/// for each further failure, at most `max`, with jitter.
-pub(crate) fn backoff(
-    failures: u32,
-    first: std::time::Duration,
-    max: std::time::Duration,
-) -> std::time::Duration {
-    let doublings = failures.saturating_sub(1).min(31);
-    jitter(first.saturating_mul(1 << doublings).min(max))
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::backoff;
-
-    #[test]
-    fn backoff_doubles_with_jitter_up_to_its_cap() {
-        let (first, max) = (Duration::from_secs(1), Duration::from_secs(60));
-        let within = |d: Duration, nominal: u64| {
-            let n = Duration::from_secs(nominal);
-            d >= n.mul_f64(0.9) && d <= n.mul_f64(1.1)
-        };
-        for (failures, nominal) in [
-            (0, 1),
-            (1, 1),
-            (2, 2),
-            (3, 4),
-            (6, 32),
-            (7, 60),
-            (u32::MAX, 60),
-        ] {
-            let d = backoff(failures, first, max);
-            assert!(within(d, nominal), "failure {failures}: {d:?}");
-        }
-    }
 }

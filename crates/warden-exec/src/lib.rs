@@ -30,6 +30,6 @@ pub mod secrets;
 pub mod template;
 
 pub use jobsfile::{HttpJob, JobsFile, LoadError, LoadErrorKind, LoadErrors, load, parse};
-pub use redact::{REDACTED, Redactor, is_sensitive_header};
+pub use redact::{REDACTED, Redactor, is_sensitive_name};
 pub use secrets::{ChainSecrets, DirSecrets, EnvSecrets, SecretError, SecretProvider};
 pub use template::{Builtins, Env, Resolved, Template, check_env, resolve};

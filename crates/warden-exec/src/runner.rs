@@ -44,7 +44,7 @@ use warden_core::Outcome;
 use crate::{
     http::{Failure, HttpClient, HttpError, HttpOutcome, HttpRecord, HttpRequest},
     jobsfile::{JobsFile, Method},
-    redact::{Redactor, is_sensitive_header, truncate_at_char_boundary},
+    redact::{Redactor, is_sensitive_name, truncate_at_char_boundary},
     secrets::{SecretError, SecretProvider},
     template::{Builtins, Env, ResolveError, ResolvedRequest, resolve_request},
 };
@@ -332,7 +332,7 @@ fn redactor_for(request: &ResolvedRequest) -> Redactor {
         ));
     }
     for (name, value) in request.headers() {
-        if is_sensitive_header(name) {
+        if is_sensitive_name(name) {
             extra.push(SecretString::from(value.clone()));
         }
     }

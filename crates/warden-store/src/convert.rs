@@ -1,8 +1,7 @@
-//! Conversions shared by both backends: timestamps as integer microseconds, enum names,
-//! and the overlap decision made inside the occurrence transaction.
+//! Conversions shared by both backends: timestamps as integer microseconds, enum names.
 
 use jiff::Timestamp;
-use warden_core::{JobState, OccurrenceOutcome, OverlapPolicy, Plan, Priority};
+use warden_core::{JobState, Priority};
 
 use crate::StoreError;
 
@@ -24,22 +23,4 @@ pub(crate) fn priority(rank: i16) -> Result<Priority, StoreError> {
 
 pub(crate) fn state(s: &str) -> Result<JobState, StoreError> {
     Ok(s.parse::<JobState>()?)
-}
-
-/// What an occurrence that comes due becomes, given its plan and whether a job of the
-/// schedule is still active. The `bool` says whether the active jobs must be cancelled.
-pub(crate) fn resolve_overlap(
-    plan: Plan,
-    overlap: OverlapPolicy,
-    has_active: bool,
-) -> (OccurrenceOutcome, bool) {
-    match plan {
-        Plan::Record(outcome) => (outcome, false),
-        Plan::Run if !has_active => (OccurrenceOutcome::Ran, false),
-        Plan::Run => match overlap {
-            OverlapPolicy::Allow => (OccurrenceOutcome::Ran, false),
-            OverlapPolicy::Forbid => (OccurrenceOutcome::SkippedOverlap, false),
-            OverlapPolicy::Replace => (OccurrenceOutcome::Ran, true),
-        },
-    }
 }

@@ -16,11 +16,10 @@
 //!   reason changes, not one per skipped occurrence.
 
 use jiff::Timestamp;
-use warden_core::{JobId, OccurrenceOutcome, Plan, ScheduleId};
+use warden_core::{JobId, OccurrenceOutcome, Plan, ScheduleId, resolve_overlap};
 
 use crate::{
     StoreError,
-    convert::resolve_overlap,
     model::{ActiveQuota, AuditRecord, NewJob, Occurrence, OccurrenceBatch},
 };
 

@@ -81,7 +81,7 @@ pub(crate) struct Application {
 /// listener (`--metrics-listen`).
 struct MetricsSetup {
     handle: Metrics,
-    token: Option<SecretString>,
+    token: Option<StaticKey>,
     listener: Option<TcpListener>,
 }
 
@@ -89,12 +89,10 @@ struct MetricsSetup {
 /// when neither `METRICS_TOKEN` nor `--metrics-listen` is set (nothing is recorded then).
 async fn metrics_setup(args: &MetricsArgs) -> anyhow::Result<Option<MetricsSetup>> {
     let token = match std::env::var("METRICS_TOKEN") {
-        Ok(v) if !v.trim().is_empty() => {
-            let value = SecretString::from(v.trim().to_owned());
-            // Only for the strength check (it says how to make a good token).
-            StaticKey::new("METRICS_TOKEN", value.clone())?;
-            Some(value)
-        }
+        Ok(v) if !v.trim().is_empty() => Some(StaticKey::new(
+            "METRICS_TOKEN",
+            SecretString::from(v.trim().to_owned()),
+        )?),
         _ => None,
     };
     let listener =

@@ -481,3 +481,63 @@ pub(crate) async fn list_job_runs<S: Store>(
         .map(|r| RunSummaryView::new(r, redacted))
         .collect()))
 }
+
+#[cfg(test)]
+mod tests {
+    use utoipa::PartialSchema;
+
+    use super::*;
+
+    /// Whether `value` matches a pattern of the form `^[CLASS]{1,N}$` (the only form the
+    /// name patterns take), read from the pattern itself.
+    fn matches_name_pattern(pattern: &str, value: &str) -> bool {
+        let class = &pattern[pattern.find('[').unwrap() + 1..pattern.find(']').unwrap()];
+        let max: usize = pattern[pattern.find(',').unwrap() + 1..pattern.find('}').unwrap()]
+            .parse()
+            .unwrap();
+        let allowed = |c: char| {
+            let b = class.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                if i + 2 < b.len() && b[i + 1] == b'-' {
+                    if (b[i] as char..=b[i + 2] as char).contains(&c) {
+                        return true;
+                    }
+                    i += 3;
+                } else {
+                    if b[i] as char == c {
+                        return true;
+                    }
+                    i += 1;
+                }
+            }
+            false
+        };
+        (1..=max).contains(&value.chars().count()) && value.chars().all(allowed)
+    }
+
+    #[test]
+    fn documented_name_patterns_are_what_the_parsers_accept() {
+        let schema = serde_json::to_value(NewJobBody::schema()).unwrap();
+        type Parses = fn(&str) -> bool;
+        let cases: [(&str, usize, Parses); 2] = [
+            ("jobType", 128, |v| warden_core::JobKind::parse(v).is_ok()),
+            ("queueName", 64, |v| {
+                warden_core::QueueName::parse(v).is_ok()
+            }),
+        ];
+        for (field, max, parses) in cases {
+            let pattern = schema["properties"][field]["pattern"].as_str().unwrap();
+            let mut samples: Vec<String> = (0u8..128).map(|b| char::from(b).to_string()).collect();
+            samples.extend(["", "é", "send-email", "a b"].map(str::to_owned));
+            samples.extend([max - 1, max, max + 1].map(|n| "a".repeat(n)));
+            for v in samples {
+                assert_eq!(
+                    matches_name_pattern(pattern, &v),
+                    parses(&v),
+                    "{field} {pattern}: {v:?}"
+                );
+            }
+        }
+    }
+}

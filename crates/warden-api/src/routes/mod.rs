@@ -2,6 +2,7 @@
 //! (`caller.require(…)`) and goes through the engine or the store with the caller's scope.
 
 pub(crate) mod audit;
+pub(crate) mod cron_run;
 pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod principals;

@@ -18,6 +18,7 @@ use warden_api::{
 };
 use warden_core::{QueueName, Scope, SystemClock};
 use warden_engine::{Engine, EngineConfig, QueueConfig, Registry};
+use warden_security::envkey::StaticKey;
 use warden_store::Store;
 use warden_testkit::{TestDb, backend_tests};
 
@@ -122,7 +123,7 @@ backend_tests!(
         let url = serve(metrics::router(
             scheduler.clone(),
             metrics.clone(),
-            Some(SecretString::from(TOKEN)),
+            Some(StaticKey::new("METRICS_TOKEN", SecretString::from(TOKEN)).unwrap()),
         ))
         .await;
         let before = metrics.render();

@@ -256,7 +256,7 @@ impl TestApp {
             Some(token) => warden_api::metrics::router(
                 engine.scheduler().clone(),
                 warden_api::metrics::install_recorder(),
-                Some(SecretString::from(token)),
+                Some(StaticKey::new("METRICS_TOKEN", SecretString::from(token)).unwrap()),
             ),
             None => axum::Router::new(),
         };

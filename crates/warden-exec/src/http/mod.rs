@@ -149,7 +149,7 @@ impl HttpClient {
     /// Redirects (301, 302, 303, 307, 308) are followed up to [`HttpOptions::max_redirects`]
     /// hops, all within [`HttpRequest::timeout`]. A hop to another origin (scheme, host or port)
     /// is sent without `Authorization`, `Cookie`, `Proxy-Authorization`, any header
-    /// [`is_sensitive_header`](crate::redact::is_sensitive_header) flags, or any header whose value
+    /// [`is_sensitive_name`](crate::redact::is_sensitive_name) flags, or any header whose value
     /// `redact` would change. 303 (and 301/302 after `POST`) continue as `GET` without body; 307
     /// and 308 keep the method and body, but a 307 or 308 to another origin whose body holds a
     /// value `redact` would change is refused: `Fail` with [`HttpErrorKind::Redirect`], the

@@ -25,7 +25,7 @@ use reqwest::header::{
 };
 use reqwest::{Method, StatusCode, Url};
 
-use crate::redact::{Redact, is_sensitive_header};
+use crate::redact::{Redact, is_sensitive_name};
 
 /// Whether a response with this status is followed.
 pub(crate) fn is_followed(status: StatusCode) -> bool {
@@ -117,7 +117,7 @@ pub(crate) fn same_origin(a: &Url, b: &Url) -> bool {
 /// On a hop from `from` to another origin `to`, drops every header that may carry a credential:
 ///
 /// - `Authorization`, `Proxy-Authorization`, `Cookie` (and `Cookie2`, `WWW-Authenticate`, as
-///   reqwest does), and every name [`is_sensitive_header`] flags (`X-API-Key`, `X-Auth-Token`,
+///   reqwest does), and every name [`is_sensitive_name`] flags (`X-API-Key`, `X-Auth-Token`,
 ///   `…secret…`, …);
 /// - every header whose value contains a secret value of the run, i.e. that `redact` would change
 ///   (`X-Signature: ${SIGNING_KEY}` has an innocent name);
@@ -145,7 +145,7 @@ pub(crate) fn strip_for_new_origin(
     }
     headers.remove("cookie2");
     let carries_secret = |name: &str, headers: &HeaderMap| {
-        is_sensitive_header(name)
+        is_sensitive_name(name)
             || headers.get_all(name).iter().any(|value| {
                 let text = String::from_utf8_lossy(value.as_bytes());
                 redact.redact(&text) != text

@@ -1,9 +1,11 @@
 //! Redaction: the hook the executor applies to what it records, and the [`Redactor`]
-//! that replaces secret values and sensitive header values with `[REDACTED]`.
+//! that replaces secret values and sensitive header values with `[REDACTED]`. Which
+//! names are sensitive is [`warden_core::redact`]'s one list, shared with the API.
 
 mod values;
 
-pub use values::{MIN_SECRET_CHARS, REDACTED, Redactor, is_sensitive_header};
+pub use values::{MIN_SECRET_CHARS, Redactor};
+pub use warden_core::redact::{REDACTED, is_sensitive_name};
 
 /// Rewrites text that is about to be stored or shown, replacing secret values (for example with
 /// `[REDACTED]`).
