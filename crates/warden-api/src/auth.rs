@@ -25,6 +25,7 @@
 //! An OIDC token's principal is `oidc:ISSUER#SUBJECT` ([`PrincipalId::oidc`]), a form no
 //! key principal can take, so identities from different issuers never meet.
 
+use crate::error::ErrorCode;
 use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
@@ -450,8 +451,7 @@ pub(crate) async fn require_caller<S: Store>(
             refusals::record_audit(&state, log, record).await;
             if let Refusal::Unavailable(_) = refusal {
                 return ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
+                    ErrorCode::Unavailable,
                     "credentials cannot be checked right now; retry shortly",
                 )
                 .into_response();

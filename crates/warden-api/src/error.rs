@@ -28,8 +28,9 @@ pub struct ErrorEnvelope {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable, snake_case: `invalid_request`, `unauthenticated`, `forbidden`,
-    /// `not_found`, `conflict`, `wrong_state`, `limit_not_allowed`, `quota_exceeded`,
-    /// `rate_limited`, `body_too_large`, `unsupported_media_type`, `no_route`,
+    /// `limit_not_allowed`, `internal_job_type`, `not_found`, `no_route`,
+    /// `method_not_allowed`, `request_timeout`, `conflict`, `wrong_state`,
+    /// `body_too_large`, `unsupported_media_type`, `quota_exceeded`, `rate_limited`,
     /// `unavailable`, `internal_error`.
     pub code: &'static str,
     /// What was wrong and how to fix it (5xx: only "internal error").
@@ -38,11 +39,62 @@ pub struct ErrorBody {
     pub request_id: String,
 }
 
+warden_core::vocabulary! {
+    /// Why a request failed: the `code` of an error answer. Each code has one HTTP status
+    /// ([`ErrorCode::status`]); the list in [`ErrorBody::code`]'s documentation (and so in
+    /// the OpenAPI document) is checked against this one by a test.
+    pub enum ErrorCode: "code", "an error code" {
+        InvalidRequest = "invalid_request",
+        Unauthenticated = "unauthenticated",
+        Forbidden = "forbidden",
+        /// A job type or priority outside the caller's limits.
+        LimitNotAllowed = "limit_not_allowed",
+        /// One of warden's own job types, which no API caller may create.
+        InternalJobType = "internal_job_type",
+        NotFound = "not_found",
+        NoRoute = "no_route",
+        MethodNotAllowed = "method_not_allowed",
+        RequestTimeout = "request_timeout",
+        Conflict = "conflict",
+        /// The object is not in a state that allows the change.
+        WrongState = "wrong_state",
+        BodyTooLarge = "body_too_large",
+        UnsupportedMediaType = "unsupported_media_type",
+        /// The owner's `maxActive` is reached.
+        QuotaExceeded = "quota_exceeded",
+        RateLimited = "rate_limited",
+        Unavailable = "unavailable",
+        InternalError = "internal_error",
+    }
+}
+
+impl ErrorCode {
+    /// The HTTP status every answer with this code has.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidRequest => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden | Self::LimitNotAllowed | Self::InternalJobType => {
+                StatusCode::FORBIDDEN
+            }
+            Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::Conflict | Self::WrongState => StatusCode::CONFLICT,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::QuotaExceeded | Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
 /// An error answer.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// Shown to the client (never a secret).
     pub message: String,
     /// Logged only (5xx).
@@ -52,9 +104,9 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
+            status: code.status(),
             code,
             message: message.into(),
             internal: None,
@@ -63,21 +115,20 @@ impl ApiError {
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+        Self::new(ErrorCode::InvalidRequest, message)
     }
 
     pub fn unauthenticated(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+        Self::new(ErrorCode::Unauthenticated, message)
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(ErrorCode::Forbidden, message)
     }
 
     pub fn not_found(what: &str) -> Self {
         Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("{what} not found (or not yours to see)"),
         )
     }
@@ -86,8 +137,7 @@ impl ApiError {
         Self {
             internal: Some(detail.into()),
             ..Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
+                ErrorCode::InternalError,
                 "internal error; quote the request id when reporting it",
             )
         }
@@ -96,7 +146,7 @@ impl ApiError {
     pub fn too_many(message: impl Into<String>, retry_after: u64) -> Self {
         Self {
             retry_after: Some(retry_after),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+            ..Self::new(ErrorCode::RateLimited, message)
         }
     }
 }
@@ -106,25 +156,19 @@ impl From<EngineError> for ApiError {
         match e {
             EngineError::Invalid(p) => Self::bad_request(p.to_string()),
             EngineError::UnknownJobType { .. } | EngineError::UnknownQueue { .. } => {
-                Self::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string())
+                Self::new(ErrorCode::InvalidRequest, e.to_string())
             }
-            EngineError::NotAllowed { .. } => {
-                Self::new(StatusCode::FORBIDDEN, "limit_not_allowed", e.to_string())
-            }
+            EngineError::NotAllowed { .. } => Self::new(ErrorCode::LimitNotAllowed, e.to_string()),
             EngineError::InternalJobType { .. } => {
-                Self::new(StatusCode::FORBIDDEN, "internal_job_type", e.to_string())
+                Self::new(ErrorCode::InternalJobType, e.to_string())
             }
             EngineError::QuotaExceeded { .. } => Self {
                 retry_after: Some(60),
-                ..Self::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "quota_exceeded",
-                    e.to_string(),
-                )
+                ..Self::new(ErrorCode::QuotaExceeded, e.to_string())
             },
             EngineError::NotFound(what) => Self::not_found(what),
-            EngineError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
-            EngineError::WrongState(m) => Self::new(StatusCode::CONFLICT, "wrong_state", m),
+            EngineError::Conflict(m) => Self::new(ErrorCode::Conflict, m),
+            EngineError::WrongState(m) => Self::new(ErrorCode::WrongState, m),
             EngineError::Store(s) => s.into(),
             other => Self::internal(format!("{other:?}")),
         }
@@ -138,8 +182,7 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(_) => Self {
                 internal: Some(format!("{e:?}")),
                 ..Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
+                    ErrorCode::Unavailable,
                     "the database is unavailable; retry shortly",
                 )
             },
@@ -167,9 +210,7 @@ pub(crate) async fn time_limit(
 ) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
+        Err(_) => ApiError::new(ErrorCode::RequestTimeout,
             format!(
                 "the request took longer than {} s (`--request-timeout`); retry, or page through less at once",
                 limit.as_secs()
@@ -193,7 +234,7 @@ impl IntoResponse for ApiError {
         let body = ErrorEnvelope {
             ok: False,
             error: ErrorBody {
-                code: self.code,
+                code: self.code.as_str(),
                 message: self.message,
                 request_id,
             },

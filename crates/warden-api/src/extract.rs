@@ -1,6 +1,7 @@
 //! Extractors whose rejections use our error envelope: the authenticated [`Caller`],
 //! JSON bodies, paths and queries (after axum's `examples/error-handling`).
 
+use crate::error::ErrorCode;
 use std::sync::Arc;
 
 use axum::{
@@ -35,8 +36,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
             Ok(axum::Json(v)) => Ok(Self(v)),
             Err(JsonRejection::BytesRejection(e)) => Err(body_error(e)),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
-                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "send the body as JSON with `Content-Type: application/json`",
             )),
             Err(e) => Err(ApiError::bad_request(format!(
@@ -60,8 +60,7 @@ fn has_nul(raw: &str) -> bool {
 pub(crate) fn body_error(e: axum::extract::rejection::BytesRejection) -> ApiError {
     if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+            ErrorCode::BodyTooLarge,
             "the request body is larger than the server's limit (`--max-body-bytes`, 1 MiB by default)",
         )
     } else {

@@ -43,6 +43,7 @@ mod routes;
 pub mod serve;
 pub mod views;
 
+use crate::error::ErrorCode;
 use std::{sync::Arc, time::Duration};
 
 use axum::{
@@ -332,8 +333,7 @@ async fn hide_allow_from_strangers(
 
 async fn method_not_allowed() -> error::ApiError {
     error::ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "this route does not answer this method; see the README or /api/v1/openapi.json",
     )
 }
@@ -375,8 +375,7 @@ pub fn router_with<S: Store>(state: AppState<S>, limits: HttpLimits, extra: Rout
         .merge(extra)
         .fallback(|| async {
             error::ApiError::new(
-                StatusCode::NOT_FOUND,
-                "no_route",
+                ErrorCode::NoRoute,
                 "no such route; see the README for the API",
             )
         })

@@ -37,6 +37,7 @@
 //!   timeout, drops the handler's future, and must not stop the work between taking and
 //!   releasing the lock.
 
+use crate::error::ErrorCode;
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use axum::{
@@ -134,8 +135,7 @@ pub(crate) async fn get_cron_run<S: Store>(
     // axum routes HEAD to the GET handler: HEAD must not change state, so it runs nothing.
     if request.method() == Method::HEAD {
         let mut response = ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "HEAD does not run a tick; call /cron/run with GET or POST",
         )
         .into_response();
@@ -264,8 +264,7 @@ async fn cron_run<S: Store>(State(state): State<AppState<S>>, request: Request) 
         Err(e) => {
             tracing::error!(error = %e, "the /cron/run task failed");
             ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
+                ErrorCode::InternalError,
                 "the cron run failed; see the server log",
             )
             .into_response()

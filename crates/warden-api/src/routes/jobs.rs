@@ -1,8 +1,9 @@
 //! `/api/v1/jobs`: create (one or a batch), get, list, cancel, retry, and a job's runs.
 
+use crate::error::ErrorCode;
 use std::time::Duration;
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{Json, extract::State};
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
@@ -435,8 +436,7 @@ async fn finished_or_missing<S: Store>(
     }
     match state.store.job_get(id, caller.principal.scope()).await {
         Ok(job) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "wrong_state",
+            ErrorCode::WrongState,
             format!("job {id} is `{}` and cannot be {why}", job.state.as_str()),
         )),
         Err(warden_store::StoreError::NotFound) => Err(ApiError::not_found("job")),

@@ -1,7 +1,8 @@
 //! `/api/v1/keys`: issue (the key is in the answer, once), list (never the key), revoke,
 //! rotate. Admin only.
 
-use axum::{Json, extract::State, http::StatusCode};
+use crate::error::ErrorCode;
+use axum::{Json, extract::State};
 use jiff::SignedDuration;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -25,7 +26,7 @@ impl From<IssueError> for ApiError {
     fn from(e: IssueError) -> Self {
         match e {
             IssueError::Invalid(p) => ApiError::bad_request(p.to_string()),
-            IssueError::Dead => ApiError::new(StatusCode::CONFLICT, "wrong_state", e.to_string()),
+            IssueError::Dead => ApiError::new(ErrorCode::WrongState, e.to_string()),
             IssueError::Store(StoreError::NotFound) => ApiError::not_found("key"),
             IssueError::Store(s) => s.into(),
         }

@@ -2,9 +2,10 @@
 //! see every owner) its job counts by state; `POST /api/v1/queues/{name}/pause|resume`
 //! (admin) stops and restarts claiming from a queue in every process.
 
+use crate::error::ErrorCode;
 use std::collections::BTreeMap;
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{Json, extract::State};
 use warden_core::Permission;
 use warden_engine::EngineError;
 use warden_store::Store;
@@ -74,8 +75,7 @@ async fn set_paused<S: Store>(
         .map_err(|e| match e {
             // The path names the queue: an undeclared one is not found.
             EngineError::UnknownQueue { queue, known } => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
+                ErrorCode::NotFound,
                 format!("queue {queue:?} is not declared; declared queues: {known}"),
             ),
             e => e.into(),

@@ -267,3 +267,23 @@ backend_tests!(
         assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     }
 );
+
+/// The error codes the document lists are exactly [`ErrorCode`]'s: a code added to the
+/// type and not to `ErrorBody::code`'s documentation (or the reverse) fails here.
+#[test]
+fn the_documented_error_codes_are_the_error_code_type_s() {
+    let doc: Value = serde_json::from_str(&generated()).unwrap();
+    let description =
+        doc["components"]["schemas"]["ErrorBody"]["properties"]["code"]["description"]
+            .as_str()
+            .expect("ErrorBody.code has a description");
+    let documented: BTreeSet<&str> = description.split('`').skip(1).step_by(2).collect();
+    let declared: BTreeSet<&str> = warden_api::error::ErrorCode::NAMES
+        .iter()
+        .copied()
+        .collect();
+    assert_eq!(
+        documented, declared,
+        "ErrorBody::code's documentation and ErrorCode differ"
+    );
+}
