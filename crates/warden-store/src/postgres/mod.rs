@@ -152,7 +152,7 @@ impl PgStore {
             .await?;
         let done: Vec<JobId> = done.into_iter().map(JobId::from_uuid).collect();
         enforce_quota(&mut tx, quota.as_ref(), done.len()).await?;
-        access::audit_insert(&mut tx, &crate::model::audit_of(audit, &done)).await?;
+        access::audit_insert(&mut tx, &done.audited(audit)).await?;
         tx.commit().await?;
         Ok(done)
     }
@@ -309,9 +309,9 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await?;
         lock_quota(&mut tx, quota.as_ref()).await?;
         let out = Self::insert_jobs(&mut tx, &jobs).await?;
-        let created: Vec<JobId> = out.iter().filter(|j| !j.existing).map(|j| j.id).collect();
-        enforce_quota(&mut tx, quota.as_ref(), created.len()).await?;
-        access::audit_insert(&mut tx, &crate::model::audit_of(audit, &created)).await?;
+        let created = out.iter().filter(|j| !j.existing).count();
+        enforce_quota(&mut tx, quota.as_ref(), created).await?;
+        access::audit_insert(&mut tx, &out.audited(audit)).await?;
         tx.commit().await?;
         self.announce(jobs.iter().map(|j| &j.queue));
         Ok(out)

@@ -4,9 +4,11 @@
 //! - WAL journal, `synchronous = FULL` (every commit is fsynced: durable across power
 //!   loss, not only process crashes), `busy_timeout` 5 s, foreign keys on — set through
 //!   the connect options so every pooled connection has them.
-//! - One writer: every write goes to the writer task (`writer`), which owns the only
-//!   write connection and commits whatever has queued up as one transaction (one fsync
-//!   for many writes); reads use a separate pool and do not block on writes (WAL).
+//! - One writer: every write is a function sent to the writer thread (`writer`), which
+//!   owns the only write connection and commits whatever has queued up as one transaction
+//!   (one fsync for many writes); reads use a separate pool and do not block on writes
+//!   (WAL). The writes themselves are in `writes` (jobs, schedules, the ledger), `access`
+//!   and `ops`.
 //! - A batch (jobs, completions, heartbeats) is written row by row with one cached
 //!   prepared statement (`prepare_cached`), inside the writer's group transaction: each
 //!   row costs microseconds in-process, and the group still commits with one fsync.
@@ -27,7 +29,7 @@ use sqlx::{
 };
 use warden_core::{JobId, QueueName, ScheduleId, Scope};
 
-use self::writer::{Write, Writer, Written};
+use self::writer::Writer;
 use crate::{
     StoreError,
     convert::{opt_from_micros, state},
@@ -47,18 +49,6 @@ pub struct SqliteStore {
     read: SqlitePool,
     /// For the migration connection; boxed to keep the store small.
     options: Box<SqliteConnectOptions>,
-}
-
-/// Unwraps the writer's answer of the expected kind.
-macro_rules! written {
-    ($answer:expr, $kind:ident) => {
-        match $answer? {
-            Written::$kind(v) => Ok(v),
-            _ => Err(StoreError::Corrupt(
-                "the SQLite writer answered with the wrong kind".into(),
-            )),
-        }
-    };
 }
 
 impl SqliteStore {
@@ -88,15 +78,6 @@ impl SqliteStore {
     pub async fn open_in_dir(data_dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(data_dir).map_err(StoreError::unavailable)?;
         Self::open(&data_dir.join("warden.db")).await
-    }
-
-    async fn done(&self, write: Write) -> Result<()> {
-        match self.writer.call(write).await? {
-            Written::Done => Ok(()),
-            _ => Err(StoreError::Corrupt(
-                "the SQLite writer answered with the wrong kind".into(),
-            )),
-        }
     }
 }
 
@@ -134,8 +115,11 @@ impl Store for SqliteStore {
         audit: Vec<AuditRecord>,
         quota: Option<ActiveQuota>,
     ) -> Result<Vec<InsertedJob>> {
-        let write = Write::InsertJobs(jobs, quota).audited(audit);
-        written!(self.writer.call(write).await, Inserted)
+        self.writer
+            .audited(audit, move |c| {
+                writes::insert_jobs_checked(c, &jobs, quota.as_ref())
+            })
+            .await
     }
 
     async fn job_get(&self, id: JobId, scope: Scope) -> Result<Job> {
@@ -167,15 +151,19 @@ impl Store for SqliteStore {
     }
 
     async fn job_claim_many(&self, params: ClaimParams) -> Result<Vec<ClaimedJob>> {
-        written!(self.writer.call(Write::Claim(params)).await, Claimed)
+        self.writer.call(move |c| writes::claim(c, &params)).await
     }
 
     async fn job_heartbeat_many(&self, params: HeartbeatParams) -> Result<Vec<JobId>> {
-        written!(self.writer.call(Write::Heartbeat(params)).await, Ids)
+        self.writer
+            .call(move |c| writes::heartbeat(c, &params))
+            .await
     }
 
     async fn job_complete_many(&self, completions: Vec<Completion>) -> Result<Vec<JobId>> {
-        written!(self.writer.call(Write::Complete(completions)).await, Ids)
+        self.writer
+            .call(move |c| writes::complete(c, &completions))
+            .await
     }
 
     async fn job_cancel_many(
@@ -185,8 +173,9 @@ impl Store for SqliteStore {
         now: Timestamp,
         audit: Vec<AuditRecord>,
     ) -> Result<Vec<JobId>> {
-        let write = Write::Cancel(ids, scope, now).audited(audit);
-        written!(self.writer.call(write).await, Ids)
+        self.writer
+            .audited(audit, move |c| writes::cancel(c, &ids, &scope, now))
+            .await
     }
 
     async fn job_retry_many(
@@ -197,12 +186,15 @@ impl Store for SqliteStore {
         audit: Vec<AuditRecord>,
         quota: Option<ActiveQuota>,
     ) -> Result<Vec<JobId>> {
-        let write = Write::Retry(ids, scope, now, quota).audited(audit);
-        written!(self.writer.call(write).await, Ids)
+        self.writer
+            .audited(audit, move |c| {
+                writes::retry(c, &ids, &scope, now, quota.as_ref())
+            })
+            .await
     }
 
     async fn job_rescue_many(&self, params: RescueParams) -> Result<Vec<RescuedJob>> {
-        written!(self.writer.call(Write::Rescue(params)).await, Rescued)
+        self.writer.call(move |c| writes::rescue(c, &params)).await
     }
 
     async fn queue_count_many(&self) -> Result<Vec<QueueCount>> {
@@ -227,7 +219,10 @@ impl Store for SqliteStore {
         now: Timestamp,
         audit: Vec<AuditRecord>,
     ) -> Result<()> {
-        self.done(Write::QueuePaused(queue, paused, now).audited(audit))
+        self.writer
+            .audited(audit, move |c| {
+                writes::queue_set_paused(c, &queue, paused, now)
+            })
             .await
     }
 
@@ -286,7 +281,10 @@ impl Store for SqliteStore {
         audit: Vec<AuditRecord>,
         quota: Option<ActiveQuota>,
     ) -> Result<()> {
-        self.done(Write::ScheduleInsert(Box::new(schedule), quota).audited(audit))
+        self.writer
+            .audited(audit, move |c| {
+                writes::schedule_insert(c, &schedule, quota.as_ref())
+            })
             .await
     }
 
@@ -296,7 +294,10 @@ impl Store for SqliteStore {
         scope: Scope,
         audit: Vec<AuditRecord>,
     ) -> Result<()> {
-        self.done(Write::ScheduleUpdate(Box::new(schedule), scope).audited(audit))
+        self.writer
+            .audited(audit, move |c| {
+                writes::schedule_update(c, &schedule, &scope)
+            })
             .await
     }
 
@@ -327,7 +328,10 @@ impl Store for SqliteStore {
         now: Timestamp,
         audit: Vec<AuditRecord>,
     ) -> Result<()> {
-        self.done(Write::SchedulePaused(id, scope, paused, now).audited(audit))
+        self.writer
+            .audited(audit, move |c| {
+                writes::schedule_set_paused(c, id, &scope, paused, now)
+            })
             .await
     }
 
@@ -337,7 +341,8 @@ impl Store for SqliteStore {
         scope: Scope,
         audit: Vec<AuditRecord>,
     ) -> Result<()> {
-        self.done(Write::ScheduleDelete(id, scope).audited(audit))
+        self.writer
+            .audited(audit, move |c| writes::schedule_delete(c, id, &scope))
             .await
     }
 
@@ -358,12 +363,9 @@ impl Store for SqliteStore {
     }
 
     async fn occurrence_record_many(&self, batch: OccurrenceBatch) -> Result<Vec<Occurrence>> {
-        written!(
-            self.writer
-                .call(Write::RecordOccurrences(Box::new(batch)))
-                .await,
-            Occurrences
-        )
+        self.writer
+            .call(move |c| writes::record_occurrences(c, batch))
+            .await
     }
 
     async fn job_insert_subscribe(
