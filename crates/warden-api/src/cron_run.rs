@@ -70,6 +70,7 @@ use crate::{
     refusals::{self, RefusalLog},
     request_id::current_request_id,
 };
+use warden_store::LockAcquireParams;
 
 /// The lock's name in the store.
 pub const LOCK_NAME: &str = "cron:run";
@@ -378,7 +379,12 @@ async fn run_locked<S: Store>(
     let until = now.saturating_add(ttl).unwrap_or(now);
     match state
         .store
-        .lock_acquire(LOCK_NAME, &holder, now, until)
+        .lock_acquire(LockAcquireParams {
+            name: LOCK_NAME.to_owned(),
+            holder: holder.clone(),
+            now,
+            until,
+        })
         .await
     {
         Ok(true) => {}

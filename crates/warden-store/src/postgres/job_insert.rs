@@ -10,12 +10,11 @@ use warden_core::JobId;
 use super::{PgStore, quota};
 use crate::{StoreError, convert::micros, model::*, store::Result};
 
-pub(super) async fn job_insert_checked(
+pub(super) async fn job_insert_many(
     store: &PgStore,
-    jobs: Vec<NewJob>,
-    audit: Vec<AuditRecord>,
-    quota: Option<ActiveQuota>,
+    p: JobInsertParams,
 ) -> Result<Vec<InsertedJob>> {
+    let JobInsertParams { jobs, audit, quota } = p;
     let inserted = store
         .audited(audit, async |tx| {
             quota::lock(tx, quota.as_ref()).await?;

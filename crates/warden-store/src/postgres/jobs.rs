@@ -123,43 +123,25 @@ pub(super) async fn job_complete_many(
     Ok(done.into_iter().map(JobId::from_uuid).collect())
 }
 
-pub(super) async fn job_cancel_many(
-    store: &PgStore,
-    ids: Vec<JobId>,
-    scope: Scope,
-    now: Timestamp,
-    audit: Vec<AuditRecord>,
-) -> Result<Vec<JobId>> {
-    update_jobs(
-        store,
-        include_str!("job_cancel_many.sql"),
+pub(super) async fn job_cancel_many(store: &PgStore, p: JobCancelParams) -> Result<Vec<JobId>> {
+    let JobCancelParams {
         ids,
         scope,
         now,
         audit,
-        None,
-    )
-    .await
+    } = p;
+    let p = JobRetryParams {
+        ids,
+        scope,
+        now,
+        audit,
+        quota: None,
+    };
+    update_jobs(store, include_str!("job_cancel_many.sql"), p).await
 }
 
-pub(super) async fn job_retry_many(
-    store: &PgStore,
-    ids: Vec<JobId>,
-    scope: Scope,
-    now: Timestamp,
-    audit: Vec<AuditRecord>,
-    quota: Option<ActiveQuota>,
-) -> Result<Vec<JobId>> {
-    let done = update_jobs(
-        store,
-        include_str!("job_retry_many.sql"),
-        ids,
-        scope,
-        now,
-        audit,
-        quota,
-    )
-    .await?;
+pub(super) async fn job_retry_many(store: &PgStore, p: JobRetryParams) -> Result<Vec<JobId>> {
+    let done = update_jobs(store, include_str!("job_retry_many.sql"), p).await?;
     let queues: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT queue FROM jobs WHERE id = ANY($1)")
             .bind(done.iter().map(JobId::as_uuid).collect::<Vec<_>>())
@@ -230,28 +212,22 @@ async fn claim_limited(store: &PgStore, p: ClaimParams) -> Result<Vec<ClaimedJob
 }
 
 /// Runs a scoped `UPDATE … WHERE id = ANY($1) … RETURNING id` on jobs (cancel, retry)
-/// within the owner's quota, with its audit records, in one transaction.
-async fn update_jobs(
-    store: &PgStore,
-    sql: &'static str,
-    ids: Vec<JobId>,
-    scope: Scope,
-    now: Timestamp,
-    audit: Vec<AuditRecord>,
-    quota: Option<ActiveQuota>,
-) -> Result<Vec<JobId>> {
-    let ids: Vec<Uuid> = ids.iter().map(JobId::as_uuid).collect();
+/// within the owner's quota (none for a cancel), with its audit records, in one
+/// transaction.
+async fn update_jobs(store: &PgStore, sql: &'static str, p: JobRetryParams) -> Result<Vec<JobId>> {
+    let ids: Vec<Uuid> = p.ids.iter().map(JobId::as_uuid).collect();
+    let quota = p.quota.as_ref();
     store
-        .audited(audit, async |tx| {
-            quota::lock(tx, quota.as_ref()).await?;
+        .audited(p.audit, async |tx| {
+            quota::lock(tx, quota).await?;
             let done: Vec<Uuid> = sqlx::query_scalar(sql)
                 .bind(&ids)
-                .bind(micros(now))
-                .bind(scope.owner())
+                .bind(micros(p.now))
+                .bind(p.scope.owner())
                 .fetch_all(&mut *tx)
                 .await?;
             let done: Vec<JobId> = done.into_iter().map(JobId::from_uuid).collect();
-            quota::enforce(tx, quota.as_ref(), done.len()).await?;
+            quota::enforce(tx, quota, done.len()).await?;
             Ok(done)
         })
         .await

@@ -116,13 +116,8 @@ impl Store for PgStore {
         migrations::check_applied(&applied)
     }
 
-    async fn job_insert_checked(
-        &self,
-        jobs: Vec<NewJob>,
-        audit: Vec<AuditRecord>,
-        quota: Option<ActiveQuota>,
-    ) -> Result<Vec<InsertedJob>> {
-        job_insert::job_insert_checked(self, jobs, audit, quota).await
+    async fn job_insert_many(&self, params: JobInsertParams) -> Result<Vec<InsertedJob>> {
+        job_insert::job_insert_many(self, params).await
     }
 
     async fn job_get(&self, id: JobId, scope: Scope) -> Result<Job> {
@@ -145,25 +140,12 @@ impl Store for PgStore {
         jobs::job_complete_many(self, completions).await
     }
 
-    async fn job_cancel_many(
-        &self,
-        ids: Vec<JobId>,
-        scope: Scope,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
-    ) -> Result<Vec<JobId>> {
-        jobs::job_cancel_many(self, ids, scope, now, audit).await
+    async fn job_cancel_many(&self, params: JobCancelParams) -> Result<Vec<JobId>> {
+        jobs::job_cancel_many(self, params).await
     }
 
-    async fn job_retry_many(
-        &self,
-        ids: Vec<JobId>,
-        scope: Scope,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
-        quota: Option<ActiveQuota>,
-    ) -> Result<Vec<JobId>> {
-        jobs::job_retry_many(self, ids, scope, now, audit, quota).await
+    async fn job_retry_many(&self, params: JobRetryParams) -> Result<Vec<JobId>> {
+        jobs::job_retry_many(self, params).await
     }
 
     async fn job_rescue_many(&self, p: RescueParams) -> Result<Vec<RescuedJob>> {
@@ -174,14 +156,8 @@ impl Store for PgStore {
         queues::queue_count_many(self).await
     }
 
-    async fn queue_set_paused(
-        &self,
-        queue: warden_core::QueueName,
-        paused: bool,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
-    ) -> Result<()> {
-        queues::queue_set_paused(self, queue, paused, now, audit).await
+    async fn queue_set_paused(&self, params: QueueSetPausedParams) -> Result<()> {
+        queues::queue_set_paused(self, params).await
     }
 
     async fn queue_paused_many(&self) -> Result<Vec<String>> {
@@ -210,13 +186,8 @@ impl Store for PgStore {
         runs::run_list_by_schedule(self, schedule_id, scope, before, page).await
     }
 
-    async fn schedule_insert_checked(
-        &self,
-        s: Schedule,
-        audit: Vec<AuditRecord>,
-        quota: Option<ActiveQuota>,
-    ) -> Result<()> {
-        schedules::schedule_insert_checked(self, s, audit, quota).await
+    async fn schedule_insert(&self, params: ScheduleInsertParams) -> Result<()> {
+        schedules::schedule_insert(self, params).await
     }
 
     async fn schedule_update(
@@ -236,15 +207,8 @@ impl Store for PgStore {
         schedules::schedule_list(self, page, scope).await
     }
 
-    async fn schedule_set_paused(
-        &self,
-        id: ScheduleId,
-        scope: Scope,
-        paused: bool,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
-    ) -> Result<()> {
-        schedules::schedule_set_paused(self, id, scope, paused, now, audit).await
+    async fn schedule_set_paused(&self, params: ScheduleSetPausedParams) -> Result<()> {
+        schedules::schedule_set_paused(self, params).await
     }
 
     async fn schedule_delete(

@@ -1,6 +1,5 @@
 //! Queues on PostgreSQL: job counts by state, and pausing a queue for every process.
 
-use jiff::Timestamp;
 use sqlx::Row;
 
 use super::PgStore;
@@ -21,19 +20,13 @@ pub(super) async fn queue_count_many(store: &PgStore) -> Result<Vec<QueueCount>>
         .collect()
 }
 
-pub(super) async fn queue_set_paused(
-    store: &PgStore,
-    queue: warden_core::QueueName,
-    paused: bool,
-    now: Timestamp,
-    audit: Vec<AuditRecord>,
-) -> Result<()> {
+pub(super) async fn queue_set_paused(store: &PgStore, p: QueueSetPausedParams) -> Result<()> {
     store
-        .audited(audit, async |tx| {
+        .audited(p.audit, async |tx| {
             sqlx::query(include_str!("queue_set_paused.sql"))
-                .bind(queue.as_str())
-                .bind(paused)
-                .bind(micros(now))
+                .bind(p.queue.as_str())
+                .bind(p.paused)
+                .bind(micros(p.now))
                 .execute(tx)
                 .await?;
             Ok(())

@@ -12,12 +12,12 @@ use crate::{
     store::Result,
 };
 
-pub(super) async fn schedule_insert_checked(
-    store: &PgStore,
-    s: Schedule,
-    audit: Vec<AuditRecord>,
-    quota: Option<ActiveQuota>,
-) -> Result<()> {
+pub(super) async fn schedule_insert(store: &PgStore, p: ScheduleInsertParams) -> Result<()> {
+    let ScheduleInsertParams {
+        schedule: s,
+        audit,
+        quota,
+    } = p;
     store
         .audited(audit, async |tx| {
             quota::lock(tx, quota.as_ref()).await?;
@@ -73,21 +73,14 @@ pub(super) async fn schedule_list(
     rows.iter().map(schedule_summary_from_row).collect()
 }
 
-pub(super) async fn schedule_set_paused(
-    store: &PgStore,
-    id: ScheduleId,
-    scope: Scope,
-    paused: bool,
-    now: Timestamp,
-    audit: Vec<AuditRecord>,
-) -> Result<()> {
+pub(super) async fn schedule_set_paused(store: &PgStore, p: ScheduleSetPausedParams) -> Result<()> {
     store
-        .audited(audit, async |tx| {
+        .audited(p.audit, async |tx| {
             let done = sqlx::query(include_str!("schedule_set_paused.sql"))
-                .bind(id.as_uuid())
-                .bind(paused)
-                .bind(micros(now))
-                .bind(scope.owner())
+                .bind(p.id.as_uuid())
+                .bind(p.paused)
+                .bind(micros(p.now))
+                .bind(p.scope.owner())
                 .execute(tx)
                 .await?;
             found(done.rows_affected())

@@ -109,12 +109,8 @@ impl Store for SqliteStore {
         migrations::check_applied(&applied)
     }
 
-    async fn job_insert_checked(
-        &self,
-        jobs: Vec<NewJob>,
-        audit: Vec<AuditRecord>,
-        quota: Option<ActiveQuota>,
-    ) -> Result<Vec<InsertedJob>> {
+    async fn job_insert_many(&self, p: JobInsertParams) -> Result<Vec<InsertedJob>> {
+        let JobInsertParams { jobs, audit, quota } = p;
         self.writer
             .audited(audit, move |c| {
                 writes::insert_jobs_checked(c, &jobs, quota.as_ref())
@@ -166,26 +162,26 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn job_cancel_many(
-        &self,
-        ids: Vec<JobId>,
-        scope: Scope,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
-    ) -> Result<Vec<JobId>> {
+    async fn job_cancel_many(&self, p: JobCancelParams) -> Result<Vec<JobId>> {
+        let JobCancelParams {
+            ids,
+            scope,
+            now,
+            audit,
+        } = p;
         self.writer
             .audited(audit, move |c| writes::cancel(c, &ids, &scope, now))
             .await
     }
 
-    async fn job_retry_many(
-        &self,
-        ids: Vec<JobId>,
-        scope: Scope,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
-        quota: Option<ActiveQuota>,
-    ) -> Result<Vec<JobId>> {
+    async fn job_retry_many(&self, p: JobRetryParams) -> Result<Vec<JobId>> {
+        let JobRetryParams {
+            ids,
+            scope,
+            now,
+            audit,
+            quota,
+        } = p;
         self.writer
             .audited(audit, move |c| {
                 writes::retry(c, &ids, &scope, now, quota.as_ref())
@@ -212,13 +208,13 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn queue_set_paused(
-        &self,
-        queue: QueueName,
-        paused: bool,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
-    ) -> Result<()> {
+    async fn queue_set_paused(&self, p: QueueSetPausedParams) -> Result<()> {
+        let QueueSetPausedParams {
+            queue,
+            paused,
+            now,
+            audit,
+        } = p;
         self.writer
             .audited(audit, move |c| {
                 writes::queue_set_paused(c, &queue, paused, now)
@@ -275,12 +271,12 @@ impl Store for SqliteStore {
         rows.iter().map(run_summary_from_row).collect()
     }
 
-    async fn schedule_insert_checked(
-        &self,
-        schedule: Schedule,
-        audit: Vec<AuditRecord>,
-        quota: Option<ActiveQuota>,
-    ) -> Result<()> {
+    async fn schedule_insert(&self, p: ScheduleInsertParams) -> Result<()> {
+        let ScheduleInsertParams {
+            schedule,
+            audit,
+            quota,
+        } = p;
         self.writer
             .audited(audit, move |c| {
                 writes::schedule_insert(c, &schedule, quota.as_ref())
@@ -320,14 +316,14 @@ impl Store for SqliteStore {
         rows.iter().map(schedule_summary_from_row).collect()
     }
 
-    async fn schedule_set_paused(
-        &self,
-        id: ScheduleId,
-        scope: Scope,
-        paused: bool,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
-    ) -> Result<()> {
+    async fn schedule_set_paused(&self, p: ScheduleSetPausedParams) -> Result<()> {
+        let ScheduleSetPausedParams {
+            id,
+            scope,
+            paused,
+            now,
+            audit,
+        } = p;
         self.writer
             .audited(audit, move |c| {
                 writes::schedule_set_paused(c, id, &scope, paused, now)

@@ -32,14 +32,8 @@ fn cron_run_insert(conn: &Connection, r: &CronRunRecord) -> Result<i64> {
         .query_row(params, |row| row.get(0))?)
 }
 
-fn lock_acquire(
-    conn: &Connection,
-    name: &str,
-    holder: &str,
-    now: Timestamp,
-    until: Timestamp,
-) -> Result<bool> {
-    let params = params![name, holder, micros(now), micros(until)];
+fn lock_acquire(conn: &Connection, p: &LockAcquireParams) -> Result<bool> {
+    let params = params![p.name, p.holder, micros(p.now), micros(p.until)];
     Ok(execute(conn, include_str!("lock_acquire.sql"), params)? == 1)
 }
 
@@ -67,17 +61,8 @@ impl OpsStore for SqliteStore {
         rows.iter().map(cron_run_from_row).collect()
     }
 
-    async fn lock_acquire(
-        &self,
-        name: &str,
-        holder: &str,
-        now: Timestamp,
-        until: Timestamp,
-    ) -> Result<bool> {
-        let (name, holder) = (name.to_owned(), holder.to_owned());
-        self.writer
-            .call(move |c| lock_acquire(c, &name, &holder, now, until))
-            .await
+    async fn lock_acquire(&self, p: LockAcquireParams) -> Result<bool> {
+        self.writer.call(move |c| lock_acquire(c, &p)).await
     }
 
     async fn lock_release(&self, name: &str, holder: &str) -> Result<bool> {

@@ -8,6 +8,9 @@ use warden_store::{
 use warden_testkit::backend_tests;
 
 use crate::support::{at, claim, job, schedule, succeeded, t0};
+use warden_store::{
+    JobCancelParams, JobInsertParams, JobRetryParams, ScheduleInsertParams, ScheduleSetPausedParams,
+};
 
 fn alice() -> Scope {
     Scope::Owner("alice".into())
@@ -32,7 +35,7 @@ backend_tests!(
         mine.owner = "alice".into();
         let theirs = job("q"); // owned by user-1
         store
-            .job_insert_many(vec![mine.clone(), theirs.clone()], vec![])
+            .job_insert_many(JobInsertParams::new(vec![mine.clone(), theirs.clone()]))
             .await
             .unwrap();
         assert!(store.job_get(mine.id, alice()).await.is_ok());
@@ -57,12 +60,12 @@ backend_tests!(
 
         // Changes out of scope do nothing, and their audit records are not written.
         let cancelled = store
-            .job_cancel_many(
-                vec![theirs.id],
-                alice(),
-                at(1),
-                vec![record("job.cancel", theirs.id.to_string())],
-            )
+            .job_cancel_many(JobCancelParams {
+                ids: vec![theirs.id],
+                scope: alice(),
+                now: at(1),
+                audit: vec![record("job.cancel", theirs.id.to_string())],
+            })
             .await
             .unwrap();
         assert!(cancelled.is_empty());
@@ -74,15 +77,15 @@ backend_tests!(
                 .is_empty()
         );
         let cancelled = store
-            .job_cancel_many(
-                vec![mine.id, theirs.id],
-                alice(),
-                at(1),
-                vec![
+            .job_cancel_many(JobCancelParams {
+                ids: vec![mine.id, theirs.id],
+                scope: alice(),
+                now: at(1),
+                audit: vec![
                     record("job.cancel", mine.id.to_string()),
                     record("job.cancel", theirs.id.to_string()),
                 ],
-            )
+            })
             .await
             .unwrap();
         assert_eq!(cancelled, [mine.id]);
@@ -97,8 +100,14 @@ backend_tests!(
         let mut s = schedule("mine", "0 3 * * *");
         s.owner = "alice".into();
         let other = schedule("theirs", "0 4 * * *");
-        store.schedule_insert(s.clone(), vec![]).await.unwrap();
-        store.schedule_insert(other.clone(), vec![]).await.unwrap();
+        store
+            .schedule_insert(ScheduleInsertParams::new(s.clone()))
+            .await
+            .unwrap();
+        store
+            .schedule_insert(ScheduleInsertParams::new(other.clone()))
+            .await
+            .unwrap();
         assert!(matches!(
             store.schedule_get(other.id, alice()).await,
             Err(StoreError::NotFound)
@@ -113,7 +122,13 @@ backend_tests!(
         );
         for result in [
             store
-                .schedule_set_paused(other.id, alice(), true, at(1), vec![])
+                .schedule_set_paused(ScheduleSetPausedParams {
+                    id: other.id,
+                    scope: alice(),
+                    paused: true,
+                    now: at(1),
+                    audit: vec![],
+                })
                 .await,
             store.schedule_delete(other.id, alice(), vec![]).await,
             store.schedule_update(other.clone(), alice(), vec![]).await,
@@ -139,13 +154,20 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
         let s = schedule("nightly", "0 3 * * *");
-        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        store
+            .schedule_insert(ScheduleInsertParams::new(s.clone()))
+            .await
+            .unwrap();
         // Same owner and name: refused, and the audit record goes with it.
         let mut dup = schedule("nightly", "0 5 * * *");
         dup.owner = s.owner.clone();
         assert!(matches!(
             store
-                .schedule_insert(dup, vec![record("schedule.create", "dup".into())])
+                .schedule_insert(ScheduleInsertParams {
+                    schedule: dup,
+                    audit: vec![record("schedule.create", "dup".into())],
+                    quota: None
+                })
                 .await,
             Err(StoreError::Conflict(_))
         ));
@@ -174,7 +196,10 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
         let s = schedule("nightly", "0 3 * * *");
-        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        store
+            .schedule_insert(ScheduleInsertParams::new(s.clone()))
+            .await
+            .unwrap();
         let mut changed = schedule("renamed", "30 4 * * *");
         changed.id = s.id;
         changed.owner = "someone-else".into(); // ignored: the owner is kept
@@ -193,13 +218,19 @@ backend_tests!(
         let mut j = job("q");
         j.max_attempts = warden_core::MaxAttempts::new(1).unwrap();
         store
-            .job_insert_many(vec![j.clone()], vec![])
+            .job_insert_many(JobInsertParams::new(vec![j.clone()]))
             .await
             .unwrap();
         // Not dead yet: a retry does nothing.
         assert!(
             store
-                .job_retry_many(vec![j.id], Scope::All, at(1), vec![], None)
+                .job_retry_many(JobRetryParams {
+                    ids: vec![j.id],
+                    scope: Scope::All,
+                    now: at(1),
+                    audit: vec![],
+                    quota: None
+                })
                 .await
                 .unwrap()
                 .is_empty()
@@ -217,7 +248,13 @@ backend_tests!(
             JobState::Dead
         );
         let retried = store
-            .job_retry_many(vec![j.id], Scope::All, at(61), vec![], None)
+            .job_retry_many(JobRetryParams {
+                ids: vec![j.id],
+                scope: Scope::All,
+                now: at(61),
+                audit: vec![],
+                quota: None,
+            })
             .await
             .unwrap();
         assert_eq!(retried, [j.id]);
@@ -237,13 +274,19 @@ backend_tests!(
         let store = db.store();
         let mut s = schedule("nightly", "0 3 * * *");
         s.owner = "alice".into();
-        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        store
+            .schedule_insert(ScheduleInsertParams::new(s.clone()))
+            .await
+            .unwrap();
         let mut ids = Vec::new();
         for i in 0..3 {
             let mut j = job("q");
             j.owner = "alice".into();
             j.schedule_id = Some(s.id);
-            store.job_insert_many(vec![j], vec![]).await.unwrap();
+            store
+                .job_insert_many(JobInsertParams::new(vec![j]))
+                .await
+                .unwrap();
             let claimed = store.job_claim_many(claim("q", 1, at(i))).await.unwrap();
             let c = &claimed[0];
             store
@@ -253,7 +296,10 @@ backend_tests!(
             ids.push(c.id);
         }
         // A job of no schedule does not show up.
-        store.job_insert_many(vec![job("q")], vec![]).await.unwrap();
+        store
+            .job_insert_many(JobInsertParams::new(vec![job("q")]))
+            .await
+            .unwrap();
         let page = Page {
             limit: 2,
             after: None,
@@ -321,7 +367,10 @@ backend_tests!(
                 jobs.push(j);
             }
         }
-        store.job_insert_many(jobs, vec![]).await.unwrap();
+        store
+            .job_insert_many(JobInsertParams::new(jobs))
+            .await
+            .unwrap();
         let limited = |limit, now| {
             let mut c = claim("q", limit, now);
             c.owner_limits = true;
@@ -360,7 +409,10 @@ backend_tests!(
             j.owner = owner.into();
             more.push(j);
         }
-        store.job_insert_many(more, vec![]).await.unwrap();
+        store
+            .job_insert_many(JobInsertParams::new(more))
+            .await
+            .unwrap();
         store
             .principal_upsert(
                 PrincipalRecord {
@@ -397,17 +449,19 @@ backend_tests!(
         };
         let (a, b) = (keyed("alice"), keyed("bob"));
         let first = store
-            .job_insert_many(
-                vec![a.clone()],
-                vec![record("job.create", a.id.to_string())],
-            )
+            .job_insert_many(JobInsertParams {
+                jobs: vec![a.clone()],
+                audit: vec![record("job.create", a.id.to_string())],
+                quota: None,
+            })
             .await
             .unwrap();
         let other = store
-            .job_insert_many(
-                vec![b.clone()],
-                vec![record("job.create", b.id.to_string())],
-            )
+            .job_insert_many(JobInsertParams {
+                jobs: vec![b.clone()],
+                audit: vec![record("job.create", b.id.to_string())],
+                quota: None,
+            })
             .await
             .unwrap();
         assert!(
@@ -417,10 +471,11 @@ backend_tests!(
         assert_ne!(first[0].id, other[0].id);
         let again = keyed("alice");
         let dup = store
-            .job_insert_many(
-                vec![again.clone()],
-                vec![record("job.create", again.id.to_string())],
-            )
+            .job_insert_many(JobInsertParams {
+                jobs: vec![again.clone()],
+                audit: vec![record("job.create", again.id.to_string())],
+                quota: None,
+            })
             .await
             .unwrap();
         assert_eq!((dup[0].id, dup[0].existing), (a.id, true));
@@ -450,7 +505,13 @@ backend_tests!(
             tasks.push(tokio::spawn(async move {
                 let mut j = job("q");
                 j.owner = "alice".into();
-                store.job_insert_checked(vec![j], vec![], Some(quota)).await
+                store
+                    .job_insert_many(JobInsertParams {
+                        jobs: vec![j],
+                        audit: vec![],
+                        quota: Some(quota),
+                    })
+                    .await
             }));
         }
         let mut ok = 0;
@@ -468,7 +529,11 @@ backend_tests!(
         s.owner = "alice".into();
         assert!(matches!(
             store
-                .schedule_insert_checked(s, vec![], Some(quota.clone()))
+                .schedule_insert(ScheduleInsertParams {
+                    schedule: s,
+                    audit: vec![],
+                    quota: Some(quota.clone())
+                })
                 .await,
             Err(StoreError::QuotaExceeded { active: 5, max: 5 })
         ));
@@ -480,7 +545,11 @@ backend_tests!(
         };
         assert!(
             store
-                .job_insert_checked(vec![j], vec![], Some(bob))
+                .job_insert_many(JobInsertParams {
+                    jobs: vec![j],
+                    audit: vec![],
+                    quota: Some(bob)
+                })
                 .await
                 .is_ok()
         );
@@ -505,32 +574,57 @@ backend_tests!(
             j
         };
         let a = store
-            .job_insert_checked(vec![keyed("a")], vec![], quota())
+            .job_insert_many(JobInsertParams {
+                jobs: vec![keyed("a")],
+                audit: vec![],
+                quota: quota(),
+            })
             .await
             .unwrap()[0];
         let b = store
-            .job_insert_checked(vec![keyed("b")], vec![], quota())
+            .job_insert_many(JobInsertParams {
+                jobs: vec![keyed("b")],
+                audit: vec![],
+                quota: quota(),
+            })
             .await
             .unwrap()[0];
         // At the limit, a replay creates nothing and is answered with the existing job.
         let replay = store
-            .job_insert_checked(vec![keyed("a")], vec![], quota())
+            .job_insert_many(JobInsertParams {
+                jobs: vec![keyed("a")],
+                audit: vec![],
+                quota: quota(),
+            })
             .await
             .unwrap();
         assert_eq!((replay[0].id, replay[0].existing), (a.id, true));
         assert!(matches!(
             store
-                .job_insert_checked(vec![keyed("c")], vec![], quota())
+                .job_insert_many(JobInsertParams {
+                    jobs: vec![keyed("c")],
+                    audit: vec![],
+                    quota: quota()
+                })
                 .await,
             Err(StoreError::QuotaExceeded { active: 2, max: 2 })
         ));
         // Cancelled jobs free room; retrying them takes it back, atomically.
         store
-            .job_cancel_many(vec![a.id, b.id], Scope::All, at(1), vec![])
+            .job_cancel_many(JobCancelParams {
+                ids: vec![a.id, b.id],
+                scope: Scope::All,
+                now: at(1),
+                audit: vec![],
+            })
             .await
             .unwrap();
         store
-            .job_insert_checked(vec![keyed("c")], vec![], quota())
+            .job_insert_many(JobInsertParams {
+                jobs: vec![keyed("c")],
+                audit: vec![],
+                quota: quota(),
+            })
             .await
             .unwrap();
         let one = Some(ActiveQuota {
@@ -539,7 +633,13 @@ backend_tests!(
         });
         assert!(matches!(
             store
-                .job_retry_many(vec![a.id, b.id], Scope::All, at(2), vec![], one.clone())
+                .job_retry_many(JobRetryParams {
+                    ids: vec![a.id, b.id],
+                    scope: Scope::All,
+                    now: at(2),
+                    audit: vec![],
+                    quota: one.clone()
+                })
                 .await,
             Err(StoreError::QuotaExceeded { .. })
         ));
@@ -550,7 +650,13 @@ backend_tests!(
         );
         assert_eq!(
             store
-                .job_retry_many(vec![a.id], Scope::All, at(3), vec![], one)
+                .job_retry_many(JobRetryParams {
+                    ids: vec![a.id],
+                    scope: Scope::All,
+                    now: at(3),
+                    audit: vec![],
+                    quota: one
+                })
                 .await
                 .unwrap(),
             [a.id]

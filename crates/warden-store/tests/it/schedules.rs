@@ -11,6 +11,7 @@ use warden_store::{
 use warden_testkit::backend_tests;
 
 use crate::support::{at, job, schedule};
+use warden_store::{ScheduleInsertParams, ScheduleSetPausedParams};
 
 fn run_item(s: &Schedule, secs: i64) -> OccurrenceItem {
     let mut j: NewJob = job("default");
@@ -56,7 +57,10 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
         let s = schedule("nightly", "0 3 * * *");
-        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        store
+            .schedule_insert(ScheduleInsertParams::new(s.clone()))
+            .await
+            .unwrap();
         let got = store.schedule_get(s.id, Scope::All).await.unwrap();
         assert_eq!(
             (got.name.as_str(), &got.cron, got.next_fire_at),
@@ -72,11 +76,17 @@ backend_tests!(
         );
         let dup = schedule("nightly", "0 4 * * *");
         assert!(matches!(
-            store.schedule_insert(dup, vec![]).await,
+            store.schedule_insert(ScheduleInsertParams::new(dup)).await,
             Err(StoreError::Conflict(_))
         ));
         store
-            .schedule_set_paused(s.id, Scope::All, true, at(1), vec![])
+            .schedule_set_paused(ScheduleSetPausedParams {
+                id: s.id,
+                scope: Scope::All,
+                paused: true,
+                now: at(1),
+                audit: vec![],
+            })
             .await
             .unwrap();
         assert!(store.schedule_get(s.id, Scope::All).await.unwrap().paused);
@@ -102,7 +112,13 @@ backend_tests!(
         ));
         assert!(matches!(
             store
-                .schedule_set_paused(s.id, Scope::All, false, at(2), vec![])
+                .schedule_set_paused(ScheduleSetPausedParams {
+                    id: s.id,
+                    scope: Scope::All,
+                    paused: false,
+                    now: at(2),
+                    audit: vec![]
+                })
                 .await,
             Err(StoreError::NotFound)
         ));
@@ -116,7 +132,10 @@ backend_tests!(
         assert_eq!(store.schedule_next_fire_at().await.unwrap(), None);
         let mut s = schedule("every-minute", "* * * * *");
         s.next_fire_at = Some(at(60));
-        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        store
+            .schedule_insert(ScheduleInsertParams::new(s.clone()))
+            .await
+            .unwrap();
         assert_eq!(store.schedule_next_fire_at().await.unwrap(), Some(at(60)));
         assert!(
             store
@@ -139,7 +158,10 @@ backend_tests!(
         let mut bad = schedule("bad", "* * * * *");
         bad.next_fire_at = Some(at(30));
         for s in [&good, &bad] {
-            store.schedule_insert(s.clone(), vec![]).await.unwrap();
+            store
+                .schedule_insert(ScheduleInsertParams::new(s.clone()))
+                .await
+                .unwrap();
         }
         // Written by hand, past the parser: a zone this build does not know.
         db.execute(&format!(
@@ -166,7 +188,10 @@ backend_tests!(
         let store = db.store();
         let mut s = schedule("s", "* * * * *");
         s.next_fire_at = Some(at(60));
-        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        store
+            .schedule_insert(ScheduleInsertParams::new(s.clone()))
+            .await
+            .unwrap();
         let items = vec![
             OccurrenceItem {
                 scheduled_at: at(60),
@@ -267,7 +292,10 @@ backend_tests!(
         let store = db.store();
         let mut s = schedule("s", "* * * * *");
         s.next_fire_at = Some(at(60));
-        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        store
+            .schedule_insert(ScheduleInsertParams::new(s.clone()))
+            .await
+            .unwrap();
         let first = store
             .occurrence_record_many(batch(
                 &s,
@@ -343,7 +371,10 @@ backend_tests!(
         let store = Arc::new(db.store().clone());
         let mut s = schedule("race", "* * * * *");
         s.next_fire_at = Some(at(60));
-        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        store
+            .schedule_insert(ScheduleInsertParams::new(s.clone()))
+            .await
+            .unwrap();
         let mut tasks = Vec::new();
         for _ in 0..8 {
             let (store, s) = (store.clone(), s.clone());
