@@ -1,10 +1,12 @@
 //! Jobs on PostgreSQL: reads, claims (plain and under owner limits), heartbeats,
 //! completions, cancel, retry and rescue.
 
+use std::collections::BTreeSet;
+
 use jiff::Timestamp;
 use sqlx::{Postgres, Row};
 use uuid::Uuid;
-use warden_core::{JobId, Scope};
+use warden_core::{JobId, QueueName, Scope};
 
 use super::{PgStore, quota};
 use crate::{
@@ -137,20 +139,15 @@ pub(super) async fn job_cancel_many(store: &PgStore, p: JobCancelParams) -> Resu
         audit,
         quota: None,
     };
-    update_jobs(store, include_str!("job_cancel_many.sql"), p).await
+    let changed = update_jobs(store, include_str!("job_cancel_many.sql"), p).await?;
+    Ok(changed.ids)
 }
 
 pub(super) async fn job_retry_many(store: &PgStore, p: JobRetryParams) -> Result<Vec<JobId>> {
-    let done = update_jobs(store, include_str!("job_retry_many.sql"), p).await?;
-    let queues: Vec<String> =
-        sqlx::query_scalar("SELECT DISTINCT queue FROM jobs WHERE id = ANY($1)")
-            .bind(done.iter().map(JobId::as_uuid).collect::<Vec<_>>())
-            .fetch_all(&store.pool)
-            .await?;
-    for q in queues {
-        let _ = store.inserted.send(q);
-    }
-    Ok(done)
+    let changed = update_jobs(store, include_str!("job_retry_many.sql"), p).await?;
+    // Retried jobs are available again: wake the other processes' producers.
+    store.announce(changed.queues.iter());
+    Ok(changed.ids)
 }
 
 pub(super) async fn job_rescue_many(store: &PgStore, p: RescueParams) -> Result<Vec<RescuedJob>> {
@@ -211,24 +208,44 @@ async fn claim_limited(store: &PgStore, p: ClaimParams) -> Result<Vec<ClaimedJob
         .collect()
 }
 
-/// Runs a scoped `UPDATE … WHERE id = ANY($1) … RETURNING id` on jobs (cancel, retry)
-/// within the owner's quota (none for a cancel), with its audit records, in one
+/// The jobs a cancel or retry changed, and their queues (from its `RETURNING`: no
+/// second round trip to learn which queues to announce).
+struct Changed {
+    ids: Vec<JobId>,
+    queues: BTreeSet<QueueName>,
+}
+
+impl Audited for Changed {
+    fn audited(&self, audit: Vec<AuditRecord>) -> Vec<AuditRecord> {
+        self.ids.audited(audit)
+    }
+}
+
+/// Runs a scoped `UPDATE … WHERE id = ANY($1) … RETURNING id, queue` on jobs (cancel,
+/// retry) within the owner's quota (none for a cancel), with its audit records, in one
 /// transaction.
-async fn update_jobs(store: &PgStore, sql: &'static str, p: JobRetryParams) -> Result<Vec<JobId>> {
+async fn update_jobs(store: &PgStore, sql: &'static str, p: JobRetryParams) -> Result<Changed> {
     let ids: Vec<Uuid> = p.ids.iter().map(JobId::as_uuid).collect();
     let quota = p.quota.as_ref();
     store
         .audited(p.audit, async |tx| {
             quota::lock(tx, quota).await?;
-            let done: Vec<Uuid> = sqlx::query_scalar(sql)
+            let rows: Vec<(Uuid, String)> = sqlx::query_as(sql)
                 .bind(&ids)
                 .bind(micros(p.now))
                 .bind(p.scope.owner())
                 .fetch_all(&mut *tx)
                 .await?;
-            let done: Vec<JobId> = done.into_iter().map(JobId::from_uuid).collect();
-            quota::enforce(tx, quota, done.len()).await?;
-            Ok(done)
+            quota::enforce(tx, quota, rows.len()).await?;
+            let mut changed = Changed {
+                ids: Vec::with_capacity(rows.len()),
+                queues: BTreeSet::new(),
+            };
+            for (id, queue) in rows {
+                changed.ids.push(JobId::from_uuid(id));
+                changed.queues.insert(QueueName::parse(&queue)?);
+            }
+            Ok(changed)
         })
         .await
 }
