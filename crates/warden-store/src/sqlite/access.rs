@@ -90,7 +90,7 @@ fn insert_key(conn: &Connection, k: &ApiKeyRecord) -> Result<()> {
 
 /// Appends audit records on the writer's connection (inside the current savepoint).
 pub(super) fn audit_insert(conn: &Connection, records: &[AuditRecord]) -> Result<()> {
-    let mut insert = conn.prepare_cached(include_str!("audit_insert.sql"))?;
+    let mut insert = conn.prepare_cached(include_str!("audit_insert_many.sql"))?;
     for r in records {
         insert.execute(params![
             micros(r.at),

@@ -52,7 +52,7 @@ fn job_id(row: &Row<'_>) -> Result<JobId> {
 }
 
 pub(super) fn insert_jobs(conn: &Connection, jobs: &[NewJob]) -> Result<Vec<InsertedJob>> {
-    let mut insert = conn.prepare_cached(include_str!("job_insert.sql"))?;
+    let mut insert = conn.prepare_cached(include_str!("job_insert_many.sql"))?;
     let mut find = conn.prepare_cached(include_str!("job_find_idempotent.sql"))?;
     jobs.iter()
         .map(|j| {
@@ -146,7 +146,7 @@ pub(super) fn claim(conn: &Connection, p: &ClaimParams) -> Result<Vec<ClaimedJob
 }
 
 pub(super) fn heartbeat(conn: &Connection, p: &HeartbeatParams) -> Result<Vec<JobId>> {
-    let mut extend = conn.prepare_cached(include_str!("job_heartbeat.sql"))?;
+    let mut extend = conn.prepare_cached(include_str!("job_heartbeat_many.sql"))?;
     let mut held = Vec::with_capacity(p.jobs.len());
     for (id, token) in &p.jobs {
         if extend.execute(params![
@@ -162,7 +162,7 @@ pub(super) fn heartbeat(conn: &Connection, p: &HeartbeatParams) -> Result<Vec<Jo
 }
 
 pub(super) fn complete(conn: &Connection, completions: &[Completion]) -> Result<Vec<JobId>> {
-    let mut finish = conn.prepare_cached(include_str!("job_complete.sql"))?;
+    let mut finish = conn.prepare_cached(include_str!("job_complete_many.sql"))?;
     let mut record = conn.prepare_cached(include_str!("run_insert.sql"))?;
     let mut counted = Vec::with_capacity(completions.len());
     // Real outcomes first: a release racing a worker's outcome for the same attempt is
@@ -228,7 +228,7 @@ pub(super) fn cancel(
     scope: &Scope,
     now: Timestamp,
 ) -> Result<Vec<JobId>> {
-    update_jobs(conn, include_str!("job_cancel.sql"), ids, scope, now)
+    update_jobs(conn, include_str!("job_cancel_many.sql"), ids, scope, now)
 }
 
 /// Retries `ids`, refused (nothing written) when `quota`'s owner would be over it.
@@ -239,7 +239,7 @@ pub(super) fn retry(
     now: Timestamp,
     quota: Option<&ActiveQuota>,
 ) -> Result<Vec<JobId>> {
-    let retried = update_jobs(conn, include_str!("job_retry.sql"), ids, scope, now)?;
+    let retried = update_jobs(conn, include_str!("job_retry_many.sql"), ids, scope, now)?;
     enforce_quota(conn, quota, retried.len())?;
     Ok(retried)
 }
@@ -247,7 +247,7 @@ pub(super) fn retry(
 pub(super) fn rescue(conn: &Connection, p: &RescueParams) -> Result<Vec<RescuedJob>> {
     let lost = query(
         conn,
-        include_str!("job_lost_many.sql"),
+        include_str!("job_rescue_many_lost.sql"),
         params![micros(p.now), i64::from(p.limit)],
         |r| {
             Ok((
@@ -258,7 +258,7 @@ pub(super) fn rescue(conn: &Connection, p: &RescueParams) -> Result<Vec<RescuedJ
             ))
         },
     )?;
-    let mut rescue = conn.prepare_cached(include_str!("job_rescue.sql"))?;
+    let mut rescue = conn.prepare_cached(include_str!("job_rescue_many.sql"))?;
     let mut record = conn.prepare_cached(include_str!("run_insert.sql"))?;
     let mut rescued = Vec::with_capacity(lost.len());
     for (id, worker, started_at, attempt) in lost {
