@@ -165,14 +165,8 @@ impl Store for AnyStore {
     async fn run_get(&self, id: i64, scope: Scope) -> Result<Run> {
         delegate!(self, run_get(id, scope))
     }
-    async fn run_list_by_schedule(
-        &self,
-        schedule_id: ScheduleId,
-        scope: Scope,
-        before: Option<i64>,
-        page: Page,
-    ) -> Result<Vec<RunSummary>> {
-        delegate!(self, run_list_by_schedule(schedule_id, scope, before, page))
+    async fn run_list_by_schedule(&self, filter: ScheduleRunFilter) -> Result<Vec<RunSummary>> {
+        delegate!(self, run_list_by_schedule(filter))
     }
     async fn schedule_insert(&self, params: ScheduleInsertParams) -> Result<()> {
         delegate!(self, schedule_insert(params))

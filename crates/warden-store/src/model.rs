@@ -446,6 +446,17 @@ pub struct Occurrence {
     pub recorded_at: Timestamp,
 }
 
+/// Which runs of a schedule's jobs to list: those in `scope`, newest first, older than
+/// `before` (a run id) when paging.
+#[derive(Debug, Clone)]
+pub struct ScheduleRunFilter {
+    pub schedule_id: ScheduleId,
+    pub scope: Scope,
+    pub before: Option<i64>,
+    /// At most this many; 0 means 100.
+    pub limit: u32,
+}
+
 /// Paging for lists: at most `limit` (0 means 100) rows, after the cursor `after` (the
 /// last id of the previous page) when the list is in id order.
 #[derive(Debug, Clone, Copy, Default)]

@@ -18,7 +18,7 @@ use crate::{
         InsertedJob, Job, JobCancelParams, JobFilter, JobInsertParams, JobRetryParams, JobSummary,
         Occurrence, OccurrenceBatch, OccurrencePage, Page, QueueCount, QueueSetPausedParams,
         RescueParams, RescuedJob, Run, RunSummary, Schedule, ScheduleInsertParams,
-        ScheduleSetPausedParams, ScheduleSummary,
+        ScheduleRunFilter, ScheduleSetPausedParams, ScheduleSummary,
     },
     store_access::AccessStore,
     store_ops::OpsStore,
@@ -138,10 +138,7 @@ pub trait Store: AccessStore + OpsStore {
     /// The runs of a schedule's jobs, newest first, older than `before` when paging.
     fn run_list_by_schedule(
         &self,
-        schedule_id: ScheduleId,
-        scope: Scope,
-        before: Option<i64>,
-        page: Page,
+        filter: ScheduleRunFilter,
     ) -> impl Future<Output = Result<Vec<RunSummary>>> + Send;
 
     /// Inserts a schedule. `Conflict` when the owner already has one with this name;

@@ -176,14 +176,8 @@ impl Store for PgStore {
         runs::run_get(self, id, scope).await
     }
 
-    async fn run_list_by_schedule(
-        &self,
-        schedule_id: ScheduleId,
-        scope: Scope,
-        before: Option<i64>,
-        page: Page,
-    ) -> Result<Vec<RunSummary>> {
-        runs::run_list_by_schedule(self, schedule_id, scope, before, page).await
+    async fn run_list_by_schedule(&self, filter: ScheduleRunFilter) -> Result<Vec<RunSummary>> {
+        runs::run_list_by_schedule(self, filter).await
     }
 
     async fn schedule_insert(&self, params: ScheduleInsertParams) -> Result<()> {

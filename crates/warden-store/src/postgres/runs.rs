@@ -1,6 +1,6 @@
 //! The run history on PostgreSQL: one row per attempt.
 
-use warden_core::{JobId, ScheduleId, Scope};
+use warden_core::{JobId, Scope};
 
 use super::PgStore;
 use crate::{
@@ -33,16 +33,19 @@ pub(super) async fn run_get(store: &PgStore, id: i64, scope: Scope) -> Result<Ru
 
 pub(super) async fn run_list_by_schedule(
     store: &PgStore,
-    schedule_id: ScheduleId,
-    scope: Scope,
-    before: Option<i64>,
-    page: Page,
+    f: ScheduleRunFilter,
 ) -> Result<Vec<RunSummary>> {
     let rows = sqlx::query(include_str!("run_list_by_schedule.sql"))
-        .bind(schedule_id.as_uuid())
-        .bind(scope.owner())
-        .bind(before)
-        .bind(page.limit())
+        .bind(f.schedule_id.as_uuid())
+        .bind(f.scope.owner())
+        .bind(f.before)
+        .bind(
+            Page {
+                limit: f.limit,
+                after: None,
+            }
+            .limit(),
+        )
         .fetch_all(&store.pool)
         .await?;
     rows.iter().map(run_summary_from_row).collect()

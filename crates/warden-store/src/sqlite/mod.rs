@@ -254,18 +254,18 @@ impl Store for SqliteStore {
         run_from_row(&row)
     }
 
-    async fn run_list_by_schedule(
-        &self,
-        schedule_id: ScheduleId,
-        scope: Scope,
-        before: Option<i64>,
-        page: Page,
-    ) -> Result<Vec<RunSummary>> {
+    async fn run_list_by_schedule(&self, f: ScheduleRunFilter) -> Result<Vec<RunSummary>> {
         let rows = sqlx::query(include_str!("run_list_by_schedule.sql"))
-            .bind(schedule_id.to_string())
-            .bind(scope.owner())
-            .bind(before)
-            .bind(page.limit())
+            .bind(f.schedule_id.to_string())
+            .bind(f.scope.owner())
+            .bind(f.before)
+            .bind(
+                Page {
+                    limit: f.limit,
+                    after: None,
+                }
+                .limit(),
+            )
             .fetch_all(&self.read)
             .await?;
         rows.iter().map(run_summary_from_row).collect()

@@ -3,14 +3,13 @@
 
 use warden_core::{JobState, Scope};
 use warden_store::{
-    AccessStore, AuditFilter, AuditRecord, JobFilter, OccurrencePage, Page, Store, StoreError,
+    AccessStore, AuditFilter, AuditRecord, JobCancelParams, JobFilter, JobInsertParams,
+    JobRetryParams, OccurrencePage, Page, ScheduleInsertParams, ScheduleRunFilter,
+    ScheduleSetPausedParams, Store, StoreError,
 };
 use warden_testkit::backend_tests;
 
 use crate::support::{at, claim, job, schedule, succeeded, t0};
-use warden_store::{
-    JobCancelParams, JobInsertParams, JobRetryParams, ScheduleInsertParams, ScheduleSetPausedParams,
-};
 
 fn alice() -> Scope {
     Scope::Owner("alice".into())
@@ -300,12 +299,15 @@ backend_tests!(
             .job_insert_many(JobInsertParams::new(vec![job("q")]))
             .await
             .unwrap();
-        let page = Page {
+        // Pages of two, newest first.
+        let runs_of = |s: &warden_store::Schedule, scope, before| ScheduleRunFilter {
+            schedule_id: s.id,
+            scope,
+            before,
             limit: 2,
-            after: None,
         };
         let newest = store
-            .run_list_by_schedule(s.id, alice(), None, page)
+            .run_list_by_schedule(runs_of(&s, alice(), None))
             .await
             .unwrap();
         assert_eq!(
@@ -313,7 +315,7 @@ backend_tests!(
             [ids[2], ids[1]]
         );
         let older = store
-            .run_list_by_schedule(s.id, alice(), Some(newest[1].id), page)
+            .run_list_by_schedule(runs_of(&s, alice(), Some(newest[1].id)))
             .await
             .unwrap();
         assert_eq!(older.len(), 1);
@@ -327,7 +329,7 @@ backend_tests!(
         ));
         assert!(
             store
-                .run_list_by_schedule(s.id, bob, None, page)
+                .run_list_by_schedule(runs_of(&s, bob, None))
                 .await
                 .unwrap()
                 .is_empty()
