@@ -16,6 +16,7 @@ use crate::{
     actor::InternalTypes,
     controls::{owner_record, owner_refusal},
 };
+use warden_store::{JobCancelParams, JobInsertParams, JobRetryParams, ScheduleSetPausedParams};
 
 /// `NotFound` for an object out of scope is the same answer as for one that does not
 /// exist, so its existence is not revealed.
@@ -39,7 +40,12 @@ impl<S: Store> Scheduler<S> {
         Ok(self
             .shared
             .store
-            .job_cancel_many(ids, actor.scope.clone(), now, audit)
+            .job_cancel_many(JobCancelParams {
+                ids,
+                scope: actor.scope.clone(),
+                now,
+                audit,
+            })
             .await?)
     }
 
@@ -116,7 +122,13 @@ impl<S: Store> Scheduler<S> {
         let retried = self
             .shared
             .store
-            .job_retry_many(ids, actor.scope.clone(), now, audit, actor.quota())
+            .job_retry_many(JobRetryParams {
+                ids,
+                scope: actor.scope.clone(),
+                now,
+                audit,
+                quota: actor.quota(),
+            })
             .await
             .map_err(crate::scheduler::quota_error)?;
         for q in self.shared.wakers.queues.values() {
@@ -146,7 +158,13 @@ impl<S: Store> Scheduler<S> {
         let audit = actor.records(now, action, [id.to_string()]);
         self.shared
             .store
-            .schedule_set_paused(id, actor.scope.clone(), paused, now, audit)
+            .schedule_set_paused(ScheduleSetPausedParams {
+                id,
+                scope: actor.scope.clone(),
+                paused,
+                now,
+                audit,
+            })
             .await
             .map_err(not_found("schedule"))?;
         self.shared.wakers.cron.notify_one();
@@ -268,7 +286,11 @@ impl<S: Store> Scheduler<S> {
         }
         self.shared
             .store
-            .job_insert_checked(vec![job], audit, quota)
+            .job_insert_many(JobInsertParams {
+                jobs: vec![job],
+                audit,
+                quota,
+            })
             .await
             .map_err(crate::scheduler::quota_error)?;
         self.wake_queue(&queue);

@@ -14,6 +14,7 @@ use warden_core::QueueName;
 use warden_store::Store;
 
 use crate::{Actor, EngineError, Scheduler, scheduler::Shared};
+use warden_store::QueueSetPausedParams;
 
 /// Sets each queue's flag from the stored paused set; wakes the producers of queues
 /// that were resumed.
@@ -78,7 +79,12 @@ impl<S: Store> Scheduler<S> {
         let audit = actor.records(now, action, [name.as_str().to_owned()]);
         self.shared
             .store
-            .queue_set_paused(name.clone(), paused, now, audit)
+            .queue_set_paused(QueueSetPausedParams {
+                queue: name.clone(),
+                paused,
+                now,
+                audit,
+            })
             .await?;
         flag.store(paused, Ordering::Relaxed);
         if !paused {

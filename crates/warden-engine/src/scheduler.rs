@@ -29,6 +29,7 @@ use warden_store::{InsertedJob, JobTemplate, NewJob, QueueCount, Schedule, Store
 use crate::{
     Actor, EngineConfig, EngineError, Registry, actor::InternalTypes, counts::CountsCache,
 };
+use warden_store::{JobInsertParams, ScheduleInsertParams};
 
 /// The owner recorded when none is given (work scheduled by the embedding program).
 pub const SYSTEM_OWNER: &str = "system";
@@ -304,7 +305,11 @@ impl<S: Store> Scheduler<S> {
         let inserted = self
             .shared
             .store
-            .job_insert_checked(jobs, audit, actor.quota())
+            .job_insert_many(JobInsertParams {
+                jobs,
+                audit,
+                quota: actor.quota(),
+            })
             .await
             .map_err(quota_error)?;
         for q in queues {
@@ -332,7 +337,7 @@ impl<S: Store> Scheduler<S> {
         let audit = actor.records(schedule.created_at, "schedule.create", [id.to_string()]);
         self.shared
             .store
-            .schedule_insert_checked(schedule, audit, actor.quota())
+            .schedule_insert(ScheduleInsertParams { schedule, audit, quota: actor.quota() })
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(_) => EngineError::Conflict(

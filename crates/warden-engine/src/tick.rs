@@ -47,7 +47,7 @@ use std::{
 
 use jiff::{SignedDuration, Timestamp};
 use warden_core::OccurrenceOutcome;
-use warden_store::{CronRunRecord, Store};
+use warden_store::{CronRunRecord, LockAcquireParams, Store};
 
 use crate::{EngineError, cron::CronEnqueuer, scheduler::Shared, stats::EngineStats};
 
@@ -248,7 +248,13 @@ impl<S: Store> Ticker<S> {
                 call.record(outcome, TickReport::default(), detail),
             )
         };
-        let (result, record) = match store.lock_acquire(CRON_RUN_LOCK, &holder, now, until).await {
+        let acquire = LockAcquireParams {
+            name: CRON_RUN_LOCK.to_owned(),
+            holder: holder.clone(),
+            now,
+            until,
+        };
+        let (result, record) = match store.lock_acquire(acquire).await {
             Ok(true) => {
                 let result = self.tick_in_task(budget).await;
                 if let Err(e) = store.lock_release(CRON_RUN_LOCK, &holder).await {

@@ -120,13 +120,8 @@ impl Store for AnyStore {
     async fn ready(&self) -> Result<()> {
         delegate!(self, ready())
     }
-    async fn job_insert_checked(
-        &self,
-        jobs: Vec<NewJob>,
-        audit: Vec<AuditRecord>,
-        quota: Option<ActiveQuota>,
-    ) -> Result<Vec<InsertedJob>> {
-        delegate!(self, job_insert_checked(jobs, audit, quota))
+    async fn job_insert_many(&self, params: JobInsertParams) -> Result<Vec<InsertedJob>> {
+        delegate!(self, job_insert_many(params))
     }
     async fn job_get(&self, id: JobId, scope: Scope) -> Result<Job> {
         delegate!(self, job_get(id, scope))
@@ -143,24 +138,11 @@ impl Store for AnyStore {
     async fn job_complete_many(&self, completions: Vec<Completion>) -> Result<Vec<JobId>> {
         delegate!(self, job_complete_many(completions))
     }
-    async fn job_cancel_many(
-        &self,
-        ids: Vec<JobId>,
-        scope: Scope,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
-    ) -> Result<Vec<JobId>> {
-        delegate!(self, job_cancel_many(ids, scope, now, audit))
+    async fn job_cancel_many(&self, params: JobCancelParams) -> Result<Vec<JobId>> {
+        delegate!(self, job_cancel_many(params))
     }
-    async fn job_retry_many(
-        &self,
-        ids: Vec<JobId>,
-        scope: Scope,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
-        quota: Option<ActiveQuota>,
-    ) -> Result<Vec<JobId>> {
-        delegate!(self, job_retry_many(ids, scope, now, audit, quota))
+    async fn job_retry_many(&self, params: JobRetryParams) -> Result<Vec<JobId>> {
+        delegate!(self, job_retry_many(params))
     }
     async fn job_rescue_many(&self, params: RescueParams) -> Result<Vec<RescuedJob>> {
         delegate!(self, job_rescue_many(params))
@@ -168,14 +150,8 @@ impl Store for AnyStore {
     async fn queue_count_many(&self) -> Result<Vec<QueueCount>> {
         delegate!(self, queue_count_many())
     }
-    async fn queue_set_paused(
-        &self,
-        queue: QueueName,
-        paused: bool,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
-    ) -> Result<()> {
-        delegate!(self, queue_set_paused(queue, paused, now, audit))
+    async fn queue_set_paused(&self, params: QueueSetPausedParams) -> Result<()> {
+        delegate!(self, queue_set_paused(params))
     }
     async fn queue_paused_many(&self) -> Result<Vec<String>> {
         delegate!(self, queue_paused_many())
@@ -189,22 +165,11 @@ impl Store for AnyStore {
     async fn run_get(&self, id: i64, scope: Scope) -> Result<Run> {
         delegate!(self, run_get(id, scope))
     }
-    async fn run_list_by_schedule(
-        &self,
-        schedule_id: ScheduleId,
-        scope: Scope,
-        before: Option<i64>,
-        page: Page,
-    ) -> Result<Vec<RunSummary>> {
-        delegate!(self, run_list_by_schedule(schedule_id, scope, before, page))
+    async fn run_list_by_schedule(&self, filter: ScheduleRunFilter) -> Result<Vec<RunSummary>> {
+        delegate!(self, run_list_by_schedule(filter))
     }
-    async fn schedule_insert_checked(
-        &self,
-        schedule: Schedule,
-        audit: Vec<AuditRecord>,
-        quota: Option<ActiveQuota>,
-    ) -> Result<()> {
-        delegate!(self, schedule_insert_checked(schedule, audit, quota))
+    async fn schedule_insert(&self, params: ScheduleInsertParams) -> Result<()> {
+        delegate!(self, schedule_insert(params))
     }
     async fn schedule_update(
         &self,
@@ -220,15 +185,8 @@ impl Store for AnyStore {
     async fn schedule_list(&self, page: Page, scope: Scope) -> Result<Vec<ScheduleSummary>> {
         delegate!(self, schedule_list(page, scope))
     }
-    async fn schedule_set_paused(
-        &self,
-        id: ScheduleId,
-        scope: Scope,
-        paused: bool,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
-    ) -> Result<()> {
-        delegate!(self, schedule_set_paused(id, scope, paused, now, audit))
+    async fn schedule_set_paused(&self, params: ScheduleSetPausedParams) -> Result<()> {
+        delegate!(self, schedule_set_paused(params))
     }
     async fn schedule_delete(
         &self,
@@ -327,14 +285,8 @@ impl OpsStore for AnyStore {
     async fn cron_run_list(&self, before: Option<i64>, limit: u32) -> Result<Vec<CronRun>> {
         delegate!(self, cron_run_list(before, limit))
     }
-    async fn lock_acquire(
-        &self,
-        name: &str,
-        holder: &str,
-        now: Timestamp,
-        until: Timestamp,
-    ) -> Result<bool> {
-        delegate!(self, lock_acquire(name, holder, now, until))
+    async fn lock_acquire(&self, params: LockAcquireParams) -> Result<bool> {
+        delegate!(self, lock_acquire(params))
     }
     async fn lock_release(&self, name: &str, holder: &str) -> Result<bool> {
         delegate!(self, lock_release(name, holder))

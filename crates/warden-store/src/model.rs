@@ -251,6 +251,90 @@ pub struct BrokenSchedule {
     pub error: crate::StoreError,
 }
 
+/// Insert jobs (see [`Store::job_insert_many`](crate::Store::job_insert_many)).
+#[derive(Debug, Clone)]
+pub struct JobInsertParams {
+    pub jobs: Vec<NewJob>,
+    /// Written only for the jobs actually created.
+    pub audit: Vec<AuditRecord>,
+    /// Refuse, writing nothing, when the owner would have more active jobs plus
+    /// schedules than this allows.
+    pub quota: Option<ActiveQuota>,
+}
+
+impl JobInsertParams {
+    /// `jobs`, without audit records or quota.
+    pub fn new(jobs: Vec<NewJob>) -> Self {
+        Self {
+            jobs,
+            audit: Vec::new(),
+            quota: None,
+        }
+    }
+}
+
+/// Cancel jobs (see [`Store::job_cancel_many`](crate::Store::job_cancel_many)).
+#[derive(Debug, Clone)]
+pub struct JobCancelParams {
+    pub ids: Vec<JobId>,
+    pub scope: Scope,
+    pub now: Timestamp,
+    /// Written only for the jobs actually cancelled.
+    pub audit: Vec<AuditRecord>,
+}
+
+/// Retry jobs (see [`Store::job_retry_many`](crate::Store::job_retry_many)).
+#[derive(Debug, Clone)]
+pub struct JobRetryParams {
+    pub ids: Vec<JobId>,
+    pub scope: Scope,
+    pub now: Timestamp,
+    /// Written only for the jobs actually retried.
+    pub audit: Vec<AuditRecord>,
+    /// Retried jobs are active again: refuse, writing nothing, past this quota.
+    pub quota: Option<ActiveQuota>,
+}
+
+/// Pause or resume a queue (see [`Store::queue_set_paused`](crate::Store::queue_set_paused)).
+#[derive(Debug, Clone)]
+pub struct QueueSetPausedParams {
+    pub queue: QueueName,
+    pub paused: bool,
+    pub now: Timestamp,
+    pub audit: Vec<AuditRecord>,
+}
+
+/// Insert a schedule (see [`Store::schedule_insert`](crate::Store::schedule_insert)).
+#[derive(Debug, Clone)]
+pub struct ScheduleInsertParams {
+    pub schedule: Schedule,
+    pub audit: Vec<AuditRecord>,
+    /// A schedule is active: refuse, writing nothing, past this quota.
+    pub quota: Option<ActiveQuota>,
+}
+
+impl ScheduleInsertParams {
+    /// `schedule`, without audit records or quota.
+    pub fn new(schedule: Schedule) -> Self {
+        Self {
+            schedule,
+            audit: Vec::new(),
+            quota: None,
+        }
+    }
+}
+
+/// Pause or resume a schedule (see
+/// [`Store::schedule_set_paused`](crate::Store::schedule_set_paused)).
+#[derive(Debug, Clone)]
+pub struct ScheduleSetPausedParams {
+    pub id: ScheduleId,
+    pub scope: Scope,
+    pub paused: bool,
+    pub now: Timestamp,
+    pub audit: Vec<AuditRecord>,
+}
+
 /// A schedule as lists return it: without its job's payload.
 pub type ScheduleSummary = Schedule<()>;
 
@@ -360,6 +444,17 @@ pub struct Occurrence {
     pub outcome: OccurrenceOutcome,
     pub job_id: Option<JobId>,
     pub recorded_at: Timestamp,
+}
+
+/// Which runs of a schedule's jobs to list: those in `scope`, newest first, older than
+/// `before` (a run id) when paging.
+#[derive(Debug, Clone)]
+pub struct ScheduleRunFilter {
+    pub schedule_id: ScheduleId,
+    pub scope: Scope,
+    pub before: Option<i64>,
+    /// At most this many; 0 means 100.
+    pub limit: u32,
 }
 
 /// Paging for lists: at most `limit` (0 means 100) rows, after the cursor `after` (the

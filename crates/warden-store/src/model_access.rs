@@ -166,12 +166,36 @@ impl AuditContext {
     }
 }
 
-/// The records among `audit` whose target is one of `changed` (the rest describe
-/// changes that did not happen).
-pub(crate) fn audit_of(
-    audit: Vec<AuditRecord>,
-    changed: &[warden_core::JobId],
-) -> Vec<AuditRecord> {
+/// What a write returns, as far as its audit records go: each backend writes
+/// `result.audited(audit)` with the write, in its transaction. A job write keeps only the
+/// records of the jobs it changed or created (the others describe changes that did not
+/// happen: a job already finished, one found by its idempotency key); any other write
+/// keeps them all.
+pub(crate) trait Audited {
+    fn audited(&self, audit: Vec<AuditRecord>) -> Vec<AuditRecord> {
+        audit
+    }
+}
+
+impl Audited for () {}
+
+/// The jobs a cancel or retry changed.
+impl Audited for Vec<warden_core::JobId> {
+    fn audited(&self, audit: Vec<AuditRecord>) -> Vec<AuditRecord> {
+        audit_of(audit, self)
+    }
+}
+
+/// The jobs an insert created (not those found by their idempotency key).
+impl Audited for Vec<crate::model::InsertedJob> {
+    fn audited(&self, audit: Vec<AuditRecord>) -> Vec<AuditRecord> {
+        let created: Vec<_> = self.iter().filter(|j| !j.existing).map(|j| j.id).collect();
+        audit_of(audit, &created)
+    }
+}
+
+/// The records among `audit` whose target is one of `changed`.
+fn audit_of(audit: Vec<AuditRecord>, changed: &[warden_core::JobId]) -> Vec<AuditRecord> {
     let changed: Vec<String> = changed.iter().map(ToString::to_string).collect();
     audit
         .into_iter()

@@ -1,4 +1,5 @@
-//! The values of operations that cross the `Store` seam: the history of `/cron/run`.
+//! The values of operations that cross the `Store` seam: the history of `/cron/run` and
+//! named locks.
 
 use jiff::Timestamp;
 
@@ -25,6 +26,17 @@ pub struct CronRunRecord {
 pub struct CronRun {
     pub id: i64,
     pub record: CronRunRecord,
+}
+
+/// Take a named lock (see [`OpsStore::lock_acquire`](crate::OpsStore::lock_acquire)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockAcquireParams {
+    pub name: String,
+    /// Who takes it: a fresh value per acquisition (the lock is not re-entrant).
+    pub holder: String,
+    pub now: Timestamp,
+    /// When the lock lapses if not released.
+    pub until: Timestamp,
 }
 
 /// How many cron runs one listing returns: 0 means 100, and at most 500.

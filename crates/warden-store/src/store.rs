@@ -14,10 +14,11 @@ use warden_core::{JobId, QueueName, ScheduleId, Scope};
 use crate::{
     StoreError,
     model::{
-        ActiveQuota, AuditRecord, ClaimParams, ClaimedJob, Completion, DueSchedule,
-        HeartbeatParams, InsertedJob, Job, JobFilter, JobSummary, NewJob, Occurrence,
-        OccurrenceBatch, OccurrencePage, Page, QueueCount, RescueParams, RescuedJob, Run,
-        RunSummary, Schedule, ScheduleSummary,
+        AuditRecord, ClaimParams, ClaimedJob, Completion, DueSchedule, HeartbeatParams,
+        InsertedJob, Job, JobCancelParams, JobFilter, JobInsertParams, JobRetryParams, JobSummary,
+        Occurrence, OccurrenceBatch, OccurrencePage, Page, QueueCount, QueueSetPausedParams,
+        RescueParams, RescuedJob, Run, RunSummary, Schedule, ScheduleInsertParams,
+        ScheduleRunFilter, ScheduleSetPausedParams, ScheduleSummary,
     },
     store_access::AccessStore,
     store_ops::OpsStore,
@@ -46,24 +47,13 @@ pub trait Store: AccessStore + OpsStore {
     /// The result is in input order.
     ///
     /// Of the `audit` records, only those whose target is a job actually inserted are
-    /// written (a job returned by its idempotency key was not created now).
+    /// written (a job returned by its idempotency key was not created now). With a
+    /// `quota`, refused with `QuotaExceeded` (and nothing written) when the insert would
+    /// give the quota's owner more active jobs plus schedules than it allows; the count
+    /// and the insert are one atomic step, so concurrent inserts cannot pass it together.
     fn job_insert_many(
         &self,
-        jobs: Vec<NewJob>,
-        audit: Vec<AuditRecord>,
-    ) -> impl Future<Output = Result<Vec<InsertedJob>>> + Send {
-        self.job_insert_checked(jobs, audit, None)
-    }
-
-    /// [`job_insert_many`](Self::job_insert_many), refused with `QuotaExceeded` (and
-    /// nothing written) when it would give the quota's owner more active jobs plus
-    /// schedules than it allows. The count and the insert are one atomic step, so
-    /// concurrent inserts cannot pass the quota together.
-    fn job_insert_checked(
-        &self,
-        jobs: Vec<NewJob>,
-        audit: Vec<AuditRecord>,
-        quota: Option<ActiveQuota>,
+        params: JobInsertParams,
     ) -> impl Future<Output = Result<Vec<InsertedJob>>> + Send;
 
     fn job_get(&self, id: JobId, scope: Scope) -> impl Future<Output = Result<Job>> + Send;
@@ -98,10 +88,7 @@ pub trait Store: AccessStore + OpsStore {
     /// records, only those whose target is a cancelled job are written.
     fn job_cancel_many(
         &self,
-        ids: Vec<JobId>,
-        scope: Scope,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
+        params: JobCancelParams,
     ) -> impl Future<Output = Result<Vec<JobId>>> + Send;
 
     /// Makes `dead` (or `cancelled`) jobs `available` again at `now`, with one more
@@ -110,11 +97,7 @@ pub trait Store: AccessStore + OpsStore {
     /// Retried jobs are active again, so `quota` applies (atomically, as for inserts).
     fn job_retry_many(
         &self,
-        ids: Vec<JobId>,
-        scope: Scope,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
-        quota: Option<ActiveQuota>,
+        params: JobRetryParams,
     ) -> impl Future<Output = Result<Vec<JobId>>> + Send;
 
     /// Returns running jobs whose lease expired to `retryable` (or `dead` when their
@@ -130,10 +113,7 @@ pub trait Store: AccessStore + OpsStore {
     /// Pauses or resumes a queue for every process: a paused queue is not claimed from.
     fn queue_set_paused(
         &self,
-        queue: QueueName,
-        paused: bool,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
+        params: QueueSetPausedParams,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// The paused queues.
@@ -158,28 +138,15 @@ pub trait Store: AccessStore + OpsStore {
     /// The runs of a schedule's jobs, newest first, older than `before` when paging.
     fn run_list_by_schedule(
         &self,
-        schedule_id: ScheduleId,
-        scope: Scope,
-        before: Option<i64>,
-        page: Page,
+        filter: ScheduleRunFilter,
     ) -> impl Future<Output = Result<Vec<RunSummary>>> + Send;
 
-    /// Inserts a schedule. `Conflict` when the owner already has one with this name.
+    /// Inserts a schedule. `Conflict` when the owner already has one with this name;
+    /// `QuotaExceeded` past the `quota` (checked atomically, as for
+    /// [`job_insert_many`](Self::job_insert_many)).
     fn schedule_insert(
         &self,
-        schedule: Schedule,
-        audit: Vec<AuditRecord>,
-    ) -> impl Future<Output = Result<()>> + Send {
-        self.schedule_insert_checked(schedule, audit, None)
-    }
-
-    /// [`schedule_insert`](Self::schedule_insert) within an atomic quota check (see
-    /// [`job_insert_checked`](Self::job_insert_checked)).
-    fn schedule_insert_checked(
-        &self,
-        schedule: Schedule,
-        audit: Vec<AuditRecord>,
-        quota: Option<ActiveQuota>,
+        params: ScheduleInsertParams,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Replaces a schedule's definition (name, cron, template, policies, cursor);
@@ -207,11 +174,7 @@ pub trait Store: AccessStore + OpsStore {
     /// Pauses or resumes. Occurrences of a paused schedule are recorded `skipped:paused`.
     fn schedule_set_paused(
         &self,
-        id: ScheduleId,
-        scope: Scope,
-        paused: bool,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
+        params: ScheduleSetPausedParams,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Deletes a schedule and its ledger; its jobs are kept.

@@ -7,7 +7,7 @@ use std::future::Future;
 use jiff::Timestamp;
 
 use crate::{
-    model::{CronRun, CronRunRecord},
+    model::{CronRun, CronRunRecord, LockAcquireParams},
     store::Result,
 };
 
@@ -24,19 +24,13 @@ pub trait OpsStore: Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<CronRun>>> + Send;
 
-    /// Takes the named lock for `holder` until `until` when it is free or its TTL has
+    /// Takes the lock `name` for `holder` until `until` when it is free or its TTL has
     /// passed (`expires_at <= now`). Returns whether `holder` now holds it. One atomic
     /// statement, so of several processes trying at once exactly one wins.
     ///
     /// The lock is not re-entrant: while it is unexpired, a second acquisition by the same
     /// `holder` is refused like anyone else's (so use a fresh holder per acquisition).
-    fn lock_acquire(
-        &self,
-        name: &str,
-        holder: &str,
-        now: Timestamp,
-        until: Timestamp,
-    ) -> impl Future<Output = Result<bool>> + Send;
+    fn lock_acquire(&self, params: LockAcquireParams) -> impl Future<Output = Result<bool>> + Send;
 
     /// Releases the lock if `holder` still holds it; returns whether it did.
     fn lock_release(&self, name: &str, holder: &str) -> impl Future<Output = Result<bool>> + Send;

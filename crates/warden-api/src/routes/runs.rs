@@ -4,7 +4,7 @@ use axum::{Json, extract::State};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use warden_core::{JobId, Permission, ScheduleId};
-use warden_store::{Page as StorePage, Store, StoreError};
+use warden_store::{ScheduleRunFilter, Store, StoreError};
 
 use super::{MAX_PAGE, ok, page};
 use crate::{
@@ -91,7 +91,12 @@ pub(crate) async fn list_runs<S: Store>(
             let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
             let runs = state
                 .store
-                .run_list_by_schedule(id, scope, q.before, StorePage { limit, after: None })
+                .run_list_by_schedule(ScheduleRunFilter {
+                    schedule_id: id,
+                    scope,
+                    before: q.before,
+                    limit,
+                })
                 .await?;
             let next = (runs.len() == limit as usize)
                 .then(|| runs.last().map(|r| r.id.to_string()))

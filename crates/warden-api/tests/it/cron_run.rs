@@ -17,6 +17,7 @@ use warden_store::{OccurrencePage, OpsStore, Store};
 use warden_testkit::{TestDb, backend_tests};
 
 use crate::support::{ADMIN_ENV_KEY, Answer, Options, TestApp};
+use warden_store::LockAcquireParams;
 
 const TOKEN: &str = "cron-token-0123456789abcdef0123456789abcdef";
 const NEXT_TOKEN: &str = "cron-token-rotated-0123456789abcdef01234567";
@@ -178,12 +179,12 @@ backend_tests!(a_dead_holders_lock_expires, |db: TestDb| async move {
     // A holder that crashed an hour ago, with a lock that has run out…
     assert!(
         app.store
-            .lock_acquire(
-                LOCK_NAME,
-                "crashed",
-                now - SignedDuration::from_hours(1),
-                now - SignedDuration::from_secs(1)
-            )
+            .lock_acquire(LockAcquireParams {
+                name: LOCK_NAME.to_owned(),
+                holder: "crashed".to_owned(),
+                now: now - SignedDuration::from_hours(1),
+                until: now - SignedDuration::from_secs(1)
+            })
             .await
             .unwrap()
     );
@@ -192,12 +193,12 @@ backend_tests!(a_dead_holders_lock_expires, |db: TestDb| async move {
     // …and one still running elsewhere.
     assert!(
         app.store
-            .lock_acquire(
-                LOCK_NAME,
-                "other-node",
+            .lock_acquire(LockAcquireParams {
+                name: LOCK_NAME.to_owned(),
+                holder: "other-node".to_owned(),
                 now,
-                now + SignedDuration::from_mins(10)
-            )
+                until: now + SignedDuration::from_mins(10)
+            })
             .await
             .unwrap()
     );

@@ -23,6 +23,7 @@ use warden_store::Store;
 use warden_testkit::{TestDb, backend_tests};
 
 use crate::support::{ADMIN_ENV_KEY, TestApp, unlimited};
+use warden_store::JobCancelParams;
 
 const TOKEN: &str = "metrics-token-0123456789abcdef0123456789abcdef";
 
@@ -158,7 +159,12 @@ backend_tests!(
 
         // Cancelled, the available jobs leave that state: its gauge goes back to 0.
         let cancelled = store
-            .job_cancel_many(available, Scope::All, Timestamp::now(), Vec::new())
+            .job_cancel_many(JobCancelParams {
+                ids: available,
+                scope: Scope::All,
+                now: Timestamp::now(),
+                audit: Vec::new(),
+            })
             .await
             .unwrap();
         assert_eq!(cancelled.len(), 2);

@@ -10,6 +10,7 @@ use warden_store::{JobFilter, Store};
 use warden_testkit::{TestDb, backend_tests, eventually};
 
 use crate::support::{fast_config, limit_alice_to_one_at_a_time, recording_registry};
+use warden_store::QueueSetPausedParams;
 
 backend_tests!(
     a_paused_queue_claims_nothing_until_resumed,
@@ -72,7 +73,12 @@ backend_tests!(
         assert_eq!(engine.scheduler().queue_paused(&q), Some(false));
         // Another process pauses the queue through the shared database.
         store
-            .queue_set_paused(q.clone(), true, jiff::Timestamp::now(), vec![])
+            .queue_set_paused(QueueSetPausedParams {
+                queue: q.clone(),
+                paused: true,
+                now: jiff::Timestamp::now(),
+                audit: vec![],
+            })
             .await
             .unwrap();
         eventually("the pause is followed", || async {
@@ -80,7 +86,12 @@ backend_tests!(
         })
         .await;
         store
-            .queue_set_paused(q.clone(), false, jiff::Timestamp::now(), vec![])
+            .queue_set_paused(QueueSetPausedParams {
+                queue: q.clone(),
+                paused: false,
+                now: jiff::Timestamp::now(),
+                audit: vec![],
+            })
             .await
             .unwrap();
         eventually("the resume is followed", || async {

@@ -70,21 +70,39 @@ async fn insert_key(conn: &mut PgConnection, k: &ApiKeyRecord) -> Result<()> {
     Ok(())
 }
 
+/// Limits the old key's life and inserts the new one (same principal and role).
+async fn api_key_rotate(conn: &mut PgConnection, rotation: &KeyRotation) -> Result<()> {
+    let old = sqlx::query(include_str!("api_key_shorten.sql"))
+        .bind(rotation.old_id)
+        .bind(micros(rotation.old_expires_at))
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let (principal, role): (String, String) = (old.try_get(0)?, old.try_get(1)?);
+    let new = &rotation.new_key;
+    if principal != new.principal_id || role != new.role.as_str() {
+        return Err(StoreError::Conflict(
+            "a rotated key must keep its principal and role".into(),
+        ));
+    }
+    insert_key(conn, new).await
+}
+
 impl AccessStore for PgStore {
     async fn principal_upsert(&self, p: PrincipalRecord, audit: Vec<AuditRecord>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(include_str!("principal_upsert.sql"))
-            .bind(&p.id)
-            .bind(p.disabled)
-            .bind(limits_json(&p.limits))
-            .bind(micros(p.created_at))
-            .bind(micros(p.updated_at))
-            .bind(p.limits.max_concurrent.map(i64::from))
-            .execute(&mut *tx)
-            .await?;
-        audit_insert(&mut tx, &audit).await?;
-        tx.commit().await?;
-        Ok(())
+        self.audited(audit, async |tx| {
+            sqlx::query(include_str!("principal_upsert.sql"))
+                .bind(&p.id)
+                .bind(p.disabled)
+                .bind(limits_json(&p.limits))
+                .bind(micros(p.created_at))
+                .bind(micros(p.updated_at))
+                .bind(p.limits.max_concurrent.map(i64::from))
+                .execute(tx)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn principal_get(&self, id: &str) -> Result<PrincipalRecord> {
@@ -126,11 +144,8 @@ impl AccessStore for PgStore {
     }
 
     async fn api_key_insert(&self, key: ApiKeyRecord, audit: Vec<AuditRecord>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        insert_key(&mut tx, &key).await?;
-        audit_insert(&mut tx, &audit).await?;
-        tx.commit().await?;
-        Ok(())
+        self.audited(audit, async |tx| insert_key(tx, &key).await)
+            .await
     }
 
     async fn api_key_find(&self, hash: &str) -> Result<Option<KeyLookup>> {
@@ -169,37 +184,20 @@ impl AccessStore for PgStore {
         now: Timestamp,
         audit: Vec<AuditRecord>,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(include_str!("api_key_revoke.sql"))
-            .bind(id)
-            .bind(micros(now))
-            .execute(&mut *tx)
-            .await?;
-        found(done.rows_affected())?;
-        audit_insert(&mut tx, &audit).await?;
-        tx.commit().await?;
-        Ok(())
+        self.audited(audit, async |tx| {
+            let done = sqlx::query(include_str!("api_key_revoke.sql"))
+                .bind(id)
+                .bind(micros(now))
+                .execute(tx)
+                .await?;
+            found(done.rows_affected())
+        })
+        .await
     }
 
     async fn api_key_rotate(&self, rotation: KeyRotation, audit: Vec<AuditRecord>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        let old = sqlx::query(include_str!("api_key_shorten.sql"))
-            .bind(rotation.old_id)
-            .bind(micros(rotation.old_expires_at))
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let (principal, role): (String, String) = (old.try_get(0)?, old.try_get(1)?);
-        let new = &rotation.new_key;
-        if principal != new.principal_id || role != new.role.as_str() {
-            return Err(StoreError::Conflict(
-                "a rotated key must keep its principal and role".into(),
-            ));
-        }
-        insert_key(&mut tx, new).await?;
-        audit_insert(&mut tx, &audit).await?;
-        tx.commit().await?;
-        Ok(())
+        self.audited(audit, async |tx| api_key_rotate(tx, &rotation).await)
+            .await
     }
 
     async fn api_key_touch_many(&self, ids: Vec<Uuid>, now: Timestamp) -> Result<()> {

@@ -38,18 +38,12 @@ impl OpsStore for PgStore {
         rows.iter().map(cron_run_from_row).collect()
     }
 
-    async fn lock_acquire(
-        &self,
-        name: &str,
-        holder: &str,
-        now: Timestamp,
-        until: Timestamp,
-    ) -> Result<bool> {
+    async fn lock_acquire(&self, p: LockAcquireParams) -> Result<bool> {
         let done = sqlx::query(include_str!("lock_acquire.sql"))
-            .bind(name)
-            .bind(holder)
-            .bind(micros(now))
-            .bind(micros(until))
+            .bind(&p.name)
+            .bind(&p.holder)
+            .bind(micros(p.now))
+            .bind(micros(p.until))
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)

@@ -1,5 +1,5 @@
-//! Principals, API keys and the audit trail on SQLite: writes on the writer's connection
-//! (rusqlite), reads on the read pool.
+//! Principals, API keys and the audit trail on SQLite: writes are functions on the
+//! writer's connection (rusqlite), reads use the read pool.
 
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 use super::{
     SqliteStore,
-    writer::Write,
     writes::{execute, found},
 };
 use crate::{
@@ -19,68 +18,52 @@ use crate::{
     store_access::AccessStore,
 };
 
-/// A write to principals, keys or the audit trail.
-pub(super) enum AccessWrite {
-    PrincipalUpsert(PrincipalRecord),
-    KeyInsert(Box<ApiKeyRecord>),
-    KeyRevoke(Uuid, Timestamp),
-    KeyRotate(Box<KeyRotation>),
-    KeyTouch(Vec<Uuid>, Timestamp),
-    /// Nothing but the audit records the write is wrapped with.
-    AuditOnly,
-    /// The server secret's check value, unless one is stored.
-    SecretCheck(String, Timestamp),
+fn principal_upsert(conn: &Connection, p: &PrincipalRecord) -> Result<()> {
+    let params = params![
+        p.id,
+        p.disabled,
+        limits_json(&p.limits),
+        micros(p.created_at),
+        micros(p.updated_at),
+        p.limits.max_concurrent
+    ];
+    execute(conn, include_str!("principal_upsert.sql"), params).map(drop)
 }
 
-pub(super) fn perform(conn: &Connection, write: AccessWrite) -> Result<()> {
-    match write {
-        AccessWrite::PrincipalUpsert(p) => {
-            let params = params![
-                p.id,
-                p.disabled,
-                limits_json(&p.limits),
-                micros(p.created_at),
-                micros(p.updated_at),
-                p.limits.max_concurrent
-            ];
-            execute(conn, include_str!("principal_upsert.sql"), params).map(drop)
-        }
-        AccessWrite::KeyInsert(k) => insert_key(conn, &k),
-        AccessWrite::KeyRevoke(id, now) => {
-            let params = params![id.to_string(), micros(now)];
-            found(execute(conn, include_str!("api_key_revoke.sql"), params)?)
-        }
-        AccessWrite::KeyRotate(r) => {
-            let old: Option<(String, String)> = conn
-                .prepare_cached(include_str!("api_key_shorten.sql"))?
-                .query_row(
-                    params![r.old_id.to_string(), micros(r.old_expires_at)],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()?;
-            let (principal, role) = old.ok_or(StoreError::NotFound)?;
-            if principal != r.new_key.principal_id || role != r.new_key.role.as_str() {
-                return Err(StoreError::Conflict(
-                    "a rotated key must keep its principal and role".into(),
-                ));
-            }
-            insert_key(conn, &r.new_key)
-        }
-        AccessWrite::KeyTouch(ids, now) => {
-            let mut touch = conn.prepare_cached(include_str!("api_key_touch.sql"))?;
-            for id in ids {
-                touch.execute(params![id.to_string(), micros(now)])?;
-            }
-            Ok(())
-        }
-        AccessWrite::AuditOnly => Ok(()),
-        AccessWrite::SecretCheck(check, now) => execute(
-            conn,
-            include_str!("secret_check_insert.sql"),
-            params![check, micros(now)],
+fn api_key_revoke(conn: &Connection, id: Uuid, now: Timestamp) -> Result<()> {
+    let params = params![id.to_string(), micros(now)];
+    found(execute(conn, include_str!("api_key_revoke.sql"), params)?)
+}
+
+fn api_key_rotate(conn: &Connection, r: &KeyRotation) -> Result<()> {
+    let old: Option<(String, String)> = conn
+        .prepare_cached(include_str!("api_key_shorten.sql"))?
+        .query_row(
+            params![r.old_id.to_string(), micros(r.old_expires_at)],
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )
-        .map(drop),
+        .optional()?;
+    let (principal, role) = old.ok_or(StoreError::NotFound)?;
+    if principal != r.new_key.principal_id || role != r.new_key.role.as_str() {
+        return Err(StoreError::Conflict(
+            "a rotated key must keep its principal and role".into(),
+        ));
     }
+    insert_key(conn, &r.new_key)
+}
+
+fn api_key_touch(conn: &Connection, ids: &[Uuid], now: Timestamp) -> Result<()> {
+    let mut touch = conn.prepare_cached(include_str!("api_key_touch.sql"))?;
+    for id in ids {
+        touch.execute(params![id.to_string(), micros(now)])?;
+    }
+    Ok(())
+}
+
+/// Stores the server secret's check value, unless one is stored.
+fn secret_check_insert(conn: &Connection, check: &str, now: Timestamp) -> Result<()> {
+    let params = params![check, micros(now)];
+    execute(conn, include_str!("secret_check_insert.sql"), params).map(drop)
 }
 
 fn insert_key(conn: &Connection, k: &ApiKeyRecord) -> Result<()> {
@@ -107,7 +90,7 @@ fn insert_key(conn: &Connection, k: &ApiKeyRecord) -> Result<()> {
 
 /// Appends audit records on the writer's connection (inside the current savepoint).
 pub(super) fn audit_insert(conn: &Connection, records: &[AuditRecord]) -> Result<()> {
-    let mut insert = conn.prepare_cached(include_str!("audit_insert.sql"))?;
+    let mut insert = conn.prepare_cached(include_str!("audit_insert_many.sql"))?;
     for r in records {
         insert.execute(params![
             micros(r.at),
@@ -128,7 +111,8 @@ pub(super) fn audit_insert(conn: &Connection, records: &[AuditRecord]) -> Result
 
 impl AccessStore for SqliteStore {
     async fn principal_upsert(&self, p: PrincipalRecord, audit: Vec<AuditRecord>) -> Result<()> {
-        self.done(Write::Access(AccessWrite::PrincipalUpsert(p)).audited(audit))
+        self.writer
+            .audited(audit, move |c| principal_upsert(c, &p))
             .await
     }
 
@@ -171,7 +155,8 @@ impl AccessStore for SqliteStore {
     }
 
     async fn api_key_insert(&self, key: ApiKeyRecord, audit: Vec<AuditRecord>) -> Result<()> {
-        self.done(Write::Access(AccessWrite::KeyInsert(Box::new(key))).audited(audit))
+        self.writer
+            .audited(audit, move |c| insert_key(c, &key))
             .await
     }
 
@@ -211,23 +196,23 @@ impl AccessStore for SqliteStore {
         now: Timestamp,
         audit: Vec<AuditRecord>,
     ) -> Result<()> {
-        self.done(Write::Access(AccessWrite::KeyRevoke(id, now)).audited(audit))
+        self.writer
+            .audited(audit, move |c| api_key_revoke(c, id, now))
             .await
     }
 
     async fn api_key_rotate(&self, rotation: KeyRotation, audit: Vec<AuditRecord>) -> Result<()> {
-        self.done(Write::Access(AccessWrite::KeyRotate(Box::new(rotation))).audited(audit))
+        self.writer
+            .audited(audit, move |c| api_key_rotate(c, &rotation))
             .await
     }
 
     async fn api_key_touch_many(&self, ids: Vec<Uuid>, now: Timestamp) -> Result<()> {
-        self.done(Write::Access(AccessWrite::KeyTouch(ids, now)))
-            .await
+        self.writer.call(move |c| api_key_touch(c, &ids, now)).await
     }
 
     async fn audit_insert_many(&self, records: Vec<AuditRecord>) -> Result<()> {
-        self.done(Write::Access(AccessWrite::AuditOnly).audited(records))
-            .await
+        self.writer.audited(records, |_| Ok(())).await
     }
 
     async fn audit_list(&self, f: AuditFilter) -> Result<Vec<AuditEvent>> {
@@ -251,7 +236,8 @@ impl AccessStore for SqliteStore {
     }
 
     async fn secret_check_ensure(&self, check: String, now: Timestamp) -> Result<String> {
-        self.done(Write::Access(AccessWrite::SecretCheck(check, now)))
+        self.writer
+            .call(move |c| secret_check_insert(c, &check, now))
             .await?;
         Ok(sqlx::query_scalar(include_str!("secret_check_get.sql"))
             .fetch_one(&self.read)

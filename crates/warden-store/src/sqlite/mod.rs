@@ -4,9 +4,11 @@
 //! - WAL journal, `synchronous = FULL` (every commit is fsynced: durable across power
 //!   loss, not only process crashes), `busy_timeout` 5 s, foreign keys on — set through
 //!   the connect options so every pooled connection has them.
-//! - One writer: every write goes to the writer task (`writer`), which owns the only
-//!   write connection and commits whatever has queued up as one transaction (one fsync
-//!   for many writes); reads use a separate pool and do not block on writes (WAL).
+//! - One writer: every write is a function sent to the writer thread (`writer`), which
+//!   owns the only write connection and commits whatever has queued up as one transaction
+//!   (one fsync for many writes); reads use a separate pool and do not block on writes
+//!   (WAL). The writes themselves are in `writes` (jobs, schedules, the ledger), `access`
+//!   and `ops`.
 //! - A batch (jobs, completions, heartbeats) is written row by row with one cached
 //!   prepared statement (`prepare_cached`), inside the writer's group transaction: each
 //!   row costs microseconds in-process, and the group still commits with one fsync.
@@ -27,7 +29,7 @@ use sqlx::{
 };
 use warden_core::{JobId, QueueName, ScheduleId, Scope};
 
-use self::writer::{Write, Writer, Written};
+use self::writer::Writer;
 use crate::{
     StoreError,
     convert::{opt_from_micros, state},
@@ -47,18 +49,6 @@ pub struct SqliteStore {
     read: SqlitePool,
     /// For the migration connection; boxed to keep the store small.
     options: Box<SqliteConnectOptions>,
-}
-
-/// Unwraps the writer's answer of the expected kind.
-macro_rules! written {
-    ($answer:expr, $kind:ident) => {
-        match $answer? {
-            Written::$kind(v) => Ok(v),
-            _ => Err(StoreError::Corrupt(
-                "the SQLite writer answered with the wrong kind".into(),
-            )),
-        }
-    };
 }
 
 impl SqliteStore {
@@ -88,15 +78,6 @@ impl SqliteStore {
     pub async fn open_in_dir(data_dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(data_dir).map_err(StoreError::unavailable)?;
         Self::open(&data_dir.join("warden.db")).await
-    }
-
-    async fn done(&self, write: Write) -> Result<()> {
-        match self.writer.call(write).await? {
-            Written::Done => Ok(()),
-            _ => Err(StoreError::Corrupt(
-                "the SQLite writer answered with the wrong kind".into(),
-            )),
-        }
     }
 }
 
@@ -128,14 +109,13 @@ impl Store for SqliteStore {
         migrations::check_applied(&applied)
     }
 
-    async fn job_insert_checked(
-        &self,
-        jobs: Vec<NewJob>,
-        audit: Vec<AuditRecord>,
-        quota: Option<ActiveQuota>,
-    ) -> Result<Vec<InsertedJob>> {
-        let write = Write::InsertJobs(jobs, quota).audited(audit);
-        written!(self.writer.call(write).await, Inserted)
+    async fn job_insert_many(&self, p: JobInsertParams) -> Result<Vec<InsertedJob>> {
+        let JobInsertParams { jobs, audit, quota } = p;
+        self.writer
+            .audited(audit, move |c| {
+                writes::insert_jobs_checked(c, &jobs, quota.as_ref())
+            })
+            .await
     }
 
     async fn job_get(&self, id: JobId, scope: Scope) -> Result<Job> {
@@ -167,42 +147,50 @@ impl Store for SqliteStore {
     }
 
     async fn job_claim_many(&self, params: ClaimParams) -> Result<Vec<ClaimedJob>> {
-        written!(self.writer.call(Write::Claim(params)).await, Claimed)
+        self.writer.call(move |c| writes::claim(c, &params)).await
     }
 
     async fn job_heartbeat_many(&self, params: HeartbeatParams) -> Result<Vec<JobId>> {
-        written!(self.writer.call(Write::Heartbeat(params)).await, Ids)
+        self.writer
+            .call(move |c| writes::heartbeat(c, &params))
+            .await
     }
 
     async fn job_complete_many(&self, completions: Vec<Completion>) -> Result<Vec<JobId>> {
-        written!(self.writer.call(Write::Complete(completions)).await, Ids)
+        self.writer
+            .call(move |c| writes::complete(c, &completions))
+            .await
     }
 
-    async fn job_cancel_many(
-        &self,
-        ids: Vec<JobId>,
-        scope: Scope,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
-    ) -> Result<Vec<JobId>> {
-        let write = Write::Cancel(ids, scope, now).audited(audit);
-        written!(self.writer.call(write).await, Ids)
+    async fn job_cancel_many(&self, p: JobCancelParams) -> Result<Vec<JobId>> {
+        let JobCancelParams {
+            ids,
+            scope,
+            now,
+            audit,
+        } = p;
+        self.writer
+            .audited(audit, move |c| writes::cancel(c, &ids, &scope, now))
+            .await
     }
 
-    async fn job_retry_many(
-        &self,
-        ids: Vec<JobId>,
-        scope: Scope,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
-        quota: Option<ActiveQuota>,
-    ) -> Result<Vec<JobId>> {
-        let write = Write::Retry(ids, scope, now, quota).audited(audit);
-        written!(self.writer.call(write).await, Ids)
+    async fn job_retry_many(&self, p: JobRetryParams) -> Result<Vec<JobId>> {
+        let JobRetryParams {
+            ids,
+            scope,
+            now,
+            audit,
+            quota,
+        } = p;
+        self.writer
+            .audited(audit, move |c| {
+                writes::retry(c, &ids, &scope, now, quota.as_ref())
+            })
+            .await
     }
 
     async fn job_rescue_many(&self, params: RescueParams) -> Result<Vec<RescuedJob>> {
-        written!(self.writer.call(Write::Rescue(params)).await, Rescued)
+        self.writer.call(move |c| writes::rescue(c, &params)).await
     }
 
     async fn queue_count_many(&self) -> Result<Vec<QueueCount>> {
@@ -220,14 +208,17 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn queue_set_paused(
-        &self,
-        queue: QueueName,
-        paused: bool,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
-    ) -> Result<()> {
-        self.done(Write::QueuePaused(queue, paused, now).audited(audit))
+    async fn queue_set_paused(&self, p: QueueSetPausedParams) -> Result<()> {
+        let QueueSetPausedParams {
+            queue,
+            paused,
+            now,
+            audit,
+        } = p;
+        self.writer
+            .audited(audit, move |c| {
+                writes::queue_set_paused(c, &queue, paused, now)
+            })
             .await
     }
 
@@ -263,30 +254,33 @@ impl Store for SqliteStore {
         run_from_row(&row)
     }
 
-    async fn run_list_by_schedule(
-        &self,
-        schedule_id: ScheduleId,
-        scope: Scope,
-        before: Option<i64>,
-        page: Page,
-    ) -> Result<Vec<RunSummary>> {
+    async fn run_list_by_schedule(&self, f: ScheduleRunFilter) -> Result<Vec<RunSummary>> {
         let rows = sqlx::query(include_str!("run_list_by_schedule.sql"))
-            .bind(schedule_id.to_string())
-            .bind(scope.owner())
-            .bind(before)
-            .bind(page.limit())
+            .bind(f.schedule_id.to_string())
+            .bind(f.scope.owner())
+            .bind(f.before)
+            .bind(
+                Page {
+                    limit: f.limit,
+                    after: None,
+                }
+                .limit(),
+            )
             .fetch_all(&self.read)
             .await?;
         rows.iter().map(run_summary_from_row).collect()
     }
 
-    async fn schedule_insert_checked(
-        &self,
-        schedule: Schedule,
-        audit: Vec<AuditRecord>,
-        quota: Option<ActiveQuota>,
-    ) -> Result<()> {
-        self.done(Write::ScheduleInsert(Box::new(schedule), quota).audited(audit))
+    async fn schedule_insert(&self, p: ScheduleInsertParams) -> Result<()> {
+        let ScheduleInsertParams {
+            schedule,
+            audit,
+            quota,
+        } = p;
+        self.writer
+            .audited(audit, move |c| {
+                writes::schedule_insert(c, &schedule, quota.as_ref())
+            })
             .await
     }
 
@@ -296,7 +290,10 @@ impl Store for SqliteStore {
         scope: Scope,
         audit: Vec<AuditRecord>,
     ) -> Result<()> {
-        self.done(Write::ScheduleUpdate(Box::new(schedule), scope).audited(audit))
+        self.writer
+            .audited(audit, move |c| {
+                writes::schedule_update(c, &schedule, &scope)
+            })
             .await
     }
 
@@ -319,15 +316,18 @@ impl Store for SqliteStore {
         rows.iter().map(schedule_summary_from_row).collect()
     }
 
-    async fn schedule_set_paused(
-        &self,
-        id: ScheduleId,
-        scope: Scope,
-        paused: bool,
-        now: Timestamp,
-        audit: Vec<AuditRecord>,
-    ) -> Result<()> {
-        self.done(Write::SchedulePaused(id, scope, paused, now).audited(audit))
+    async fn schedule_set_paused(&self, p: ScheduleSetPausedParams) -> Result<()> {
+        let ScheduleSetPausedParams {
+            id,
+            scope,
+            paused,
+            now,
+            audit,
+        } = p;
+        self.writer
+            .audited(audit, move |c| {
+                writes::schedule_set_paused(c, id, &scope, paused, now)
+            })
             .await
     }
 
@@ -337,7 +337,8 @@ impl Store for SqliteStore {
         scope: Scope,
         audit: Vec<AuditRecord>,
     ) -> Result<()> {
-        self.done(Write::ScheduleDelete(id, scope).audited(audit))
+        self.writer
+            .audited(audit, move |c| writes::schedule_delete(c, id, &scope))
             .await
     }
 
@@ -358,12 +359,9 @@ impl Store for SqliteStore {
     }
 
     async fn occurrence_record_many(&self, batch: OccurrenceBatch) -> Result<Vec<Occurrence>> {
-        written!(
-            self.writer
-                .call(Write::RecordOccurrences(Box::new(batch)))
-                .await,
-            Occurrences
-        )
+        self.writer
+            .call(move |c| writes::record_occurrences(c, batch))
+            .await
     }
 
     async fn job_insert_subscribe(

@@ -9,6 +9,14 @@
 //! (rusqlite, prepared statements cached), so a statement costs microseconds, not a
 //! round trip between tasks.
 //!
+//! # Calls
+//! A write is a function on the writer's connection: [`Writer::call`] sends it and returns
+//! the function's own result, typed, once its group is committed;
+//! [`Writer::audited`] also writes the audit records describing it, in the same
+//! savepoint. Adding a write is one function (in `writes`, `access` or `ops`) and one call.
+//! The thread sees a write only as a [`Pending`]: something to run that says whether it
+//! failed (for its savepoint) and answers its caller once the group's fate is known.
+//!
 //! # Failure
 //! A write that fails is rolled back to its savepoint and answered with its error; the
 //! others in the group are unaffected. If the commit itself fails, the whole group is
@@ -19,74 +27,19 @@ use std::{path::Path, time::Duration};
 
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
-use warden_core::{JobId, ScheduleId, Scope};
 
-use super::{
-    access::{self, AccessWrite},
-    ops::{self, OpsWrite},
-    writes,
-};
-use crate::{StoreError, model::*};
+use super::access;
+use crate::{StoreError, model::AuditRecord, model_access::Audited};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
 /// Most writes committed together.
 const MAX_GROUP: usize = 256;
 
-/// A write to perform.
-pub(super) enum Write {
-    InsertJobs(Vec<NewJob>, Option<ActiveQuota>),
-    Claim(ClaimParams),
-    Heartbeat(HeartbeatParams),
-    Complete(Vec<Completion>),
-    Cancel(Vec<JobId>, Scope, jiff::Timestamp),
-    Retry(Vec<JobId>, Scope, jiff::Timestamp, Option<ActiveQuota>),
-    Rescue(RescueParams),
-    QueuePaused(warden_core::QueueName, bool, jiff::Timestamp),
-    ScheduleInsert(Box<Schedule>, Option<ActiveQuota>),
-    ScheduleUpdate(Box<Schedule>, Scope),
-    SchedulePaused(ScheduleId, Scope, bool, jiff::Timestamp),
-    ScheduleDelete(ScheduleId, Scope),
-    RecordOccurrences(Box<OccurrenceBatch>),
-    /// Principals, keys, audit records.
-    Access(AccessWrite),
-    /// Cron-run history, named locks, scheduler state.
-    Ops(OpsWrite),
-    /// A write and the audit records describing it, committed together.
-    Audited(Box<Write>, Vec<AuditRecord>),
-}
-
-impl Write {
-    /// Adds audit records to a write (none: the write as it is).
-    pub(super) fn audited(self, audit: Vec<AuditRecord>) -> Self {
-        if audit.is_empty() {
-            self
-        } else {
-            Write::Audited(Box::new(self), audit)
-        }
-    }
-}
-
-/// What a write returns.
-pub(super) enum Written {
-    Inserted(Vec<InsertedJob>),
-    Claimed(Vec<ClaimedJob>),
-    Ids(Vec<JobId>),
-    Rescued(Vec<RescuedJob>),
-    Occurrences(Vec<Occurrence>),
-    /// The id of an inserted row.
-    Id(i64),
-    /// Whether a conditional write took effect.
-    Flag(bool),
-    Done,
-}
-
-type Request = (Write, oneshot::Sender<Result<Written>>);
-
 /// A handle to the writer thread.
 #[derive(Debug, Clone)]
 pub(super) struct Writer {
-    tx: mpsc::UnboundedSender<Request>,
+    tx: mpsc::UnboundedSender<Box<dyn Pending>>,
 }
 
 impl Writer {
@@ -110,10 +63,33 @@ impl Writer {
         Ok(Self { tx })
     }
 
-    pub(super) async fn call(&self, write: Write) -> Result<Written> {
+    /// Runs `write` on the writer's connection in the next group; returns its result once
+    /// the group is committed (or the commit's error: see the module doc).
+    pub(super) async fn call<T, F>(&self, write: F) -> Result<T>
+    where
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        self.tx.send((write, reply)).map_err(|_| gone())?;
+        self.tx
+            .send(Box::new(Call { write, reply }))
+            .map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+
+    /// [`call`](Self::call), writing in the same savepoint the records of `audit` that
+    /// the write's result keeps (see [`Audited`]).
+    pub(super) async fn audited<T, F>(&self, audit: Vec<AuditRecord>, write: F) -> Result<T>
+    where
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        T: Audited + Send + 'static,
+    {
+        self.call(move |conn| {
+            let written = write(conn)?;
+            access::audit_insert(conn, &written.audited(audit))?;
+            Ok(written)
+        })
+        .await
     }
 }
 
@@ -121,7 +97,47 @@ fn gone() -> StoreError {
     StoreError::unavailable("the SQLite writer thread has stopped")
 }
 
-fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Request>) {
+/// A queued write with its result type erased.
+trait Pending: Send {
+    /// Runs the write on `conn`: whether it succeeded, and its answer to send once the
+    /// group's fate is known.
+    fn run(self: Box<Self>, conn: &Connection) -> (bool, Answer);
+
+    /// Answers with `error` without running (the write's transaction did not begin).
+    fn refuse(self: Box<Self>, error: StoreError);
+}
+
+/// Sends a write's answer: its own result, or (`Some`) an error that replaces it.
+type Answer = Box<dyn FnOnce(Option<StoreError>) + Send>;
+
+/// A write and the channel its caller waits on.
+struct Call<F, T> {
+    write: F,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<F, T> Pending for Call<F, T>
+where
+    F: FnOnce(&Connection) -> Result<T> + Send,
+    T: Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &Connection) -> (bool, Answer) {
+        let Call { write, reply } = *self;
+        let result = write(conn);
+        let ok = result.is_ok();
+        let answer = move |error: Option<StoreError>| {
+            // The caller may have gone (a dropped request): nobody to tell.
+            let _ = reply.send(error.map_or(result, Err));
+        };
+        (ok, Box::new(answer))
+    }
+
+    fn refuse(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Box<dyn Pending>>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = rx.blocking_recv() {
         group.push(first);
@@ -130,7 +146,7 @@ fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Request>) {
         for round in 0..2 {
             while group.len() < MAX_GROUP {
                 match rx.try_recv() {
-                    Ok(r) => group.push(r),
+                    Ok(w) => group.push(w),
                     Err(_) => break,
                 }
             }
@@ -142,131 +158,132 @@ fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Request>) {
     }
 }
 
-fn commit_group(conn: &Connection, group: &mut Vec<Request>) {
+fn commit_group(conn: &Connection, group: &mut Vec<Box<dyn Pending>>) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let msg = e.to_string();
-        for (_, reply) in group.drain(..) {
-            let _ = reply.send(Err(failed("begin", &msg)));
+        for write in group.drain(..) {
+            write.refuse(failed("begin", &msg));
         }
         return;
     }
     let alone = group.len() == 1;
-    let mut answers = Vec::with_capacity(group.len());
-    for (write, reply) in group.drain(..) {
-        // Alone in its group, a write needs no savepoint: a failure rolls back the group.
-        let result = if alone {
-            perform(conn, write)
+    // Each answer, with the error that replaces the write's own result (its savepoint
+    // failed), if any.
+    let mut answers: Vec<(Answer, Option<StoreError>)> = Vec::with_capacity(group.len());
+    for write in group.drain(..) {
+        if alone {
+            // Alone in its group, a write needs no savepoint: a failure rolls back the group.
+            let (ok, answer) = write.run(conn);
+            if !ok {
+                let _ = conn.execute_batch("ROLLBACK");
+                answer(None);
+                return;
+            }
+            answers.push((answer, None));
         } else {
-            in_savepoint(conn, write)
-        };
-        answers.push((reply, result));
-    }
-    if alone && answers[0].1.is_err() {
-        let _ = conn.execute_batch("ROLLBACK");
-        for (reply, result) in answers {
-            let _ = reply.send(result);
+            answers.push(in_savepoint(conn, write));
         }
-        return;
     }
     match conn.execute_batch("COMMIT") {
         Ok(()) => {
-            for (reply, result) in answers {
-                let _ = reply.send(result);
+            for (answer, error) in answers {
+                answer(error);
             }
         }
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
             let msg = e.to_string();
-            for (reply, _) in answers {
-                let _ = reply.send(Err(failed("commit", &msg)));
+            for (answer, _) in answers {
+                answer(Some(failed("commit", &msg)));
             }
         }
     }
 }
 
-fn in_savepoint(conn: &Connection, write: Write) -> Result<Written> {
-    conn.execute_batch("SAVEPOINT w")?;
-    let result = perform(conn, write);
-    if result.is_err() {
-        conn.execute_batch("ROLLBACK TO w")?;
+/// Runs `write` inside its own savepoint, so that its failure undoes its statements only.
+/// A savepoint statement that fails replaces the write's result with its error.
+fn in_savepoint(conn: &Connection, write: Box<dyn Pending>) -> (Answer, Option<StoreError>) {
+    if let Err(e) = conn.execute_batch("SAVEPOINT w") {
+        let error = StoreError::from(e);
+        return (Box::new(move |e| write.refuse(e.unwrap_or(error))), None);
     }
-    conn.execute_batch("RELEASE w")?;
-    result
+    let (ok, answer) = write.run(conn);
+    let undone = if ok {
+        Ok(())
+    } else {
+        conn.execute_batch("ROLLBACK TO w")
+    };
+    let ended = undone.and_then(|()| conn.execute_batch("RELEASE w"));
+    (answer, ended.err().map(StoreError::from))
 }
 
 fn failed(step: &str, msg: &str) -> StoreError {
     StoreError::Database(format!("group {step} failed: {msg}").into())
 }
 
-/// The jobs an insert created (not those found by their idempotency key).
-fn created(jobs: &[InsertedJob]) -> Vec<JobId> {
-    jobs.iter().filter(|j| !j.existing).map(|j| j.id).collect()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn perform(conn: &Connection, write: Write) -> Result<Written> {
-    Ok(match write {
-        Write::InsertJobs(jobs, quota) => {
-            let inserted = writes::insert_jobs(conn, &jobs)?;
-            writes::enforce_quota(conn, quota.as_ref(), created(&inserted).len())?;
-            Written::Inserted(inserted)
+    /// A writer on a fresh file with a table `t (v)`; the directory is removed by the
+    /// caller's [`Cleanup`].
+    async fn writer() -> (Writer, Cleanup) {
+        let dir = std::env::temp_dir().join(format!("warden-writer-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let writer = Writer::spawn(&dir.join("w.db")).unwrap();
+        writer
+            .call(|c| Ok(c.execute_batch("CREATE TABLE t (v INTEGER)")?))
+            .await
+            .unwrap();
+        (writer, Cleanup(dir))
+    }
+
+    struct Cleanup(std::path::PathBuf);
+
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
         }
-        Write::Claim(p) => Written::Claimed(writes::claim(conn, p)?),
-        Write::Heartbeat(p) => Written::Ids(writes::heartbeat(conn, p)?),
-        Write::Complete(c) => Written::Ids(writes::complete(conn, c)?),
-        Write::Cancel(ids, scope, now) => Written::Ids(writes::update_jobs(
-            conn,
-            include_str!("job_cancel.sql"),
-            &ids,
-            &scope,
-            now,
-        )?),
-        Write::Retry(ids, scope, now, quota) => {
-            let retried =
-                writes::update_jobs(conn, include_str!("job_retry.sql"), &ids, &scope, now)?;
-            writes::enforce_quota(conn, quota.as_ref(), retried.len())?;
-            Written::Ids(retried)
-        }
-        Write::Rescue(p) => Written::Rescued(writes::rescue(conn, p)?),
-        Write::QueuePaused(queue, paused, now) => {
-            writes::queue_set_paused(conn, &queue, paused, now)?;
-            Written::Done
-        }
-        Write::ScheduleInsert(s, quota) => {
-            writes::schedule_insert(conn, *s)?;
-            writes::enforce_quota(conn, quota.as_ref(), 1)?;
-            Written::Done
-        }
-        Write::ScheduleUpdate(s, scope) => {
-            writes::schedule_update(conn, *s, &scope)?;
-            Written::Done
-        }
-        Write::SchedulePaused(id, scope, paused, now) => {
-            writes::schedule_set_paused(conn, id, &scope, paused, now)?;
-            Written::Done
-        }
-        Write::ScheduleDelete(id, scope) => {
-            writes::schedule_delete(conn, id, &scope)?;
-            Written::Done
-        }
-        Write::Access(w) => {
-            access::perform(conn, w)?;
-            Written::Done
-        }
-        Write::Ops(w) => ops::perform(conn, w)?,
-        Write::Audited(write, records) => {
-            let written = perform(conn, *write)?;
-            // A job update audits only the jobs it changed.
-            // A job write audits only the jobs it changed or created.
-            let records = match &written {
-                Written::Ids(changed) => crate::model::audit_of(records, changed),
-                Written::Inserted(jobs) => crate::model::audit_of(records, &created(jobs)),
-                _ => records,
-            };
-            access::audit_insert(conn, &records)?;
-            written
-        }
-        Write::RecordOccurrences(batch) => {
-            Written::Occurrences(writes::record_occurrences(conn, *batch)?)
-        }
-    })
+    }
+
+    /// Inserts `v`, then fails when asked to (after the insert, which must be undone).
+    async fn insert(writer: &Writer, v: i64, fail: bool) -> Result<i64> {
+        writer
+            .call(move |c| {
+                c.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
+                if fail {
+                    return Err(StoreError::Conflict(format!("refused {v}")));
+                }
+                Ok(v)
+            })
+            .await
+    }
+
+    async fn values(writer: &Writer) -> Vec<i64> {
+        writer
+            .call(|c| {
+                let mut stmt = c.prepare("SELECT v FROM t ORDER BY v")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<std::result::Result<Vec<i64>, _>>()?)
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn each_caller_gets_its_own_result_and_a_failed_write_leaves_nothing() {
+        let (w, _dir) = writer().await;
+        // Sent together, so most likely one group: the failure is undone by its savepoint.
+        let (a, b, c) = tokio::join!(
+            insert(&w, 1, false),
+            insert(&w, 2, true),
+            insert(&w, 3, false)
+        );
+        assert_eq!(a.unwrap(), 1);
+        assert!(matches!(b, Err(StoreError::Conflict(m)) if m == "refused 2"));
+        assert_eq!(c.unwrap(), 3);
+        // Alone in its group: the failure rolls the group back.
+        assert!(insert(&w, 4, true).await.is_err());
+        assert_eq!(values(&w).await, [1, 3]);
+    }
 }

@@ -1,6 +1,7 @@
-//! Every SQLite write, as a function on the writer's connection (rusqlite, synchronous:
-//! the writer runs on its own thread). The writer runs each one inside a savepoint of its
-//! group transaction, so a failed write leaves nothing behind.
+//! The SQLite writes of jobs, schedules and the ledger, each a function on the writer's
+//! connection (rusqlite, synchronous: the writer runs on its own thread) that the store
+//! sends with `Writer::call`. The writer runs each one inside a savepoint of its group
+//! transaction, so a failed write leaves nothing behind.
 //!
 //! A batch is a loop over one cached prepared statement: on the writer's thread a
 //! statement costs a few microseconds, less than packing the batch into JSON for SQLite
@@ -51,7 +52,7 @@ fn job_id(row: &Row<'_>) -> Result<JobId> {
 }
 
 pub(super) fn insert_jobs(conn: &Connection, jobs: &[NewJob]) -> Result<Vec<InsertedJob>> {
-    let mut insert = conn.prepare_cached(include_str!("job_insert.sql"))?;
+    let mut insert = conn.prepare_cached(include_str!("job_insert_many.sql"))?;
     let mut find = conn.prepare_cached(include_str!("job_find_idempotent.sql"))?;
     jobs.iter()
         .map(|j| {
@@ -92,6 +93,17 @@ pub(super) fn insert_jobs(conn: &Connection, jobs: &[NewJob]) -> Result<Vec<Inse
         .collect()
 }
 
+/// Inserts `jobs`, refused (nothing written) when `quota`'s owner would be over it.
+pub(super) fn insert_jobs_checked(
+    conn: &Connection,
+    jobs: &[NewJob],
+    quota: Option<&ActiveQuota>,
+) -> Result<Vec<InsertedJob>> {
+    let inserted = insert_jobs(conn, jobs)?;
+    enforce_quota(conn, quota, inserted.iter().filter(|j| !j.existing).count())?;
+    Ok(inserted)
+}
+
 /// After a write that made `created` objects active: refuses (so the caller's savepoint
 /// rolls the write back) if the quota's owner is now over it. Counting after the write
 /// lets a replay that created nothing (an idempotency key) pass at the limit. One writer:
@@ -116,7 +128,7 @@ pub(super) fn enforce_quota(
     Ok(())
 }
 
-pub(super) fn claim(conn: &Connection, p: ClaimParams) -> Result<Vec<ClaimedJob>> {
+pub(super) fn claim(conn: &Connection, p: &ClaimParams) -> Result<Vec<ClaimedJob>> {
     let params = params![
         p.queue.as_str(),
         i64::from(p.limit),
@@ -133,8 +145,8 @@ pub(super) fn claim(conn: &Connection, p: ClaimParams) -> Result<Vec<ClaimedJob>
     query(conn, sql, params, |r| claimed_from_row(r, p.lease_token))
 }
 
-pub(super) fn heartbeat(conn: &Connection, p: HeartbeatParams) -> Result<Vec<JobId>> {
-    let mut extend = conn.prepare_cached(include_str!("job_heartbeat.sql"))?;
+pub(super) fn heartbeat(conn: &Connection, p: &HeartbeatParams) -> Result<Vec<JobId>> {
+    let mut extend = conn.prepare_cached(include_str!("job_heartbeat_many.sql"))?;
     let mut held = Vec::with_capacity(p.jobs.len());
     for (id, token) in &p.jobs {
         if extend.execute(params![
@@ -149,8 +161,8 @@ pub(super) fn heartbeat(conn: &Connection, p: HeartbeatParams) -> Result<Vec<Job
     Ok(held)
 }
 
-pub(super) fn complete(conn: &Connection, completions: Vec<Completion>) -> Result<Vec<JobId>> {
-    let mut finish = conn.prepare_cached(include_str!("job_complete.sql"))?;
+pub(super) fn complete(conn: &Connection, completions: &[Completion]) -> Result<Vec<JobId>> {
+    let mut finish = conn.prepare_cached(include_str!("job_complete_many.sql"))?;
     let mut record = conn.prepare_cached(include_str!("run_insert.sql"))?;
     let mut counted = Vec::with_capacity(completions.len());
     // Real outcomes first: a release racing a worker's outcome for the same attempt is
@@ -193,7 +205,7 @@ pub(super) fn complete(conn: &Connection, completions: Vec<Completion>) -> Resul
 }
 
 /// Runs a scoped per-job `UPDATE` (cancel, retry) over `ids`; returns those it changed.
-pub(super) fn update_jobs(
+fn update_jobs(
     conn: &Connection,
     sql: &str,
     ids: &[JobId],
@@ -210,10 +222,32 @@ pub(super) fn update_jobs(
     Ok(changed)
 }
 
-pub(super) fn rescue(conn: &Connection, p: RescueParams) -> Result<Vec<RescuedJob>> {
+pub(super) fn cancel(
+    conn: &Connection,
+    ids: &[JobId],
+    scope: &Scope,
+    now: Timestamp,
+) -> Result<Vec<JobId>> {
+    update_jobs(conn, include_str!("job_cancel_many.sql"), ids, scope, now)
+}
+
+/// Retries `ids`, refused (nothing written) when `quota`'s owner would be over it.
+pub(super) fn retry(
+    conn: &Connection,
+    ids: &[JobId],
+    scope: &Scope,
+    now: Timestamp,
+    quota: Option<&ActiveQuota>,
+) -> Result<Vec<JobId>> {
+    let retried = update_jobs(conn, include_str!("job_retry_many.sql"), ids, scope, now)?;
+    enforce_quota(conn, quota, retried.len())?;
+    Ok(retried)
+}
+
+pub(super) fn rescue(conn: &Connection, p: &RescueParams) -> Result<Vec<RescuedJob>> {
     let lost = query(
         conn,
-        include_str!("job_lost_many.sql"),
+        include_str!("job_rescue_many_lost.sql"),
         params![micros(p.now), i64::from(p.limit)],
         |r| {
             Ok((
@@ -224,7 +258,7 @@ pub(super) fn rescue(conn: &Connection, p: RescueParams) -> Result<Vec<RescuedJo
             ))
         },
     )?;
-    let mut rescue = conn.prepare_cached(include_str!("job_rescue.sql"))?;
+    let mut rescue = conn.prepare_cached(include_str!("job_rescue_many.sql"))?;
     let mut record = conn.prepare_cached(include_str!("run_insert.sql"))?;
     let mut rescued = Vec::with_capacity(lost.len());
     for (id, worker, started_at, attempt) in lost {
@@ -261,13 +295,19 @@ pub(super) fn queue_set_paused(
     execute(conn, include_str!("queue_set_paused.sql"), params).map(drop)
 }
 
-pub(super) fn schedule_insert(conn: &Connection, s: Schedule) -> Result<()> {
-    let params = rusqlite::params_from_iter(schedule_params(&s, None));
-    execute(conn, include_str!("schedule_insert.sql"), params).map(drop)
+/// Inserts `s`, refused (nothing written) when `quota`'s owner would be over it.
+pub(super) fn schedule_insert(
+    conn: &Connection,
+    s: &Schedule,
+    quota: Option<&ActiveQuota>,
+) -> Result<()> {
+    let params = rusqlite::params_from_iter(schedule_params(s, None));
+    execute(conn, include_str!("schedule_insert.sql"), params)?;
+    enforce_quota(conn, quota, 1)
 }
 
-pub(super) fn schedule_update(conn: &Connection, s: Schedule, scope: &Scope) -> Result<()> {
-    let params = rusqlite::params_from_iter(schedule_params(&s, Some(scope.owner())));
+pub(super) fn schedule_update(conn: &Connection, s: &Schedule, scope: &Scope) -> Result<()> {
+    let params = rusqlite::params_from_iter(schedule_params(s, Some(scope.owner())));
     found(execute(conn, include_str!("schedule_update.sql"), params)?)
 }
 
@@ -378,14 +418,7 @@ impl LedgerTx for SqliteLedger<'_> {
     }
 
     async fn cancel(&mut self, ids: &[JobId], now: Timestamp) -> Result<()> {
-        update_jobs(
-            self.0,
-            include_str!("job_cancel.sql"),
-            ids,
-            &Scope::All,
-            now,
-        )
-        .map(drop)
+        cancel(self.0, ids, &Scope::All, now).map(drop)
     }
 
     async fn insert_occurrence(&mut self, o: &Occurrence) -> Result<bool> {

@@ -3,7 +3,9 @@
 
 use warden_core::{JobState, Scope};
 use warden_store::{
-    AccessStore, AuditFilter, AuditRecord, JobFilter, OccurrencePage, Page, Store, StoreError,
+    AccessStore, AuditFilter, AuditRecord, JobCancelParams, JobFilter, JobInsertParams,
+    JobRetryParams, OccurrencePage, Page, ScheduleInsertParams, ScheduleRunFilter,
+    ScheduleSetPausedParams, Store, StoreError,
 };
 use warden_testkit::backend_tests;
 
@@ -32,7 +34,7 @@ backend_tests!(
         mine.owner = "alice".into();
         let theirs = job("q"); // owned by user-1
         store
-            .job_insert_many(vec![mine.clone(), theirs.clone()], vec![])
+            .job_insert_many(JobInsertParams::new(vec![mine.clone(), theirs.clone()]))
             .await
             .unwrap();
         assert!(store.job_get(mine.id, alice()).await.is_ok());
@@ -57,26 +59,26 @@ backend_tests!(
 
         // Changes out of scope do nothing, and their audit records are not written.
         let cancelled = store
-            .job_cancel_many(
-                vec![theirs.id],
-                alice(),
-                at(1),
-                vec![record("job.cancel", theirs.id.to_string())],
-            )
+            .job_cancel_many(JobCancelParams {
+                ids: vec![theirs.id],
+                scope: alice(),
+                now: at(1),
+                audit: vec![record("job.cancel", theirs.id.to_string())],
+            })
             .await
             .unwrap();
         assert!(cancelled.is_empty());
         assert_empty(store.run_list_by_job(theirs.id, alice())).await;
         let cancelled = store
-            .job_cancel_many(
-                vec![mine.id, theirs.id],
-                alice(),
-                at(1),
-                vec![
+            .job_cancel_many(JobCancelParams {
+                ids: vec![mine.id, theirs.id],
+                scope: alice(),
+                now: at(1),
+                audit: vec![
                     record("job.cancel", mine.id.to_string()),
                     record("job.cancel", theirs.id.to_string()),
                 ],
-            )
+            })
             .await
             .unwrap();
         assert_eq!(cancelled, [mine.id]);
@@ -91,8 +93,14 @@ backend_tests!(
         let mut s = schedule("mine", "0 3 * * *");
         s.owner = "alice".into();
         let other = schedule("theirs", "0 4 * * *");
-        store.schedule_insert(s.clone(), vec![]).await.unwrap();
-        store.schedule_insert(other.clone(), vec![]).await.unwrap();
+        store
+            .schedule_insert(ScheduleInsertParams::new(s.clone()))
+            .await
+            .unwrap();
+        store
+            .schedule_insert(ScheduleInsertParams::new(other.clone()))
+            .await
+            .unwrap();
         assert!(matches!(
             store.schedule_get(other.id, alice()).await,
             Err(StoreError::NotFound)
@@ -107,7 +115,13 @@ backend_tests!(
         );
         for result in [
             store
-                .schedule_set_paused(other.id, alice(), true, at(1), vec![])
+                .schedule_set_paused(ScheduleSetPausedParams {
+                    id: other.id,
+                    scope: alice(),
+                    paused: true,
+                    now: at(1),
+                    audit: vec![],
+                })
                 .await,
             store.schedule_delete(other.id, alice(), vec![]).await,
             store.schedule_update(other.clone(), alice(), vec![]).await,
@@ -132,7 +146,11 @@ backend_tests!(
         dup.owner = s.owner.clone();
         assert!(matches!(
             store
-                .schedule_insert(dup, vec![record("schedule.create", "dup".into())])
+                .schedule_insert(ScheduleInsertParams {
+                    schedule: dup,
+                    audit: vec![record("schedule.create", "dup".into())],
+                    quota: None
+                })
                 .await,
             Err(StoreError::Conflict(_))
         ));
@@ -173,13 +191,19 @@ backend_tests!(
         let mut j = job("q");
         j.max_attempts = warden_core::MaxAttempts::new(1).unwrap();
         store
-            .job_insert_many(vec![j.clone()], vec![])
+            .job_insert_many(JobInsertParams::new(vec![j.clone()]))
             .await
             .unwrap();
         // Not dead yet: a retry does nothing.
         assert!(
             store
-                .job_retry_many(vec![j.id], Scope::All, at(1), vec![], None)
+                .job_retry_many(JobRetryParams {
+                    ids: vec![j.id],
+                    scope: Scope::All,
+                    now: at(1),
+                    audit: vec![],
+                    quota: None
+                })
                 .await
                 .unwrap()
                 .is_empty()
@@ -197,7 +221,13 @@ backend_tests!(
             JobState::Dead
         );
         let retried = store
-            .job_retry_many(vec![j.id], Scope::All, at(61), vec![], None)
+            .job_retry_many(JobRetryParams {
+                ids: vec![j.id],
+                scope: Scope::All,
+                now: at(61),
+                audit: vec![],
+                quota: None,
+            })
             .await
             .unwrap();
         assert_eq!(retried, [j.id]);
@@ -217,13 +247,19 @@ backend_tests!(
         let store = db.store();
         let mut s = schedule("nightly", "0 3 * * *");
         s.owner = "alice".into();
-        store.schedule_insert(s.clone(), vec![]).await.unwrap();
+        store
+            .schedule_insert(ScheduleInsertParams::new(s.clone()))
+            .await
+            .unwrap();
         let mut ids = Vec::new();
         for i in 0..3 {
             let mut j = job("q");
             j.owner = "alice".into();
             j.schedule_id = Some(s.id);
-            store.job_insert_many(vec![j], vec![]).await.unwrap();
+            store
+                .job_insert_many(JobInsertParams::new(vec![j]))
+                .await
+                .unwrap();
             let claimed = store.job_claim_many(claim("q", 1, at(i))).await.unwrap();
             let c = &claimed[0];
             store
@@ -233,13 +269,19 @@ backend_tests!(
             ids.push(c.id);
         }
         // A job of no schedule does not show up.
-        store.job_insert_many(vec![job("q")], vec![]).await.unwrap();
-        let page = Page {
+        store
+            .job_insert_many(JobInsertParams::new(vec![job("q")]))
+            .await
+            .unwrap();
+        // Pages of two, newest first.
+        let runs_of = |s: &warden_store::Schedule, scope, before| ScheduleRunFilter {
+            schedule_id: s.id,
+            scope,
+            before,
             limit: 2,
-            after: None,
         };
         let newest = store
-            .run_list_by_schedule(s.id, alice(), None, page)
+            .run_list_by_schedule(runs_of(&s, alice(), None))
             .await
             .unwrap();
         assert_eq!(
@@ -247,7 +289,7 @@ backend_tests!(
             [ids[2], ids[1]]
         );
         let older = store
-            .run_list_by_schedule(s.id, alice(), Some(newest[1].id), page)
+            .run_list_by_schedule(runs_of(&s, alice(), Some(newest[1].id)))
             .await
             .unwrap();
         assert_eq!(older.len(), 1);
@@ -259,7 +301,7 @@ backend_tests!(
             store.run_get(newest[0].id, bob.clone()).await,
             Err(StoreError::NotFound)
         ));
-        assert_empty(store.run_list_by_schedule(s.id, bob, None, page)).await;
+        assert_empty(store.run_list_by_schedule(runs_of(&s, bob, None))).await;
     }
 );
 
@@ -295,7 +337,10 @@ backend_tests!(
                 jobs.push(j);
             }
         }
-        store.job_insert_many(jobs, vec![]).await.unwrap();
+        store
+            .job_insert_many(JobInsertParams::new(jobs))
+            .await
+            .unwrap();
         let limited = |limit, now| {
             let mut c = claim("q", limit, now);
             c.owner_limits = true;
@@ -328,7 +373,10 @@ backend_tests!(
             j.owner = owner.into();
             more.push(j);
         }
-        store.job_insert_many(more, vec![]).await.unwrap();
+        store
+            .job_insert_many(JobInsertParams::new(more))
+            .await
+            .unwrap();
         store
             .principal_upsert(
                 PrincipalRecord {
@@ -365,17 +413,19 @@ backend_tests!(
         };
         let (a, b) = (keyed("alice"), keyed("bob"));
         let first = store
-            .job_insert_many(
-                vec![a.clone()],
-                vec![record("job.create", a.id.to_string())],
-            )
+            .job_insert_many(JobInsertParams {
+                jobs: vec![a.clone()],
+                audit: vec![record("job.create", a.id.to_string())],
+                quota: None,
+            })
             .await
             .unwrap();
         let other = store
-            .job_insert_many(
-                vec![b.clone()],
-                vec![record("job.create", b.id.to_string())],
-            )
+            .job_insert_many(JobInsertParams {
+                jobs: vec![b.clone()],
+                audit: vec![record("job.create", b.id.to_string())],
+                quota: None,
+            })
             .await
             .unwrap();
         assert!(
@@ -385,10 +435,11 @@ backend_tests!(
         assert_ne!(first[0].id, other[0].id);
         let again = keyed("alice");
         let dup = store
-            .job_insert_many(
-                vec![again.clone()],
-                vec![record("job.create", again.id.to_string())],
-            )
+            .job_insert_many(JobInsertParams {
+                jobs: vec![again.clone()],
+                audit: vec![record("job.create", again.id.to_string())],
+                quota: None,
+            })
             .await
             .unwrap();
         assert_eq!((dup[0].id, dup[0].existing), (a.id, true));
@@ -418,7 +469,13 @@ backend_tests!(
             tasks.push(tokio::spawn(async move {
                 let mut j = job("q");
                 j.owner = "alice".into();
-                store.job_insert_checked(vec![j], vec![], Some(quota)).await
+                store
+                    .job_insert_many(JobInsertParams {
+                        jobs: vec![j],
+                        audit: vec![],
+                        quota: Some(quota),
+                    })
+                    .await
             }));
         }
         let mut ok = 0;
@@ -436,7 +493,11 @@ backend_tests!(
         s.owner = "alice".into();
         assert!(matches!(
             store
-                .schedule_insert_checked(s, vec![], Some(quota.clone()))
+                .schedule_insert(ScheduleInsertParams {
+                    schedule: s,
+                    audit: vec![],
+                    quota: Some(quota.clone())
+                })
                 .await,
             Err(StoreError::QuotaExceeded { active: 5, max: 5 })
         ));
@@ -448,7 +509,11 @@ backend_tests!(
         };
         assert!(
             store
-                .job_insert_checked(vec![j], vec![], Some(bob))
+                .job_insert_many(JobInsertParams {
+                    jobs: vec![j],
+                    audit: vec![],
+                    quota: Some(bob)
+                })
                 .await
                 .is_ok()
         );
@@ -473,32 +538,57 @@ backend_tests!(
             j
         };
         let a = store
-            .job_insert_checked(vec![keyed("a")], vec![], quota())
+            .job_insert_many(JobInsertParams {
+                jobs: vec![keyed("a")],
+                audit: vec![],
+                quota: quota(),
+            })
             .await
             .unwrap()[0];
         let b = store
-            .job_insert_checked(vec![keyed("b")], vec![], quota())
+            .job_insert_many(JobInsertParams {
+                jobs: vec![keyed("b")],
+                audit: vec![],
+                quota: quota(),
+            })
             .await
             .unwrap()[0];
         // At the limit, a replay creates nothing and is answered with the existing job.
         let replay = store
-            .job_insert_checked(vec![keyed("a")], vec![], quota())
+            .job_insert_many(JobInsertParams {
+                jobs: vec![keyed("a")],
+                audit: vec![],
+                quota: quota(),
+            })
             .await
             .unwrap();
         assert_eq!((replay[0].id, replay[0].existing), (a.id, true));
         assert!(matches!(
             store
-                .job_insert_checked(vec![keyed("c")], vec![], quota())
+                .job_insert_many(JobInsertParams {
+                    jobs: vec![keyed("c")],
+                    audit: vec![],
+                    quota: quota()
+                })
                 .await,
             Err(StoreError::QuotaExceeded { active: 2, max: 2 })
         ));
         // Cancelled jobs free room; retrying them takes it back, atomically.
         store
-            .job_cancel_many(vec![a.id, b.id], Scope::All, at(1), vec![])
+            .job_cancel_many(JobCancelParams {
+                ids: vec![a.id, b.id],
+                scope: Scope::All,
+                now: at(1),
+                audit: vec![],
+            })
             .await
             .unwrap();
         store
-            .job_insert_checked(vec![keyed("c")], vec![], quota())
+            .job_insert_many(JobInsertParams {
+                jobs: vec![keyed("c")],
+                audit: vec![],
+                quota: quota(),
+            })
             .await
             .unwrap();
         let one = Some(ActiveQuota {
@@ -507,7 +597,13 @@ backend_tests!(
         });
         assert!(matches!(
             store
-                .job_retry_many(vec![a.id, b.id], Scope::All, at(2), vec![], one.clone())
+                .job_retry_many(JobRetryParams {
+                    ids: vec![a.id, b.id],
+                    scope: Scope::All,
+                    now: at(2),
+                    audit: vec![],
+                    quota: one.clone()
+                })
                 .await,
             Err(StoreError::QuotaExceeded { .. })
         ));
@@ -518,7 +614,13 @@ backend_tests!(
         );
         assert_eq!(
             store
-                .job_retry_many(vec![a.id], Scope::All, at(3), vec![], one)
+                .job_retry_many(JobRetryParams {
+                    ids: vec![a.id],
+                    scope: Scope::All,
+                    now: at(3),
+                    audit: vec![],
+                    quota: one
+                })
                 .await
                 .unwrap(),
             [a.id]

@@ -5,6 +5,7 @@ use uuid::Uuid;
 use warden_core::Scope;
 use warden_core::{JobState, Priority, QueueName};
 use warden_store::{Completion, CompletionResult, HeartbeatParams, JobFilter, Store, StoreError};
+use warden_store::{JobCancelParams, JobInsertParams, QueueSetPausedParams};
 use warden_testkit::backend_tests;
 
 use crate::support::{
@@ -42,7 +43,7 @@ backend_tests!(
         later.run_at = at(60);
         let now = job("q");
         let ids = store
-            .job_insert_many(vec![now.clone(), later.clone()], vec![])
+            .job_insert_many(JobInsertParams::new(vec![now.clone(), later.clone()]))
             .await
             .unwrap();
         assert_eq!(
@@ -72,7 +73,7 @@ backend_tests!(
             store.job_get(warden_core::JobId::new(), Scope::All).await,
             Err(StoreError::NotFound)
         ));
-        assert_empty(store.job_insert_many(vec![], vec![])).await;
+        assert_empty(store.job_insert_many(JobInsertParams::new(vec![]))).await;
     }
 );
 
@@ -85,19 +86,22 @@ backend_tests!(
         let mut same_batch = job("q");
         same_batch.idempotency_key = Some("order-42".into());
         let out = store
-            .job_insert_many(vec![first.clone(), same_batch], vec![])
+            .job_insert_many(JobInsertParams::new(vec![first.clone(), same_batch]))
             .await
             .unwrap();
         assert_eq!((out[0].id, out[0].existing), (first.id, false));
         assert_eq!((out[1].id, out[1].existing), (first.id, true));
         let mut again = job("q");
         again.idempotency_key = Some("order-42".into());
-        let out = store.job_insert_many(vec![again], vec![]).await.unwrap();
+        let out = store
+            .job_insert_many(JobInsertParams::new(vec![again]))
+            .await
+            .unwrap();
         assert_eq!((out[0].id, out[0].existing), (first.id, true));
         let mut other_queue = job("other");
         other_queue.idempotency_key = Some("order-42".into());
         let out = store
-            .job_insert_many(vec![other_queue.clone()], vec![])
+            .job_insert_many(JobInsertParams::new(vec![other_queue.clone()]))
             .await
             .unwrap();
         assert_eq!((out[0].id, out[0].existing), (other_queue.id, false));
@@ -129,17 +133,14 @@ backend_tests!(
         future.created_at = t0();
         let other = job("elsewhere");
         store
-            .job_insert_many(
-                vec![
-                    low.clone(),
-                    crit.clone(),
-                    medium.clone(),
-                    old_medium.clone(),
-                    future.clone(),
-                    other,
-                ],
-                vec![],
-            )
+            .job_insert_many(JobInsertParams::new(vec![
+                low.clone(),
+                crit.clone(),
+                medium.clone(),
+                old_medium.clone(),
+                future.clone(),
+                other,
+            ]))
             .await
             .unwrap();
         let first = store.job_claim_many(claim("q", 2, t0())).await.unwrap();
@@ -357,7 +358,7 @@ backend_tests!(
         let store = db.store();
         let (running, waiting) = (job("q"), job("q"));
         store
-            .job_insert_many(vec![running.clone()], vec![])
+            .job_insert_many(JobInsertParams::new(vec![running.clone()]))
             .await
             .unwrap();
         let claimed = store
@@ -366,11 +367,16 @@ backend_tests!(
             .unwrap()
             .remove(0);
         store
-            .job_insert_many(vec![waiting.clone()], vec![])
+            .job_insert_many(JobInsertParams::new(vec![waiting.clone()]))
             .await
             .unwrap();
         let cancelled = store
-            .job_cancel_many(vec![running.id, waiting.id], Scope::All, at(5), vec![])
+            .job_cancel_many(JobCancelParams {
+                ids: vec![running.id, waiting.id],
+                scope: Scope::All,
+                now: at(5),
+                audit: vec![],
+            })
             .await
             .unwrap();
         assert_eq!(cancelled.len(), 2);
@@ -382,7 +388,12 @@ backend_tests!(
         );
         assert!(
             store
-                .job_cancel_many(vec![running.id], Scope::All, at(6), vec![])
+                .job_cancel_many(JobCancelParams {
+                    ids: vec![running.id],
+                    scope: Scope::All,
+                    now: at(6),
+                    audit: vec![]
+                })
                 .await
                 .unwrap()
                 .is_empty(),
@@ -404,7 +415,7 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
         store
-            .job_insert_many(vec![job("a"), job("a"), job("b")], vec![])
+            .job_insert_many(JobInsertParams::new(vec![job("a"), job("a"), job("b")]))
             .await
             .unwrap();
         store.job_claim_many(claim("a", 1, t0())).await.unwrap();
@@ -462,11 +473,11 @@ async fn inserts_are_announced_to_other_processes() {
         .unwrap()
         .expect("PostgreSQL subscribes");
     let other = db.location().open().await.unwrap();
-    mine.job_insert_many(vec![job("own-queue")], vec![])
+    mine.job_insert_many(JobInsertParams::new(vec![job("own-queue")]))
         .await
         .unwrap();
     other
-        .job_insert_many(vec![job("their-queue")], vec![])
+        .job_insert_many(JobInsertParams::new(vec![job("their-queue")]))
         .await
         .unwrap();
     let got = tokio::time::timeout(std::time::Duration::from_secs(5), heard.recv())
@@ -582,21 +593,31 @@ backend_tests!(
             ..Default::default()
         };
         store
-            .queue_set_paused(q.clone(), true, at(1), vec![record])
+            .queue_set_paused(QueueSetPausedParams {
+                queue: q.clone(),
+                paused: true,
+                now: at(1),
+                audit: vec![record],
+            })
             .await
             .unwrap();
         store
-            .queue_set_paused(
-                warden_core::QueueName::parse("other").unwrap(),
-                false,
-                at(1),
-                vec![],
-            )
+            .queue_set_paused(QueueSetPausedParams {
+                queue: warden_core::QueueName::parse("other").unwrap(),
+                paused: false,
+                now: at(1),
+                audit: vec![],
+            })
             .await
             .unwrap();
         assert_eq!(store.queue_paused_many().await.unwrap(), ["mail"]);
         store
-            .queue_set_paused(q, false, at(2), vec![])
+            .queue_set_paused(QueueSetPausedParams {
+                queue: q,
+                paused: false,
+                now: at(2),
+                audit: vec![],
+            })
             .await
             .unwrap();
         assert!(store.queue_paused_many().await.unwrap().is_empty());

@@ -2,10 +2,23 @@
 
 use jiff::{SignedDuration, Timestamp};
 use warden_core::{JobState, Scope};
-use warden_store::{CompletionResult, CronRun, CronRunRecord, OpsStore, Store};
+use warden_store::{
+    CompletionResult, CronRun, CronRunRecord, JobCancelParams, JobInsertParams, LockAcquireParams,
+    OpsStore, Store,
+};
 use warden_testkit::backend_tests;
 
 use crate::support::{at, claim, job, succeeded, t0};
+
+/// Take lock `name` for `holder` from `now` until `until`.
+fn lock_params(name: &str, holder: &str, now: Timestamp, until: Timestamp) -> LockAcquireParams {
+    LockAcquireParams {
+        name: name.to_owned(),
+        holder: holder.to_owned(),
+        now,
+        until,
+    }
+}
 
 /// `secs` after t0 plus some microseconds, so a round trip proves microsecond precision.
 fn at_us(secs: i64, micros: i64) -> Timestamp {
@@ -128,28 +141,43 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
         let (now, until) = (t0(), at(60));
-        assert!(store.lock_acquire("cron", "a", now, until).await.unwrap());
+        assert!(
+            store
+                .lock_acquire(lock_params("cron", "a", now, until))
+                .await
+                .unwrap()
+        );
         // Held and unexpired: refused to anyone else, and to `a` again (not re-entrant).
-        assert!(!store.lock_acquire("cron", "b", now, until).await.unwrap());
         assert!(
             !store
-                .lock_acquire("cron", "b", at(59), at(120))
+                .lock_acquire(lock_params("cron", "b", now, until))
                 .await
                 .unwrap()
         );
         assert!(
             !store
-                .lock_acquire("cron", "a", at(1), at(90))
+                .lock_acquire(lock_params("cron", "b", at(59), at(120)))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .lock_acquire(lock_params("cron", "a", at(1), at(90)))
                 .await
                 .unwrap()
         );
         // Another name is another lock.
-        assert!(store.lock_acquire("other", "b", now, until).await.unwrap());
+        assert!(
+            store
+                .lock_acquire(lock_params("other", "b", now, until))
+                .await
+                .unwrap()
+        );
         // A non-holder cannot release it.
         assert!(!store.lock_release("cron", "b").await.unwrap());
         assert!(
             !store
-                .lock_acquire("cron", "c", at(1), at(90))
+                .lock_acquire(lock_params("cron", "c", at(1), at(90)))
                 .await
                 .unwrap()
         );
@@ -158,20 +186,20 @@ backend_tests!(
         assert!(!store.lock_release("cron", "a").await.unwrap());
         assert!(
             store
-                .lock_acquire("cron", "b", at(2), at(30))
+                .lock_acquire(lock_params("cron", "b", at(2), at(30)))
                 .await
                 .unwrap()
         );
         assert!(
             !store
-                .lock_acquire("cron", "c", at(29), at(90))
+                .lock_acquire(lock_params("cron", "c", at(29), at(90)))
                 .await
                 .unwrap()
         );
         // B's time passes (expires_at <= now): C takes it over without B releasing.
         assert!(
             store
-                .lock_acquire("cron", "c", at(30), at(90))
+                .lock_acquire(lock_params("cron", "c", at(30), at(90)))
                 .await
                 .unwrap()
         );
@@ -179,28 +207,28 @@ backend_tests!(
         assert!(!store.lock_release("cron", "b").await.unwrap());
         assert!(
             !store
-                .lock_acquire("cron", "d", at(31), at(95))
+                .lock_acquire(lock_params("cron", "d", at(31), at(95)))
                 .await
                 .unwrap()
         );
         // C's new expiry applies (not B's).
         assert!(
             !store
-                .lock_acquire("cron", "d", at(89), at(95))
+                .lock_acquire(lock_params("cron", "d", at(89), at(95)))
                 .await
                 .unwrap()
         );
         assert!(store.lock_release("cron", "c").await.unwrap());
         assert!(
             store
-                .lock_acquire("cron", "d", at(31), at(95))
+                .lock_acquire(lock_params("cron", "d", at(31), at(95)))
                 .await
                 .unwrap()
         );
         // The other lock was untouched throughout.
         assert!(
             !store
-                .lock_acquire("other", "x", at(59), at(99))
+                .lock_acquire(lock_params("other", "x", at(59), at(99)))
                 .await
                 .unwrap()
         );
@@ -215,7 +243,12 @@ async fn race(store: &warden_store::AnyStore, name: &str, now: Timestamp) -> Vec
             let (store, name, holder) = (store.clone(), name.to_owned(), format!("holder-{i}"));
             tokio::spawn(async move {
                 let won = store
-                    .lock_acquire(&name, &holder, now, now + SignedDuration::from_secs(60))
+                    .lock_acquire(lock_params(
+                        &name,
+                        &holder,
+                        now,
+                        now + SignedDuration::from_secs(60),
+                    ))
                     .await
                     .unwrap();
                 won.then_some(holder)
@@ -285,16 +318,13 @@ backend_tests!(
         let mut future = job("future");
         future.run_at = at(100);
         store
-            .job_insert_many(
-                vec![
-                    running.clone(),
-                    done.clone(),
-                    dead.clone(),
-                    cancelled.clone(),
-                    future.clone(),
-                ],
-                vec![],
-            )
+            .job_insert_many(JobInsertParams::new(vec![
+                running.clone(),
+                done.clone(),
+                dead.clone(),
+                cancelled.clone(),
+                future.clone(),
+            ]))
             .await
             .unwrap();
         store
@@ -323,7 +353,12 @@ backend_tests!(
             .await
             .unwrap();
         store
-            .job_cancel_many(vec![cancelled.id], Scope::All, now, vec![])
+            .job_cancel_many(JobCancelParams {
+                ids: vec![cancelled.id],
+                scope: Scope::All,
+                now,
+                audit: vec![],
+            })
             .await
             .unwrap();
         for (j, state) in [
@@ -351,10 +386,11 @@ backend_tests!(
         scheduled.created_at = at(-60);
         let retried = job("retried");
         store
-            .job_insert_many(
-                vec![available.clone(), scheduled.clone(), retried.clone()],
-                vec![],
-            )
+            .job_insert_many(JobInsertParams::new(vec![
+                available.clone(),
+                scheduled.clone(),
+                retried.clone(),
+            ]))
             .await
             .unwrap();
         assert_eq!(

@@ -6,6 +6,7 @@ use warden_store::{ClaimedJob, Completion, CompletionResult, Store};
 use warden_testkit::backend_tests;
 
 use crate::support::{at, claim, job, t0};
+use warden_store::JobInsertParams;
 
 fn retry(c: &ClaimedJob, run_at: Timestamp) -> Completion {
     Completion {
@@ -31,7 +32,10 @@ backend_tests!(
         occurrence.scheduled_at = Some(at(-30));
         let plain = job("q");
         store
-            .job_insert_many(vec![occurrence.clone(), plain.clone()], vec![])
+            .job_insert_many(JobInsertParams::new(vec![
+                occurrence.clone(),
+                plain.clone(),
+            ]))
             .await
             .unwrap();
 

@@ -11,6 +11,7 @@ use warden_store::{
 use warden_testkit::backend_tests;
 
 use crate::support::{assert_empty, at, insert_every_minute, inserted, job, schedule};
+use warden_store::{ScheduleInsertParams, ScheduleSetPausedParams};
 
 fn run_item(s: &Schedule, secs: i64) -> OccurrenceItem {
     let mut j: NewJob = job("default");
@@ -91,11 +92,17 @@ backend_tests!(
         );
         let dup = schedule("nightly", "0 4 * * *");
         assert!(matches!(
-            store.schedule_insert(dup, vec![]).await,
+            store.schedule_insert(ScheduleInsertParams::new(dup)).await,
             Err(StoreError::Conflict(_))
         ));
         store
-            .schedule_set_paused(s.id, Scope::All, true, at(1), vec![])
+            .schedule_set_paused(ScheduleSetPausedParams {
+                id: s.id,
+                scope: Scope::All,
+                paused: true,
+                now: at(1),
+                audit: vec![],
+            })
             .await
             .unwrap();
         assert!(store.schedule_get(s.id, Scope::All).await.unwrap().paused);
@@ -121,7 +128,13 @@ backend_tests!(
         ));
         assert!(matches!(
             store
-                .schedule_set_paused(s.id, Scope::All, false, at(2), vec![])
+                .schedule_set_paused(ScheduleSetPausedParams {
+                    id: s.id,
+                    scope: Scope::All,
+                    paused: false,
+                    now: at(2),
+                    audit: vec![]
+                })
                 .await,
             Err(StoreError::NotFound)
         ));
@@ -150,7 +163,10 @@ backend_tests!(
         let mut bad = schedule("bad", "* * * * *");
         bad.next_fire_at = Some(at(30));
         for s in [&good, &bad] {
-            store.schedule_insert(s.clone(), vec![]).await.unwrap();
+            store
+                .schedule_insert(ScheduleInsertParams::new(s.clone()))
+                .await
+                .unwrap();
         }
         // Written by hand, past the parser: a zone this build does not know.
         db.execute(&format!(

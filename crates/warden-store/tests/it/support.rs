@@ -10,8 +10,8 @@ use warden_core::{
     Payload, Priority, QueueName, ScheduleId, schedule::CatchUpWindow,
 };
 use warden_store::{
-    ClaimParams, ClaimedJob, JobTemplate, NewJob, RescueParams, RescuedJob, Schedule, Store,
-    StoreError,
+    ClaimParams, ClaimedJob, JobInsertParams, JobTemplate, NewJob, RescueParams, RescuedJob,
+    Schedule, ScheduleInsertParams, Store, StoreError,
 };
 
 pub(crate) fn t0() -> Timestamp {
@@ -107,7 +107,9 @@ pub(crate) fn single_attempt(mut job: NewJob) -> NewJob {
 pub(crate) async fn insert_and_claim<S: Store>(store: &S, jobs: &[&NewJob]) -> Vec<ClaimedJob> {
     let queue = jobs[0].queue.as_str();
     store
-        .job_insert_many(jobs.iter().map(|j| (*j).clone()).collect(), vec![])
+        .job_insert_many(JobInsertParams::new(
+            jobs.iter().map(|j| (*j).clone()).collect(),
+        ))
         .await
         .unwrap();
     let claimed = store
@@ -120,7 +122,10 @@ pub(crate) async fn insert_and_claim<S: Store>(store: &S, jobs: &[&NewJob]) -> V
 
 /// Inserts `s` (with no audit record) and returns it.
 pub(crate) async fn inserted<S: Store>(store: &S, s: Schedule) -> Schedule {
-    store.schedule_insert(s.clone(), vec![]).await.unwrap();
+    store
+        .schedule_insert(ScheduleInsertParams::new(s.clone()))
+        .await
+        .unwrap();
     s
 }
 

@@ -1,3 +1,4 @@
+-- SQLite differs: one lost job per execution (found by job_rescue_many_lost.sql, its run written by run_insert.sql), where PostgreSQL rescues and records the batch in one statement.
 -- A job whose worker stopped renewing its lease goes back to the queue (or dies when out of attempts).
 UPDATE jobs
 SET state = CASE WHEN attempt >= max_attempts THEN 'dead' ELSE 'retryable' END,

@@ -1,3 +1,4 @@
+-- SQLite differs: one completion per execution (the writer loops, real outcomes before releases, and writes the run with run_insert.sql), where PostgreSQL fences and records the whole batch in one statement.
 -- Fenced completion: only a job still running under the presented lease token changes.
 -- ?7 is 1 for a release (interrupted by a shutdown), which does not count as an attempt.
 UPDATE jobs

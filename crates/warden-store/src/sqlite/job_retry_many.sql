@@ -1,3 +1,4 @@
+-- SQLite differs: one row per execution, in a loop over a cached statement on the writer thread (microseconds each, no round trip), where PostgreSQL takes the batch as arrays in one statement.
 -- A finished-for-good job runs again: one more attempt if it had used its attempts up
 -- (as River's JobRetry does); its run history is kept.
 UPDATE jobs
