@@ -27,6 +27,7 @@
 
 use crate::error::ErrorCode;
 use std::{net::SocketAddr, sync::Arc};
+use warden_core::{AuditAction, AuditOutcome};
 
 use axum::{
     extract::{ConnectInfo, Request, State},
@@ -437,9 +438,9 @@ pub(crate) async fn require_caller<S: Store>(
                 at: Timestamp::now(),
                 principal_id,
                 key_id,
-                action: "auth.failure".into(),
+                action: AuditAction::AuthFailure,
                 target: Some(truncated_path(request.uri().path())),
-                outcome: "unauthenticated".into(),
+                outcome: AuditOutcome::Unauthenticated,
                 client_ip,
                 user_agent,
                 request_id: Some(current_request_id()),
@@ -484,9 +485,9 @@ pub(crate) async fn require_caller<S: Store>(
         AuthFailure::Browser.count();
         let mut record = caller.audit_context().record(
             Timestamp::now(),
-            "auth.failure",
+            AuditAction::AuthFailure,
             Some(truncated_path(request.uri().path())),
-            "unauthenticated",
+            AuditOutcome::Unauthenticated,
         );
         record.detail = Some(Refusal::Browser.reason().into());
         state.audit(vec![record]).await;
@@ -504,15 +505,15 @@ pub(crate) async fn require_caller<S: Store>(
     let status = response.status();
     let entry = if status == StatusCode::FORBIDDEN {
         AuthFailure::Forbidden.count();
-        Some(("authz.denied", "denied"))
+        Some((AuditAction::AuthzDenied, AuditOutcome::Denied))
     } else if status == StatusCode::NOT_FOUND {
         // Missing, or another principal's: the caller is not told which, the trail keeps
         // the attempt (probing other tenants' ids shows up here).
-        Some(("authz.not_found", "not_found"))
+        Some((AuditAction::AuthzNotFound, AuditOutcome::NotFound))
     } else if service && !status.is_success() {
-        Some(("service.request", "failed"))
+        Some((AuditAction::ServiceRequest, AuditOutcome::Failed))
     } else if service && method.is_safe() {
-        Some(("service.read", "ok"))
+        Some((AuditAction::ServiceRead, AuditOutcome::Ok))
     } else {
         None
     };

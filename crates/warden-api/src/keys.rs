@@ -4,7 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 use secrecy::SecretString;
 use uuid::Uuid;
-use warden_core::{ParseError, PrincipalId, Role};
+use warden_core::{AuditAction, AuditOutcome, ParseError, PrincipalId, Role};
 use warden_security::apikey::{KeyHasher, generate_key};
 use warden_store::{ApiKeyRecord, AuditContext, KeyRotation, Store, StoreError};
 
@@ -92,7 +92,12 @@ pub async fn issue_key<S: Store>(
     };
     let records = audit
         .map(|a| {
-            let mut r = a.record(now, "key.create", Some(record.id.to_string()), "ok");
+            let mut r = a.record(
+                now,
+                AuditAction::KeyCreate,
+                Some(record.id.to_string()),
+                AuditOutcome::Ok,
+            );
             r.detail = Some(format!("principal {principal}, role {role}"));
             vec![r]
         })
@@ -136,7 +141,12 @@ pub async fn rotate_key<S: Store>(
     };
     let records = audit
         .map(|a| {
-            let mut r = a.record(now, "key.rotate", Some(old.id.to_string()), "ok");
+            let mut r = a.record(
+                now,
+                AuditAction::KeyRotate,
+                Some(old.id.to_string()),
+                AuditOutcome::Ok,
+            );
             r.detail = Some(format!(
                 "new key {}, overlap {}s",
                 record.id,

@@ -27,6 +27,7 @@ use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
+use warden_core::AuditAction;
 
 use jiff::Timestamp;
 use tokio::time::Instant;
@@ -175,7 +176,7 @@ fn summary(window: &Window) -> Option<Refused> {
     );
     Some(match last {
         Refused::Audit(mut r) => {
-            r.action = "auth.failure.repeated".into();
+            r.action = AuditAction::AuthFailureRepeated;
             r.request_id = None;
             r.detail = Some(match r.detail {
                 Some(reason) => format!("{what}; the last one's reason: {reason}"),
@@ -271,17 +272,19 @@ async fn write<S: Store>(state: &AppState<S>, refused: Refused) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use warden_core::AuditOutcome;
+
     use super::*;
 
     fn refusal(ip: &str) -> (Option<IpAddr>, Refused) {
-        let record = AuditRecord {
-            at: Timestamp::now(),
-            action: "auth.failure".into(),
-            outcome: "unauthenticated".into(),
-            client_ip: Some(ip.into()),
-            detail: Some("unknown key".into()),
-            ..AuditRecord::default()
-        };
+        let mut record = warden_store::AuditContext::default().record(
+            Timestamp::now(),
+            AuditAction::AuthFailure,
+            None,
+            AuditOutcome::Unauthenticated,
+        );
+        record.client_ip = Some(ip.into());
+        record.detail = Some("unknown key".into());
         (ip.parse().ok(), Refused::Audit(record))
     }
 
@@ -344,7 +347,7 @@ mod tests {
         let Some(Refused::Audit(summary)) = log.take_ended(key) else {
             panic!("no summary");
         };
-        assert_eq!(summary.action, "auth.failure.repeated");
+        assert_eq!(summary.action, AuditAction::AuthFailureRepeated);
         assert_eq!(summary.client_ip.as_deref(), Some("203.0.113.7"));
         let detail = summary.detail.unwrap();
         assert!(

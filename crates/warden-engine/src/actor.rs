@@ -6,7 +6,7 @@
 //! sync). The HTTP API builds an actor per request from the
 //! authenticated principal.
 
-use warden_core::{Priority, Scope};
+use warden_core::{AuditAction, AuditOutcome, Priority, Scope};
 use warden_store::{AuditContext, AuditRecord, Limits};
 
 use crate::EngineError;
@@ -90,14 +90,14 @@ impl Actor {
     pub(crate) fn records(
         &self,
         now: jiff::Timestamp,
-        action: &str,
+        action: AuditAction,
         targets: impl IntoIterator<Item = String>,
     ) -> Vec<AuditRecord> {
         match &self.audit {
             None => Vec::new(),
             Some(ctx) => targets
                 .into_iter()
-                .map(|t| ctx.record(now, action, Some(t), "ok"))
+                .map(|t| ctx.record(now, action, Some(t), AuditOutcome::Ok))
                 .collect(),
         }
     }

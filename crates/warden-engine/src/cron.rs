@@ -51,7 +51,7 @@ use std::{
 use jiff::{SignedDuration, Timestamp};
 use tokio_util::sync::CancellationToken;
 use warden_core::{
-    JobId, MissedPolicy, Plan, RetryPolicy, ScheduleId,
+    AuditAction, AuditOutcome, JobId, MissedPolicy, Plan, RetryPolicy, ScheduleId,
     schedule::{PlanInput, plan_occurrences},
 };
 use warden_store::{
@@ -307,7 +307,12 @@ impl<S: Store> CronEnqueuer<S> {
             principal_id: Some(s.owner.clone()),
             ..AuditContext::default()
         }
-        .record(now, "schedule.blocked", Some(s.id.to_string()), "denied");
+        .record(
+            now,
+            AuditAction::ScheduleBlocked,
+            Some(s.id.to_string()),
+            AuditOutcome::Denied,
+        );
         let mut fires = vec![cursor];
         fires.extend(
             s.cron

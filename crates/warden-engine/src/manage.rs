@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use warden_core::{JobId, JobKind, Priority, ScheduleId};
+use warden_core::{AuditAction, JobId, JobKind, Priority, ScheduleId};
 use warden_store::{ActiveQuota, NewJob, PrincipalRecord, Schedule, Store, StoreError};
 
 use crate::{
@@ -36,7 +36,11 @@ impl<S: Store> Scheduler<S> {
         ids: Vec<JobId>,
     ) -> Result<Vec<JobId>, EngineError> {
         let now = self.shared.clock.now();
-        let audit = actor.records(now, "job.cancel", ids.iter().map(JobId::to_string));
+        let audit = actor.records(
+            now,
+            AuditAction::JobCancel,
+            ids.iter().map(JobId::to_string),
+        );
         Ok(self
             .shared
             .store
@@ -118,7 +122,7 @@ impl<S: Store> Scheduler<S> {
             self.check_rearm(actor, owner, &job.kind, job.priority)?;
         }
         let now = self.shared.clock.now();
-        let audit = actor.records(now, "job.retry", ids.iter().map(JobId::to_string));
+        let audit = actor.records(now, AuditAction::JobRetry, ids.iter().map(JobId::to_string));
         let retried = self
             .shared
             .store
@@ -151,9 +155,9 @@ impl<S: Store> Scheduler<S> {
         }
         let now = self.shared.clock.now();
         let action = if paused {
-            "schedule.pause"
+            AuditAction::SchedulePause
         } else {
-            "schedule.resume"
+            AuditAction::ScheduleResume
         };
         let audit = actor.records(now, action, [id.to_string()]);
         self.shared
@@ -189,7 +193,7 @@ impl<S: Store> Scheduler<S> {
         id: ScheduleId,
     ) -> Result<(), EngineError> {
         let now = self.shared.clock.now();
-        let audit = actor.records(now, "schedule.delete", [id.to_string()]);
+        let audit = actor.records(now, AuditAction::ScheduleDelete, [id.to_string()]);
         self.shared
             .store
             .schedule_delete(id, actor.scope.clone(), audit)
@@ -218,7 +222,11 @@ impl<S: Store> Scheduler<S> {
         schedule.id = existing.id;
         schedule.owner = existing.owner;
         schedule.created_at = existing.created_at;
-        let audit = actor.records(schedule.updated_at, "schedule.update", [id.to_string()]);
+        let audit = actor.records(
+            schedule.updated_at,
+            AuditAction::ScheduleUpdate,
+            [id.to_string()],
+        );
         self.shared
             .store
             .schedule_update(schedule.clone(), actor.scope.clone(), audit)
@@ -280,7 +288,7 @@ impl<S: Store> Scheduler<S> {
         let (job_id, queue) = (job.id, job.queue.clone());
         // The target is the job created: the store writes only the records of jobs it
         // inserted (with the schedule as target, this record was silently dropped).
-        let mut audit = actor.records(now, "schedule.trigger", [job_id.to_string()]);
+        let mut audit = actor.records(now, AuditAction::ScheduleTrigger, [job_id.to_string()]);
         if let Some(r) = audit.first_mut() {
             r.detail = Some(format!("schedule {id}"));
         }

@@ -10,7 +10,7 @@
 use std::{collections::HashSet, sync::atomic::Ordering};
 
 use tokio_util::sync::CancellationToken;
-use warden_core::QueueName;
+use warden_core::{AuditAction, QueueName};
 use warden_store::Store;
 
 use crate::{Actor, EngineError, Scheduler, scheduler::Shared};
@@ -72,9 +72,9 @@ impl<S: Store> Scheduler<S> {
         };
         let now = self.shared.clock.now();
         let action = if paused {
-            "queue.pause"
+            AuditAction::QueuePause
         } else {
-            "queue.resume"
+            AuditAction::QueueResume
         };
         let audit = actor.records(now, action, [name.as_str().to_owned()]);
         self.shared

@@ -21,7 +21,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 use tokio::sync::Notify;
 use warden_core::{
-    Clock, CronSpec, DstPolicy, JobId, JobKind, JobTimeout, MaxAttempts, MissedPolicy,
+    AuditAction, Clock, CronSpec, DstPolicy, JobId, JobKind, JobTimeout, MaxAttempts, MissedPolicy,
     OverlapPolicy, ParseError, Payload, Priority, QueueName, ScheduleId, schedule::CatchUpWindow,
 };
 use warden_store::{InsertedJob, JobTemplate, NewJob, QueueCount, Schedule, Store, StoreError};
@@ -301,7 +301,11 @@ impl<S: Store> Scheduler<S> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let queues: Vec<QueueName> = jobs.iter().map(|j| j.queue.clone()).collect();
-        let audit = actor.records(now, "job.create", jobs.iter().map(|j| j.id.to_string()));
+        let audit = actor.records(
+            now,
+            AuditAction::JobCreate,
+            jobs.iter().map(|j| j.id.to_string()),
+        );
         let inserted = self
             .shared
             .store
@@ -334,7 +338,11 @@ impl<S: Store> Scheduler<S> {
         self.check_create(actor, &request.job.job_type, request.job.priority)?;
         let schedule = self.prepare_schedule(request)?;
         let id = schedule.id;
-        let audit = actor.records(schedule.created_at, "schedule.create", [id.to_string()]);
+        let audit = actor.records(
+            schedule.created_at,
+            AuditAction::ScheduleCreate,
+            [id.to_string()],
+        );
         self.shared
             .store
             .schedule_insert(ScheduleInsertParams { schedule, audit, quota: actor.quota() })

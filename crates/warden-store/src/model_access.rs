@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-use warden_core::{Priority, Role};
+use warden_core::{AuditAction, AuditOutcome, Priority, Role};
 
 /// Per-principal limits (seed 004). `None` means "no limit".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,17 +86,16 @@ pub struct ActiveQuota {
 }
 
 /// One entry of the audit trail.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditRecord {
     pub at: Timestamp,
     pub principal_id: Option<String>,
     /// The key id (or the env key's name) that authenticated, never the key.
     pub key_id: Option<String>,
     /// What was attempted, `resource.verb` (`job.create`, `auth.failure`, …).
-    pub action: String,
+    pub action: AuditAction,
     pub target: Option<String>,
-    /// `ok`, `denied`, `unauthenticated`, `not_found`, `invalid`, `limited`, `failed`.
-    pub outcome: String,
+    pub outcome: AuditOutcome,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
     /// Warden's own id of the request that made the record.
@@ -119,8 +118,8 @@ pub struct AuditEvent {
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub principal_id: Option<String>,
-    pub action: Option<String>,
-    pub outcome: Option<String>,
+    pub action: Option<AuditAction>,
+    pub outcome: Option<AuditOutcome>,
     pub target: Option<String>,
     pub since: Option<Timestamp>,
     pub before_id: Option<i64>,
@@ -146,17 +145,17 @@ impl AuditContext {
     pub fn record(
         &self,
         at: Timestamp,
-        action: &str,
+        action: AuditAction,
         target: Option<String>,
-        outcome: &str,
+        outcome: AuditOutcome,
     ) -> AuditRecord {
         AuditRecord {
             at,
             principal_id: self.principal_id.clone(),
             key_id: self.key_id.clone(),
-            action: action.to_owned(),
+            action,
             target,
-            outcome: outcome.to_owned(),
+            outcome,
             client_ip: self.client_ip.clone(),
             user_agent: self.user_agent.clone(),
             request_id: self.request_id.clone(),

@@ -190,7 +190,7 @@ async fn quarantine_foreign_calls<S: Store>(
 mod tests {
     use std::sync::Arc;
 
-    use warden_core::SystemClock;
+    use warden_core::{AuditAction, SystemClock};
     use warden_engine::{Engine, EngineConfig, Registry};
     use warden_store::{AccessStore, AuditFilter};
     use warden_testkit::{TestDb, backend_tests};
@@ -292,8 +292,12 @@ jobs:
                 })
                 .await
                 .unwrap();
-            let actions: Vec<&str> = trail.iter().map(|e| e.record.action.as_str()).collect();
-            for a in ["schedule.create", "schedule.update", "schedule.pause"] {
+            let actions: Vec<AuditAction> = trail.iter().map(|e| e.record.action).collect();
+            for a in [
+                AuditAction::ScheduleCreate,
+                AuditAction::ScheduleUpdate,
+                AuditAction::SchedulePause,
+            ] {
                 assert!(actions.contains(&a), "{a} missing from {actions:?}");
             }
         }

@@ -3,6 +3,7 @@
 //! `serve`, running its calls and following the file as it changes.
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
+use warden_core::{AuditAction, AuditOutcome};
 
 use anyhow::Context;
 use serde::Deserialize;
@@ -130,9 +131,9 @@ async fn audit_egress_refusal<S: Store>(store: &S, ctx: &JobContext, message: &s
         at: jiff::Timestamp::now(),
         principal_id: Some(ctx.owner.clone()),
         key_id: None,
-        action: "egress.refused".into(),
+        action: AuditAction::EgressRefused,
         target: Some(ctx.id.to_string()),
-        outcome: "denied".into(),
+        outcome: AuditOutcome::Denied,
         client_ip: None,
         user_agent: None,
         request_id: None,

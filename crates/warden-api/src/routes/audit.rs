@@ -4,7 +4,7 @@ use axum::{Json, extract::State};
 use jiff::Timestamp;
 use serde::Deserialize;
 use utoipa::IntoParams;
-use warden_core::Permission;
+use warden_core::{ParseError, Permission};
 use warden_store::{AuditFilter, Store};
 
 use super::{MAX_PAGE, page};
@@ -63,13 +63,27 @@ pub(crate) async fn list_audit<S: Store>(
         .map(|s| s.parse::<Timestamp>())
         .transpose()
         .map_err(|_| ApiError::bad_request("invalid `since`: expected an RFC 3339 time"))?;
+    // An action or outcome that does not exist is a mistake to report, not an empty page.
+    let invalid = |e: ParseError| ApiError::bad_request(e.to_string());
+    let action = q
+        .action
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(invalid)?;
+    let outcome = q
+        .outcome
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(invalid)?;
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let events = state
         .store
         .audit_list(AuditFilter {
             principal_id: q.principal,
-            action: q.action,
-            outcome: q.outcome,
+            action,
+            outcome,
             target: q.target,
             since,
             before_id: q.before,

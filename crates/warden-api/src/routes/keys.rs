@@ -7,7 +7,7 @@ use jiff::SignedDuration;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use warden_core::{Permission, PrincipalId, Role};
+use warden_core::{AuditAction, AuditOutcome, Permission, PrincipalId, Role};
 use warden_store::{Store, StoreError};
 
 use super::{Created, created, ok};
@@ -177,9 +177,12 @@ pub(crate) async fn revoke_key<S: Store>(
     caller.require(Permission::KeysWrite)?;
     let id = key_id(&id)?;
     let now = jiff::Timestamp::now();
-    let record = caller
-        .audit_context()
-        .record(now, "key.revoke", Some(id.to_string()), "ok");
+    let record = caller.audit_context().record(
+        now,
+        AuditAction::KeyRevoke,
+        Some(id.to_string()),
+        AuditOutcome::Ok,
+    );
     state
         .store
         .api_key_revoke(id, now, vec![record])

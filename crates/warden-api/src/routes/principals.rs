@@ -5,6 +5,7 @@ use axum::{Json, extract::State};
 use jiff::Timestamp;
 use serde::Deserialize;
 use utoipa::ToSchema;
+use warden_core::{AuditAction, AuditOutcome};
 use warden_core::{Permission, PrincipalId};
 use warden_store::{Limits, PrincipalRecord, Store, StoreError};
 
@@ -149,10 +150,12 @@ pub(crate) async fn put_principal<S: Store>(
         created_at,
         updated_at: now,
     };
-    let mut audit =
-        caller
-            .audit_context()
-            .record(now, "principal.update", Some(id.to_string()), "ok");
+    let mut audit = caller.audit_context().record(
+        now,
+        AuditAction::PrincipalUpdate,
+        Some(id.to_string()),
+        AuditOutcome::Ok,
+    );
     audit.detail = Some(format!(
         "disabled={} limits={}",
         record.disabled,

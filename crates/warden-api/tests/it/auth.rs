@@ -4,6 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use warden_api::{PUBLIC_ROUTES, Route, routes_table};
 use warden_core::Role;
+use warden_core::{AuditAction, AuditOutcome};
 use warden_store::{AccessStore, AnyStore, AuditFilter};
 use warden_testkit::backend_tests;
 
@@ -64,7 +65,7 @@ backend_tests!(
         let trail = app
             .store
             .audit_list(AuditFilter {
-                action: Some("auth.failure".into()),
+                action: Some(AuditAction::AuthFailure),
                 limit: 500,
                 ..Default::default()
             })
@@ -77,7 +78,7 @@ backend_tests!(
                 !detail.contains("not-a-key") && !detail.contains("wdn_0000"),
                 "{detail}"
             );
-            assert_eq!(e.record.outcome, "unauthenticated");
+            assert_eq!(e.record.outcome, AuditOutcome::Unauthenticated);
             assert_eq!(e.record.client_ip.as_deref(), Some("127.0.0.1"));
         }
     }
@@ -141,7 +142,7 @@ backend_tests!(
         assert!(actions.contains(&"authz.denied"), "{actions:?}");
         let read = trail
             .iter()
-            .find(|e| e.record.action == "service.read")
+            .find(|e| e.record.action == AuditAction::ServiceRead)
             .unwrap();
         assert_eq!(read.record.principal_id.as_deref(), Some("service"));
         assert_eq!(read.record.key_id.as_deref(), Some("INTERNAL_API_KEY"));
@@ -192,7 +193,7 @@ backend_tests!(
             StatusCode::UNAUTHORIZED
         );
         let reasons: Vec<String> = app
-            .audit_with_action("auth.failure")
+            .audit_with_action(warden_core::AuditAction::AuthFailure)
             .await
             .into_iter()
             .filter_map(|e| e.record.detail)
@@ -247,7 +248,9 @@ backend_tests!(
         let admins_id = admins.headers["x-request-id"].to_str().unwrap().to_owned();
         let bobs = create(bob.clone(), Some(admins_id.clone())).await;
         assert_eq!(bobs.status, StatusCode::CREATED, "{}", bobs.body);
-        let trail = app.audit_with_action("job.create").await;
+        let trail = app
+            .audit_with_action(warden_core::AuditAction::JobCreate)
+            .await;
         let with_admins_id: Vec<_> = trail
             .iter()
             .filter(|e| e.record.request_id.as_deref() == Some(admins_id.as_str()))
@@ -278,6 +281,16 @@ backend_tests!(
             .unwrap();
         assert_eq!(bobs_view["clientRequestId"], admins_id.as_str());
         assert_ne!(bobs_view["requestId"], admins_id.as_str());
+        // A word the trail never uses is a mistake to report, not an empty page.
+        let typo = app
+            .get("/api/v1/audit?action=job.creat", ADMIN_ENV_KEY)
+            .await;
+        assert_eq!(typo.status, StatusCode::BAD_REQUEST);
+        let message = typo.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("`action`") && message.contains("job.create"),
+            "{message}"
+        );
     }
 );
 

@@ -180,7 +180,9 @@ backend_tests!(
             app.get("/api/v1/jobs", &key).await.status,
             StatusCode::UNAUTHORIZED
         );
-        let failure = &app.audit_with_action("auth.failure").await[0];
+        let failure = &app
+            .audit_with_action(warden_core::AuditAction::AuthFailure)
+            .await[0];
         assert_eq!(failure.record.principal_id.as_deref(), Some("alice"));
         assert!(failure.record.key_id.is_some());
         // Disabling `admin` stops the JOB_SCHEDULER_API_KEY too.

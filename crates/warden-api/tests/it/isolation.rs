@@ -3,6 +3,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use warden_core::AuditAction;
 use warden_core::Role;
 use warden_store::AccessStore;
 use warden_testkit::{backend_tests, eventually};
@@ -135,7 +136,7 @@ backend_tests!(
         let probes = app
             .store
             .audit_list(warden_store::AuditFilter {
-                action: Some("authz.not_found".into()),
+                action: Some(AuditAction::AuthzNotFound),
                 principal_id: Some("bob".into()),
                 ..Default::default()
             })

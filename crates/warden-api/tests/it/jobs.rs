@@ -441,7 +441,9 @@ backend_tests!(
             (a.status, a.code()),
             (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
         );
-        let trail = app.audit_with_action("job.create").await;
+        let trail = app
+            .audit_with_action(warden_core::AuditAction::JobCreate)
+            .await;
         assert!(trail.is_empty());
     }
 );

@@ -100,7 +100,7 @@ backend_tests!(
             bad_role.message()
         );
 
-        let actions: Vec<String> = app
+        let actions: Vec<warden_core::AuditAction> = app
             .store
             .audit_list(AuditFilter::default())
             .await
@@ -108,11 +108,12 @@ backend_tests!(
             .into_iter()
             .map(|e| e.record.action)
             .collect();
-        for a in ["key.create", "key.rotate", "authz.denied"] {
-            assert!(
-                actions.iter().any(|x| x == a),
-                "{a} missing from {actions:?}"
-            );
+        for a in [
+            warden_core::AuditAction::KeyCreate,
+            warden_core::AuditAction::KeyRotate,
+            warden_core::AuditAction::AuthzDenied,
+        ] {
+            assert!(actions.contains(&a), "{a} missing from {actions:?}");
         }
     }
 );

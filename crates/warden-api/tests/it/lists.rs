@@ -72,9 +72,9 @@ backend_tests!(
                 quota: None,
                 blocked_audit: warden_store::AuditContext::default().record(
                     Timestamp::now(),
-                    "schedule.blocked",
+                    warden_core::AuditAction::ScheduleBlocked,
                     Some(id.to_string()),
-                    "denied",
+                    warden_core::AuditOutcome::Denied,
                 ),
             })
             .await

@@ -3,6 +3,7 @@
 //! (the audit trail for the API, `cron_runs` for `/cron/run`), on both backends.
 
 use std::time::Duration;
+use warden_core::AuditAction;
 
 use reqwest::{Method, StatusCode};
 use warden_api::{HttpLimits, refusals::RefusalLimits};
@@ -58,7 +59,7 @@ backend_tests!(
             trail()
                 .await
                 .iter()
-                .any(|e| e.record.action == "auth.failure.repeated")
+                .any(|e| e.record.action == AuditAction::AuthFailureRepeated)
         })
         .await;
         let trail = trail().await;
@@ -66,7 +67,8 @@ backend_tests!(
             trail
                 .iter()
                 .filter(|e| {
-                    e.record.action == "auth.failure" && e.record.client_ip.as_deref() == Some(ip)
+                    e.record.action == AuditAction::AuthFailure
+                        && e.record.client_ip.as_deref() == Some(ip)
                 })
                 .count()
         };
@@ -74,13 +76,13 @@ backend_tests!(
         assert_eq!(full("127.0.0.2"), 3);
         let summaries: Vec<_> = trail
             .iter()
-            .filter(|e| e.record.action == "auth.failure.repeated")
+            .filter(|e| e.record.action == AuditAction::AuthFailureRepeated)
             .collect();
         assert_eq!(summaries.len(), 1);
         let summary = &summaries[0].record;
         assert_eq!(counted(summary.detail.as_deref()), 25);
         assert_eq!(summary.client_ip.as_deref(), Some("127.0.0.1"));
-        assert_eq!(summary.outcome, "unauthenticated");
+        assert_eq!(summary.outcome, warden_core::AuditOutcome::Unauthenticated);
         assert!(
             summary.detail.as_deref().unwrap().contains("unknown key"),
             "{summary:?}"
@@ -91,7 +93,7 @@ backend_tests!(
             .await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED);
         let trail = app.store.audit_list(AuditFilter::default()).await.unwrap();
-        assert_eq!(trail[0].record.action, "auth.failure");
+        assert_eq!(trail[0].record.action, AuditAction::AuthFailure);
     }
 );
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 use warden_api::{
     AppState, AuthConfig, DEFAULT_LATE_AFTER, HttpLimits, keys::issue_key, router_with,
 };
-use warden_core::{Clock, ManualClock, PrincipalId, QueueName, Role, SystemClock};
+use warden_core::{AuditAction, Clock, ManualClock, PrincipalId, QueueName, Role, SystemClock};
 use warden_engine::{Engine, EngineConfig, EngineHandle, QueueConfig, Registry};
 use warden_security::{apikey::KeyHasher, envkey::StaticKey};
 use warden_store::{
@@ -315,10 +315,10 @@ impl TestApp {
     }
 
     /// The audit records with `action`, newest first (one page of the store's default size).
-    pub(crate) async fn audit_with_action(&self, action: &str) -> Vec<AuditEvent> {
+    pub(crate) async fn audit_with_action(&self, action: AuditAction) -> Vec<AuditEvent> {
         self.store
             .audit_list(AuditFilter {
-                action: Some(action.into()),
+                action: Some(action),
                 ..Default::default()
             })
             .await

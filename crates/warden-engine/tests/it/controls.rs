@@ -3,6 +3,7 @@
 //! resume, trigger and retry are refused as a create would be.
 
 use std::sync::Arc;
+use warden_core::{AuditAction, AuditOutcome};
 
 use jiff::Timestamp;
 use warden_core::{OccurrenceOutcome, OverlapPolicy, Scope};
@@ -99,7 +100,7 @@ backend_tests!(
         let blocked_audits = || async {
             store
                 .audit_list(AuditFilter {
-                    action: Some("schedule.blocked".into()),
+                    action: Some(AuditAction::ScheduleBlocked),
                     target: Some(id.to_string()),
                     ..AuditFilter::default()
                 })
@@ -126,7 +127,7 @@ backend_tests!(
         assert!(why.contains("disabled"), "{why}");
         let audits = blocked_audits().await;
         assert_eq!(audits.len(), 1, "{audits:?}");
-        assert_eq!(audits[0].record.outcome, "denied");
+        assert_eq!(audits[0].record.outcome, AuditOutcome::Denied);
         assert_eq!(audits[0].record.detail.as_deref(), Some(why.as_str()));
 
         // Enabled again, but the job type is no longer allowed.

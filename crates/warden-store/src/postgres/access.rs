@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
+use warden_core::{AuditAction, AuditOutcome};
 
 use super::{PgStore, found};
 use crate::{
@@ -26,9 +27,9 @@ pub(super) async fn audit_insert(conn: &mut PgConnection, records: &[AuditRecord
         let values = [
             r.principal_id.clone(),
             r.key_id.clone(),
-            Some(r.action.clone()),
+            Some(r.action.as_str().to_owned()),
             r.target.clone(),
-            Some(r.outcome.clone()),
+            Some(r.outcome.as_str().to_owned()),
             r.client_ip.clone(),
             r.user_agent.clone(),
             r.request_id.clone(),
@@ -217,8 +218,8 @@ impl AccessStore for PgStore {
     async fn audit_list(&self, f: AuditFilter) -> Result<Vec<AuditEvent>> {
         let rows = sqlx::query(include_str!("audit_list.sql"))
             .bind(f.principal_id)
-            .bind(f.action)
-            .bind(f.outcome)
+            .bind(f.action.map(AuditAction::as_str))
+            .bind(f.outcome.map(AuditOutcome::as_str))
             .bind(f.target)
             .bind(f.since.map(micros))
             .bind(f.before_id)

@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
+use warden_core::{AuditAction, AuditOutcome};
 
 use super::{
     SqliteStore,
@@ -96,9 +97,9 @@ pub(super) fn audit_insert(conn: &Connection, records: &[AuditRecord]) -> Result
             micros(r.at),
             r.principal_id,
             r.key_id,
-            r.action,
+            r.action.as_str(),
             r.target,
-            r.outcome,
+            r.outcome.as_str(),
             r.client_ip,
             r.user_agent,
             r.request_id,
@@ -218,8 +219,8 @@ impl AccessStore for SqliteStore {
     async fn audit_list(&self, f: AuditFilter) -> Result<Vec<AuditEvent>> {
         let rows = sqlx::query(include_str!("audit_list.sql"))
             .bind(f.principal_id)
-            .bind(f.action)
-            .bind(f.outcome)
+            .bind(f.action.map(AuditAction::as_str))
+            .bind(f.outcome.map(AuditOutcome::as_str))
             .bind(f.target)
             .bind(f.since.map(micros))
             .bind(f.before_id)

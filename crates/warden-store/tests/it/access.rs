@@ -1,7 +1,7 @@
 //! Conformance: principals, API keys and the audit trail.
 
 use uuid::Uuid;
-use warden_core::{Priority, Role};
+use warden_core::{AuditAction, AuditOutcome, Priority, Role};
 use warden_store::{
     AccessStore, ApiKeyRecord, AuditFilter, AuditRecord, KeyRotation, Limits, Page,
     PrincipalRecord, StoreError,
@@ -26,14 +26,14 @@ fn key(principal: &str, hash: &str) -> ApiKeyRecord {
     }
 }
 
-fn audit(action: &str, target: &str) -> AuditRecord {
+fn audit(action: AuditAction, target: &str) -> AuditRecord {
     AuditRecord {
         at: t0(),
         principal_id: Some("admin".into()),
         key_id: Some("k1".into()),
-        action: action.into(),
+        action,
         target: Some(target.into()),
-        outcome: "ok".into(),
+        outcome: AuditOutcome::Ok,
         client_ip: Some("127.0.0.1".into()),
         user_agent: Some("test".into()),
         request_id: Some("req-1".into()),
@@ -48,7 +48,7 @@ backend_tests!(
         let store = db.store();
         let k = key("alice", "hash-a");
         store
-            .api_key_insert(k.clone(), vec![audit("key.create", "alice")])
+            .api_key_insert(k.clone(), vec![audit(AuditAction::KeyCreate, "alice")])
             .await
             .unwrap();
         let found = store.api_key_find("hash-a").await.unwrap().unwrap();
@@ -89,7 +89,7 @@ backend_tests!(
                     old_expires_at: at(3600),
                     new_key: new.clone(),
                 },
-                vec![audit("key.rotate", &old.id.to_string())],
+                vec![audit(AuditAction::KeyRotate, &old.id.to_string())],
             )
             .await
             .unwrap();
@@ -125,7 +125,7 @@ backend_tests!(
             Some(at(5))
         );
         store
-            .api_key_revoke(new.id, at(6), vec![audit("key.revoke", "x")])
+            .api_key_revoke(new.id, at(6), vec![audit(AuditAction::KeyRevoke, "x")])
             .await
             .unwrap();
         assert!(!store.api_key_get(new.id).await.unwrap().is_live(at(6)));
@@ -147,14 +147,14 @@ backend_tests!(
                 .await,
             Err(StoreError::NotFound)
         ));
-        let actions: Vec<String> = store
+        let actions: Vec<AuditAction> = store
             .audit_list(AuditFilter::default())
             .await
             .unwrap()
             .into_iter()
             .map(|e| e.record.action)
             .collect();
-        assert_eq!(actions, ["key.revoke", "key.rotate"]);
+        assert_eq!(actions, [AuditAction::KeyRevoke, AuditAction::KeyRotate]);
     }
 );
 
@@ -180,7 +180,10 @@ backend_tests!(
         p.disabled = true;
         p.updated_at = at(1);
         store
-            .principal_upsert(p.clone(), vec![audit("principal.update", "alice")])
+            .principal_upsert(
+                p.clone(),
+                vec![audit(AuditAction::PrincipalUpdate, "alice")],
+            )
             .await
             .unwrap();
         let got = store.principal_get("alice").await.unwrap();
@@ -235,16 +238,16 @@ backend_tests!(
         for i in 0..5 {
             let mut r = audit(
                 if i % 2 == 0 {
-                    "job.create"
+                    AuditAction::JobCreate
                 } else {
-                    "auth.failure"
+                    AuditAction::AuthFailure
                 },
                 "t",
             );
             r.at = at(i);
             r.principal_id = Some(format!("p{}", i % 2));
             if i == 1 {
-                r.outcome = "unauthenticated".into();
+                r.outcome = AuditOutcome::Unauthenticated;
             }
             records.push(r);
         }
@@ -256,7 +259,7 @@ backend_tests!(
         assert!(all.windows(2).all(|w| w[0].id > w[1].id));
         let failures = store
             .audit_list(AuditFilter {
-                action: Some("auth.failure".into()),
+                action: Some(AuditAction::AuthFailure),
                 ..Default::default()
             })
             .await
@@ -264,7 +267,7 @@ backend_tests!(
         assert_eq!(failures.len(), 2);
         let by_outcome = store
             .audit_list(AuditFilter {
-                outcome: Some("unauthenticated".into()),
+                outcome: Some(AuditOutcome::Unauthenticated),
                 ..Default::default()
             })
             .await

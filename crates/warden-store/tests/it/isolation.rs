@@ -1,10 +1,10 @@
 //! Conformance: a scope confines every read and change to one owner's objects, and a
 //! change's audit records commit (or roll back) with it.
 
-use warden_core::{JobState, Scope};
+use warden_core::{AuditAction, AuditOutcome, JobState, Scope};
 use warden_store::{
-    AccessStore, AuditFilter, AuditRecord, JobCancelParams, JobFilter, JobInsertParams,
-    JobRetryParams, OccurrencePage, Page, ScheduleInsertParams, ScheduleRunFilter,
+    AccessStore, AuditContext, AuditFilter, AuditRecord, JobCancelParams, JobFilter,
+    JobInsertParams, JobRetryParams, OccurrencePage, Page, ScheduleInsertParams, ScheduleRunFilter,
     ScheduleSetPausedParams, Store, StoreError,
 };
 use warden_testkit::backend_tests;
@@ -15,15 +15,12 @@ fn alice() -> Scope {
     Scope::Owner("alice".into())
 }
 
-fn record(action: &str, target: String) -> AuditRecord {
-    AuditRecord {
-        at: t0(),
+fn record(action: AuditAction, target: String) -> AuditRecord {
+    AuditContext {
         principal_id: Some("alice".into()),
-        action: action.into(),
-        target: Some(target),
-        outcome: "ok".into(),
         ..Default::default()
     }
+    .record(t0(), action, Some(target), AuditOutcome::Ok)
 }
 
 backend_tests!(
@@ -63,7 +60,7 @@ backend_tests!(
                 ids: vec![theirs.id],
                 scope: alice(),
                 now: at(1),
-                audit: vec![record("job.cancel", theirs.id.to_string())],
+                audit: vec![record(AuditAction::JobCancel, theirs.id.to_string())],
             })
             .await
             .unwrap();
@@ -75,8 +72,8 @@ backend_tests!(
                 scope: alice(),
                 now: at(1),
                 audit: vec![
-                    record("job.cancel", mine.id.to_string()),
-                    record("job.cancel", theirs.id.to_string()),
+                    record(AuditAction::JobCancel, mine.id.to_string()),
+                    record(AuditAction::JobCancel, theirs.id.to_string()),
                 ],
             })
             .await
@@ -148,7 +145,7 @@ backend_tests!(
             store
                 .schedule_insert(ScheduleInsertParams {
                     schedule: dup,
-                    audit: vec![record("schedule.create", "dup".into())],
+                    audit: vec![record(AuditAction::ScheduleCreate, "dup".into())],
                     quota: None
                 })
                 .await,
@@ -159,7 +156,7 @@ backend_tests!(
                 .schedule_delete(
                     warden_core::ScheduleId::new(),
                     Scope::All,
-                    vec![record("schedule.delete", "x".into())]
+                    vec![record(AuditAction::ScheduleDelete, "x".into())]
                 )
                 .await,
             Err(StoreError::NotFound)
@@ -415,7 +412,7 @@ backend_tests!(
         let first = store
             .job_insert_many(JobInsertParams {
                 jobs: vec![a.clone()],
-                audit: vec![record("job.create", a.id.to_string())],
+                audit: vec![record(AuditAction::JobCreate, a.id.to_string())],
                 quota: None,
             })
             .await
@@ -423,7 +420,7 @@ backend_tests!(
         let other = store
             .job_insert_many(JobInsertParams {
                 jobs: vec![b.clone()],
-                audit: vec![record("job.create", b.id.to_string())],
+                audit: vec![record(AuditAction::JobCreate, b.id.to_string())],
                 quota: None,
             })
             .await
@@ -437,7 +434,7 @@ backend_tests!(
         let dup = store
             .job_insert_many(JobInsertParams {
                 jobs: vec![again.clone()],
-                audit: vec![record("job.create", again.id.to_string())],
+                audit: vec![record(AuditAction::JobCreate, again.id.to_string())],
                 quota: None,
             })
             .await

@@ -581,17 +581,17 @@ backend_tests!(
 backend_tests!(
     queues_are_paused_and_resumed_with_an_audit_record,
     |db: warden_testkit::TestDb| async move {
-        use warden_store::{AccessStore, AuditFilter, AuditRecord};
+        use warden_core::{AuditAction, AuditOutcome};
+        use warden_store::{AccessStore, AuditContext, AuditFilter};
         let store = db.store();
         let q = warden_core::QueueName::parse("mail").unwrap();
         assert!(store.queue_paused_many().await.unwrap().is_empty());
-        let record = AuditRecord {
-            at: at(1),
-            action: "queue.pause".into(),
-            target: Some("mail".into()),
-            outcome: "ok".into(),
-            ..Default::default()
-        };
+        let record = AuditContext::default().record(
+            at(1),
+            AuditAction::QueuePause,
+            Some("mail".into()),
+            AuditOutcome::Ok,
+        );
         store
             .queue_set_paused(QueueSetPausedParams {
                 queue: q.clone(),

@@ -61,9 +61,9 @@ fn batch(
         quota: None,
         blocked_audit: warden_store::AuditContext::default().record(
             at(from),
-            "schedule.blocked",
+            warden_core::AuditAction::ScheduleBlocked,
             Some(s.id.to_string()),
-            "denied",
+            warden_core::AuditOutcome::Denied,
         ),
     }
 }

@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use uuid::Uuid;
 use warden_api::keys::{IssuedKey, issue_key, parse_duration, rotate_key};
-use warden_core::{PrincipalId, Role};
+use warden_core::{AuditAction, AuditOutcome, PrincipalId, Role};
 use warden_store::{AccessStore, AnyStore, AuditContext};
 
 use crate::{
@@ -173,7 +173,12 @@ async fn revoke(a: KeyIdArgs) -> anyhow::Result<()> {
     let id = key_id(&a.id)?;
     let store = open_migrated(&a.store).await?;
     let now = Timestamp::now();
-    let record = cli_actor().record(now, "key.revoke", Some(id.to_string()), "ok");
+    let record = cli_actor().record(
+        now,
+        AuditAction::KeyRevoke,
+        Some(id.to_string()),
+        AuditOutcome::Ok,
+    );
     store
         .api_key_revoke(id, now, vec![record])
         .await
