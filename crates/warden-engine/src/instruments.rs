@@ -7,7 +7,7 @@
 //!
 //! | metric | type | labels | recorded |
 //! |---|---|---|---|
-//! | `warden_runs_total` | counter | `outcome`: [`RUN_OUTCOMES`] | by the completer after a batch is written (outcomes that counted, not a stale worker's); `lost` by the rescuer |
+//! | `warden_runs_total` | counter | `outcome`: [`RunOutcome`] | by the completer after a batch is written (outcomes that counted, not a stale worker's); `lost` by the rescuer |
 //! | `warden_run_duration_seconds` | histogram | — | by the completer, each counted outcome's `finished_at - started_at` |
 //! | `warden_pickup_latency_seconds` | histogram | — | by the producer, each claimed job's claim time minus its `run_at` |
 //! | `warden_occurrences_total` | counter | `outcome`: [`OCCURRENCE_OUTCOMES`] | by `CronEnqueuer::run_once`, from what it recorded |
@@ -20,8 +20,8 @@
 
 use jiff::{SignedDuration, Timestamp};
 use metrics::{Counter, Unit, counter, describe_counter, describe_gauge, describe_histogram};
-use warden_core::{JobId, OccurrenceOutcome};
-use warden_store::{ClaimedJob, Completion, CompletionResult, Occurrence};
+use warden_core::{JobId, OccurrenceOutcome, RunOutcome};
+use warden_store::{ClaimedJob, Completion, Occurrence};
 
 /// Counter: attempts whose outcome was written, by `outcome`.
 pub const RUNS_TOTAL: &str = "warden_runs_total";
@@ -33,16 +33,6 @@ pub const PICKUP_LATENCY_SECONDS: &str = "warden_pickup_latency_seconds";
 pub const OCCURRENCES_TOTAL: &str = "warden_occurrences_total";
 /// Gauge, Unix seconds: the clock's time at the last successful cron tick.
 pub const LAST_TICK_TIMESTAMP_SECONDS: &str = "warden_last_tick_timestamp_seconds";
-
-/// The values of `outcome` on [`RUNS_TOTAL`]: a run record's outcome.
-pub const RUN_OUTCOMES: [&str; 6] = [
-    "succeeded",
-    "retry",
-    "dead",
-    "cancelled",
-    "released",
-    "lost",
-];
 
 /// The values of `outcome` on [`OCCURRENCES_TOTAL`] (the ledger's five outcomes, folded:
 /// `skipped:*` is `skipped`, `missed:*` is `missed`).
@@ -79,7 +69,7 @@ pub fn register() {
         "Unix time of the last successful cron tick of this process (0 until the first)."
     );
     for outcome in RunOutcome::ALL {
-        outcome.counter().increment(0);
+        runs_total(outcome).increment(0);
     }
     for outcome in [Fold::Ran, Fold::Skipped, Fold::Missed] {
         outcome.counter().increment(0);
@@ -89,48 +79,10 @@ pub fn register() {
     let _ = metrics::gauge!(LAST_TICK_TIMESTAMP_SECONDS);
 }
 
-/// A label value of [`RUNS_TOTAL`]; its counter is looked up with a static key (the
-/// macros allocate only for label values that are not literals).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RunOutcome {
-    Succeeded,
-    Retry,
-    Dead,
-    Cancelled,
-    Released,
-    Lost,
-}
-
-impl RunOutcome {
-    const ALL: [RunOutcome; 6] = [
-        Self::Succeeded,
-        Self::Retry,
-        Self::Dead,
-        Self::Cancelled,
-        Self::Released,
-        Self::Lost,
-    ];
-
-    fn of(result: &CompletionResult) -> Self {
-        match result {
-            CompletionResult::Succeeded => Self::Succeeded,
-            CompletionResult::Retry { .. } => Self::Retry,
-            CompletionResult::Dead { .. } => Self::Dead,
-            CompletionResult::Cancelled { .. } => Self::Cancelled,
-            CompletionResult::Released { .. } => Self::Released,
-        }
-    }
-
-    fn counter(self) -> Counter {
-        match self {
-            Self::Succeeded => counter!(RUNS_TOTAL, "outcome" => "succeeded"),
-            Self::Retry => counter!(RUNS_TOTAL, "outcome" => "retry"),
-            Self::Dead => counter!(RUNS_TOTAL, "outcome" => "dead"),
-            Self::Cancelled => counter!(RUNS_TOTAL, "outcome" => "cancelled"),
-            Self::Released => counter!(RUNS_TOTAL, "outcome" => "released"),
-            Self::Lost => counter!(RUNS_TOTAL, "outcome" => "lost"),
-        }
-    }
+/// The counter of one value of `outcome` on [`RUNS_TOTAL`]. A `&'static str` label
+/// value is borrowed, not allocated.
+fn runs_total(outcome: RunOutcome) -> Counter {
+    counter!(RUNS_TOTAL, "outcome" => outcome.as_str())
 }
 
 /// A label value of [`OCCURRENCES_TOTAL`].
@@ -193,12 +145,12 @@ pub(crate) fn completions_written(batch: &[Completion], counted: &[JobId]) {
         {
             continue;
         }
-        by_outcome[RunOutcome::of(&c.result) as usize] += 1;
+        by_outcome[c.result.run_outcome() as usize] += 1;
         duration.record(seconds_between(c.started_at, c.finished_at));
     }
     for (outcome, n) in RunOutcome::ALL.into_iter().zip(by_outcome) {
         if n > 0 {
-            outcome.counter().increment(n);
+            runs_total(outcome).increment(n);
         }
     }
 }
@@ -206,7 +158,7 @@ pub(crate) fn completions_written(batch: &[Completion], counted: &[JobId]) {
 /// The rescuer returned `n` jobs whose lease expired (each gets a `lost` run record).
 pub(crate) fn runs_lost(n: usize) {
     if n > 0 {
-        RunOutcome::Lost.counter().increment(n as u64);
+        runs_total(RunOutcome::Lost).increment(n as u64);
     }
 }
 
@@ -249,27 +201,9 @@ mod tests {
 
     #[test]
     fn label_values_match_the_run_records_and_the_published_sets() {
-        for (outcome, name) in RunOutcome::ALL.into_iter().zip(RUN_OUTCOMES) {
-            assert_eq!(RUN_OUTCOMES[outcome as usize], name);
-        }
-        let results = [
-            CompletionResult::Succeeded,
-            CompletionResult::Retry {
-                run_at: Timestamp::UNIX_EPOCH,
-                error: String::new(),
-            },
-            CompletionResult::Dead {
-                error: String::new(),
-            },
-            CompletionResult::Cancelled {
-                reason: String::new(),
-            },
-            CompletionResult::Released {
-                error: String::new(),
-            },
-        ];
-        for r in results {
-            assert_eq!(RUN_OUTCOMES[RunOutcome::of(&r) as usize], r.run_outcome());
+        // `runs_completed` counts by `outcome as usize`: the order of `ALL`.
+        for (i, outcome) in RunOutcome::ALL.into_iter().enumerate() {
+            assert_eq!(outcome as usize, i);
         }
         for o in OccurrenceOutcome::ALL {
             let folded = OCCURRENCE_OUTCOMES[Fold::of(o) as usize];

@@ -7,7 +7,8 @@ use jiff::Timestamp;
 use uuid::Uuid;
 use warden_core::{
     CronSpec, JobId, JobKind, JobState, JobTimeout, MaxAttempts, MissedPolicy, OccurrenceOutcome,
-    OverlapPolicy, Payload, Plan, Priority, QueueName, ScheduleId, Scope, schedule::CatchUpWindow,
+    OverlapPolicy, Payload, Plan, Priority, QueueName, RunOutcome, ScheduleId, Scope,
+    schedule::CatchUpWindow,
 };
 
 /// A job to insert.
@@ -179,14 +180,14 @@ impl CompletionResult {
         }
     }
 
-    /// The run record's outcome name.
-    pub fn run_outcome(&self) -> &'static str {
+    /// The run record's outcome.
+    pub fn run_outcome(&self) -> RunOutcome {
         match self {
-            Self::Succeeded => "succeeded",
-            Self::Retry { .. } => "retry",
-            Self::Dead { .. } => "dead",
-            Self::Cancelled { .. } => "cancelled",
-            Self::Released { .. } => "released",
+            Self::Succeeded => RunOutcome::Succeeded,
+            Self::Retry { .. } => RunOutcome::Retry,
+            Self::Dead { .. } => RunOutcome::Dead,
+            Self::Cancelled { .. } => RunOutcome::Cancelled,
+            Self::Released { .. } => RunOutcome::Released,
         }
     }
 
@@ -352,7 +353,7 @@ pub struct Run<O = Option<Vec<u8>>> {
     pub duration_ms: i64,
     /// succeeded, retry, dead, cancelled, released (interrupted by a shutdown; not
     /// counted as an attempt), or lost (the lease expired).
-    pub outcome: String,
+    pub outcome: RunOutcome,
     pub error: Option<String>,
     /// What the handler reported about the attempt (JSON), when it reported anything.
     pub output: O,

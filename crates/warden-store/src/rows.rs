@@ -207,7 +207,7 @@ fn run_with<O>(r: &impl Cols, output: O) -> Result<Run<O>> {
         started_at: from_micros(r.int("started_at")?)?,
         finished_at: from_micros(r.int("finished_at")?)?,
         duration_ms: r.int("duration_ms")?,
-        outcome: r.text("outcome")?,
+        outcome: r.text("outcome")?.parse()?,
         error: r.opt_text("error")?,
         output,
     })

@@ -40,7 +40,7 @@ impl RunSummaryView {
             started_at: r.started_at,
             finished_at: r.finished_at,
             duration_ms: r.duration_ms,
-            outcome: r.outcome.clone(),
+            outcome: r.outcome.as_str().to_owned(),
             error: error_text(r.error.as_deref(), redacted),
         }
     }

@@ -126,7 +126,7 @@ backend_tests!(
             assert_eq!((job.state, job.attempt), (JobState::Succeeded, 1));
             let runs = store.run_list_by_job(id, Scope::All).await.unwrap();
             assert_eq!(runs.len(), 1);
-            assert_eq!(runs[0].outcome, "succeeded");
+            assert_eq!(runs[0].outcome, warden_core::RunOutcome::Succeeded);
         }
         let mut expected = vec!["retry"; ATTEMPTS as usize - 1];
         expected.push("dead");

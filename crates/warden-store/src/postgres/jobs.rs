@@ -96,7 +96,7 @@ pub(super) async fn job_complete_many(
         ids.push(c.id.as_uuid());
         tokens.push(c.lease_token);
         states.push(c.result.state().as_str());
-        outcomes.push(c.result.run_outcome());
+        outcomes.push(c.result.run_outcome().as_str());
         run_ats.push(match &c.result {
             CompletionResult::Retry { run_at, .. } => Some(micros(*run_at)),
             _ => None,

@@ -15,7 +15,7 @@ use std::{
 
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Params, Row, params};
-use warden_core::{JobId, ScheduleId, Scope};
+use warden_core::{JobId, RunOutcome, ScheduleId, Scope};
 
 use crate::{
     StoreError,
@@ -194,7 +194,7 @@ pub(super) fn complete(conn: &Connection, completions: &[Completion]) -> Result<
                 c.worker,
                 micros(c.started_at),
                 micros(c.finished_at),
-                c.result.run_outcome(),
+                c.result.run_outcome().as_str(),
                 error,
                 c.output
             ])?;
@@ -273,7 +273,7 @@ pub(super) fn rescue(conn: &Connection, p: &RescueParams) -> Result<Vec<RescuedJ
             worker,
             started_at,
             micros(p.now),
-            "lost",
+            RunOutcome::Lost.as_str(),
             error,
             None::<Vec<u8>>
         ])?;

@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 use warden_core::Scope;
-use warden_core::{JobState, Priority, QueueName};
+use warden_core::{JobState, Priority, QueueName, RunOutcome};
 use warden_store::{Completion, CompletionResult, HeartbeatParams, JobFilter, Store, StoreError};
 use warden_store::{JobCancelParams, JobInsertParams, QueueSetPausedParams};
 use warden_testkit::backend_tests;
@@ -291,14 +291,14 @@ backend_tests!(
         assert_empty(store.job_claim_many(claim("q", 3, at(49)))).await;
         let again = store.job_claim_many(claim("q", 3, at(50))).await.unwrap();
         assert_eq!((again[0].id, again[0].attempt), (a.id, 2));
-        let outcomes: Vec<String> = store
+        let outcomes: Vec<RunOutcome> = store
             .run_list_by_job(b.id, Scope::All)
             .await
             .unwrap()
             .into_iter()
             .map(|r| r.outcome)
             .collect();
-        assert_eq!(outcomes, ["dead"]);
+        assert_eq!(outcomes, [RunOutcome::Dead]);
     }
 );
 
@@ -533,12 +533,15 @@ backend_tests!(
         let runs = store.run_list_by_job(one.id, Scope::All).await.unwrap();
         let mut runs: Vec<_> = runs
             .iter()
-            .map(|r| (r.attempt, r.outcome.clone()))
+            .map(|r| (r.attempt, r.outcome.as_str()))
             .collect();
         runs.sort();
         assert_eq!(
             runs,
-            [(1, "released".to_owned()), (1, "succeeded".to_owned())]
+            [
+                (1, RunOutcome::Released.as_str()),
+                (1, RunOutcome::Succeeded.as_str())
+            ]
         );
     }
 );
