@@ -25,9 +25,7 @@
 //! An OIDC token's principal is `oidc:ISSUER#SUBJECT` ([`PrincipalId::oidc`]), a form no
 //! key principal can take, so identities from different issuers never meet.
 
-use crate::error::ErrorCode;
 use std::{net::SocketAddr, sync::Arc};
-use warden_core::{AuditAction, AuditOutcome};
 
 use axum::{
     extract::{ConnectInfo, Request, State},
@@ -36,6 +34,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use jiff::{SignedDuration, Timestamp};
+use warden_core::{AuditAction, AuditOutcome};
 use warden_core::{Credential, Permission, Principal, PrincipalId, Role};
 use warden_engine::{Actor, InternalTypes};
 use warden_security::{
@@ -45,6 +44,7 @@ use warden_security::{
 };
 use warden_store::{AuditContext, AuditRecord, Limits, Store, StoreError};
 
+use crate::error::ErrorCode;
 use crate::{
     AppState,
     error::ApiError,

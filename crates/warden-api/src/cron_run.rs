@@ -142,13 +142,3 @@ impl<S> CronTrigger<S> {
             .fold(false, |found, token| token.matches(presented) | found)
     }
 }
-
-/// Every outcome of a call, as recorded and counted.
-pub const OUTCOMES: [&str; 6] = [
-    "ok",
-    "failed",
-    "busy",
-    "unauthorized",
-    "forbidden",
-    "limited",
-];

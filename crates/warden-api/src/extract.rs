@@ -1,7 +1,6 @@
 //! Extractors whose rejections use our error envelope: the authenticated [`Caller`],
 //! JSON bodies, paths and queries (after axum's `examples/error-handling`).
 
-use crate::error::ErrorCode;
 use std::sync::Arc;
 
 use axum::{
@@ -10,6 +9,7 @@ use axum::{
 };
 use serde::de::DeserializeOwned;
 
+use crate::error::ErrorCode;
 use crate::{auth::Caller, error::ApiError};
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {

@@ -164,8 +164,8 @@ fn describe() {
         Unit::Count,
         "Calls of /cron/run, by outcome (ok, failed, busy, unauthorized, forbidden, limited)."
     );
-    for outcome in crate::cron_run::OUTCOMES {
-        counter!(CRON_RUNS_TOTAL, "outcome" => outcome).increment(0);
+    for outcome in warden_core::CronRunOutcome::ALL {
+        counter!(CRON_RUNS_TOTAL, "outcome" => outcome.as_str()).increment(0);
     }
     for reason in AuthFailure::ALL {
         reason.counter().increment(0);

@@ -27,7 +27,7 @@ use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
-use warden_core::AuditAction;
+use warden_core::{AuditAction, CronRunOutcome};
 
 use jiff::Timestamp;
 use tokio::time::Instant;
@@ -59,7 +59,7 @@ impl Default for RefusalLimits {
 enum Channel {
     Audit,
     /// `cron_runs`, by outcome (`unauthorized`, `forbidden`, `limited`).
-    Cron(&'static str),
+    Cron(CronRunOutcome),
 }
 
 /// A refusal as it would be recorded in full.
@@ -206,20 +206,19 @@ pub(crate) async fn record_audit<S: Store>(
     place(state, log, Channel::Audit, ip, Refused::Audit(record)).await;
 }
 
-/// Records a refused `/cron/run` call with `outcome` (one of `unauthorized`, `forbidden`,
+/// Records a refused `/cron/run` call (its outcome `unauthorized`, `forbidden` or
 /// `limited`); returns its `cron_runs` id (0 when it was only counted, or could not be
 /// written).
 pub(crate) async fn record_cron<S: Store>(
     state: &AppState<S>,
     log: Option<&Arc<RefusalLog>>,
-    outcome: &'static str,
     record: CronRunRecord,
 ) -> i64 {
     let ip = record.client_ip.as_deref().and_then(|ip| ip.parse().ok());
     place(
         state,
         log,
-        Channel::Cron(outcome),
+        Channel::Cron(record.outcome),
         ip,
         Refused::Cron(record),
     )

@@ -40,7 +40,7 @@ pub use cron::{CronSpec, DstPolicy, FoldPolicy, GapPolicy};
 pub use error::ParseError;
 pub use ids::{JobId, ScheduleId};
 pub use job::{JobKind, JobState, JobTimeout, MaxAttempts, Payload, Priority, QueueName};
-pub use outcome::{Outcome, RunOutcome};
+pub use outcome::{CronRunOutcome, Outcome, RunOutcome};
 pub use retry::RetryPolicy;
 pub use schedule::{
     CatchUpWindow, MissedPolicy, OccurrenceOutcome, OverlapPolicy, Plan, PlanInput,

@@ -38,3 +38,22 @@ crate::vocabulary! {
         Lost = "lost",
     }
 }
+
+crate::vocabulary! {
+    /// How one call of `/cron/run` ended (`cron_runs.outcome`, the `outcome` label of
+    /// `warden_cron_runs_total`).
+    pub enum CronRunOutcome: "outcome", "a /cron/run outcome" {
+        /// The tick ran.
+        Ok = "ok",
+        /// The tick failed.
+        Failed = "failed",
+        /// Another call (of any process) held the lock.
+        Busy = "busy",
+        /// No valid token.
+        Unauthorized = "unauthorized",
+        /// The caller's address is not allowed.
+        Forbidden = "forbidden",
+        /// Over the call rate or the time budget.
+        Limited = "limited",
+    }
+}

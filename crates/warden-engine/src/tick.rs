@@ -46,7 +46,7 @@ use std::{
 };
 
 use jiff::{SignedDuration, Timestamp};
-use warden_core::OccurrenceOutcome;
+use warden_core::{CronRunOutcome, OccurrenceOutcome};
 use warden_store::{CronRunRecord, LockAcquireParams, Store};
 
 use crate::{EngineError, cron::CronEnqueuer, scheduler::Shared, stats::EngineStats};
@@ -89,11 +89,16 @@ impl CronCall {
     /// The call's `cron_runs` row: `outcome`, the time since [`Self::started`], the
     /// report's counts, and `detail` (why it failed or was refused; empty for none, and
     /// never a token).
-    pub fn record(&self, outcome: &str, report: TickReport, detail: &str) -> CronRunRecord {
+    pub fn record(
+        &self,
+        outcome: CronRunOutcome,
+        report: TickReport,
+        detail: &str,
+    ) -> CronRunRecord {
         let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         CronRunRecord {
             at: Timestamp::now(),
-            outcome: outcome.into(),
+            outcome,
             duration_ms: i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX),
             fired: count(report.fired),
             skipped: count(report.skipped),
@@ -240,8 +245,8 @@ impl<S: Store> Ticker<S> {
         let until = now.saturating_add(ttl).unwrap_or(now);
         let not_run = |why, detail: &str| {
             let outcome = match why {
-                NotRun::Busy => "busy",
-                NotRun::Failed => "failed",
+                NotRun::Busy => CronRunOutcome::Busy,
+                NotRun::Failed => CronRunOutcome::Failed,
             };
             (
                 Err(why),
@@ -262,7 +267,7 @@ impl<S: Store> Ticker<S> {
                     tracing::warn!(error = ?e, "could not release the cron lock");
                 }
                 match result {
-                    Ok(report) => (Ok(report), call.record("ok", report, "")),
+                    Ok(report) => (Ok(report), call.record(CronRunOutcome::Ok, report, "")),
                     Err(e) => {
                         tracing::error!(error = %e, "the cron tick failed");
                         not_run(NotRun::Failed, "the tick failed; see the server log")

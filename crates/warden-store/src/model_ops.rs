@@ -2,13 +2,13 @@
 //! named locks.
 
 use jiff::Timestamp;
+use warden_core::CronRunOutcome;
 
 /// One call of /cron/run, refused ones included.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CronRunRecord {
     pub at: Timestamp,
-    /// `ok`, `failed`, `busy`, `unauthorized`, `forbidden`, `limited`.
-    pub outcome: String,
+    pub outcome: CronRunOutcome,
     pub duration_ms: i64,
     pub fired: i64,
     pub skipped: i64,

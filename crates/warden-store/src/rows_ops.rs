@@ -12,7 +12,7 @@ pub(crate) fn cron_run_from_row(r: &impl Cols) -> Result<CronRun, StoreError> {
         id: r.int("id")?,
         record: CronRunRecord {
             at: from_micros(r.int("at")?)?,
-            outcome: r.text("outcome")?,
+            outcome: r.text("outcome")?.parse()?,
             duration_ms: r.int("duration_ms")?,
             fired: r.int("fired")?,
             skipped: r.int("skipped")?,

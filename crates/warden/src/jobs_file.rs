@@ -3,11 +3,11 @@
 //! `serve`, running its calls and following the file as it changes.
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
-use warden_core::{AuditAction, AuditOutcome};
 
 use anyhow::Context;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
+use warden_core::{AuditAction, AuditOutcome};
 use warden_engine::{JobContext, Registry, Reported, Scheduler};
 use warden_exec::{
     ChainSecrets, DirSecrets, EnvSecrets,

@@ -37,7 +37,6 @@
 //!   timeout, drops the handler's future, and must not stop the work between taking and
 //!   releasing the lock.
 
-use crate::error::ErrorCode;
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use axum::{
@@ -50,13 +49,15 @@ use governor::clock::{Clock, DefaultClock};
 use serde::Serialize;
 use tracing::Instrument;
 use utoipa::ToSchema;
+use warden_core::CronRunOutcome;
 use warden_engine::{CronCall, LockedRun, NotRun, TickReport};
 use warden_store::{CronRunRecord, Store};
 
+use crate::error::ErrorCode;
 use crate::{
     AppState,
     auth::origin,
-    cron_run::{CronConfig, OUTCOMES, Spent},
+    cron_run::{CronConfig, Spent},
     error::ApiError,
     metrics::{AuthFailure, CRON_RUNS_TOTAL, RateLimitScope},
     refusals::{self, RefusalLog},
@@ -195,7 +196,7 @@ async fn cron_run<S: Store>(State(state): State<AppState<S>>, request: Request) 
 
     if !trigger.allows(caller.call.client_ip) {
         return refused(
-            "forbidden",
+            CronRunOutcome::Forbidden,
             StatusCode::FORBIDDEN,
             "Forbidden.",
             "the caller's address is not on the allowlist",
@@ -216,7 +217,7 @@ async fn cron_run<S: Store>(State(state): State<AppState<S>>, request: Request) 
         {
             RateLimitScope::Cron.count();
             return refused(
-                "limited",
+                CronRunOutcome::Limited,
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many requests.",
                 detail,
@@ -229,7 +230,7 @@ async fn cron_run<S: Store>(State(state): State<AppState<S>>, request: Request) 
             Ok(_) => AuthFailure::Invalid.count(),
         }
         return refused(
-            "unauthorized",
+            CronRunOutcome::Unauthorized,
             StatusCode::UNAUTHORIZED,
             "Unauthorized.",
             detail,
@@ -241,7 +242,7 @@ async fn cron_run<S: Store>(State(state): State<AppState<S>>, request: Request) 
     if let Err(n) = trigger.check_call() {
         RateLimitScope::Cron.count();
         return refused(
-            "limited",
+            CronRunOutcome::Limited,
             StatusCode::TOO_MANY_REQUESTS,
             "Too many requests.",
             "the endpoint's rate limit is spent",
@@ -281,7 +282,7 @@ fn answer_locked(run: LockedRun) -> Response {
     } = run;
     let (outcome, status, body) = match result {
         Ok(report) => (
-            "ok",
+            CronRunOutcome::Ok,
             StatusCode::OK,
             CronRunAnswer {
                 ok: true,
@@ -290,7 +291,7 @@ fn answer_locked(run: LockedRun) -> Response {
             },
         ),
         Err(NotRun::Busy) => (
-            "busy",
+            CronRunOutcome::Busy,
             StatusCode::CONFLICT,
             CronRunAnswer {
                 ok: false,
@@ -299,7 +300,7 @@ fn answer_locked(run: LockedRun) -> Response {
             },
         ),
         Err(NotRun::Failed) => (
-            "failed",
+            CronRunOutcome::Failed,
             StatusCode::INTERNAL_SERVER_ERROR,
             CronRunAnswer {
                 ok: false,
@@ -322,13 +323,9 @@ fn retry_after(spent: &Spent) -> u64 {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
-/// Counts a call in `warden_cron_runs_total` under its outcome (one of [`OUTCOMES`]).
-fn count(outcome: &str) {
-    let outcome = OUTCOMES
-        .into_iter()
-        .find(|o| *o == outcome)
-        .unwrap_or("failed");
-    metrics::counter!(CRON_RUNS_TOTAL, "outcome" => outcome).increment(1);
+/// Counts a call in `warden_cron_runs_total` under its outcome.
+fn count(outcome: CronRunOutcome) {
+    metrics::counter!(CRON_RUNS_TOTAL, "outcome" => outcome.as_str()).increment(1);
 }
 
 /// Counts and records a call refused before the tick (`outcome`: `forbidden`,
@@ -337,14 +334,14 @@ fn count(outcome: &str) {
 async fn refuse<S: Store>(
     state: &AppState<S>,
     caller: &Caller,
-    outcome: &'static str,
+    outcome: CronRunOutcome,
     record: CronRunRecord,
     status: StatusCode,
     message: &'static str,
     retry: Option<u64>,
 ) -> Response {
     count(outcome);
-    refusals::record_cron(state, caller.refusals.as_ref(), outcome, record).await;
+    refusals::record_cron(state, caller.refusals.as_ref(), record).await;
     let body = CronRunAnswer {
         ok: false,
         message,

@@ -1,6 +1,5 @@
 //! `/api/v1/jobs`: create (one or a batch), get, list, cancel, retry, and a job's runs.
 
-use crate::error::ErrorCode;
 use std::time::Duration;
 
 use axum::{Json, extract::State};
@@ -13,6 +12,7 @@ use warden_engine::JobRequest;
 use warden_store::{JobFilter, Store};
 
 use super::{Created, PageQuery, created, ok, page};
+use crate::error::ErrorCode;
 use crate::{
     AppState,
     auth::Caller,

@@ -1,7 +1,6 @@
 //! `/api/v1/keys`: issue (the key is in the answer, once), list (never the key), revoke,
 //! rotate. Admin only.
 
-use crate::error::ErrorCode;
 use axum::{Json, extract::State};
 use jiff::SignedDuration;
 use serde::Deserialize;
@@ -11,6 +10,7 @@ use warden_core::{AuditAction, AuditOutcome, Permission, PrincipalId, Role};
 use warden_store::{Store, StoreError};
 
 use super::{Created, created, ok};
+use crate::error::ErrorCode;
 use crate::{
     AppState,
     auth::Caller,

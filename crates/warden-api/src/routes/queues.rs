@@ -2,7 +2,6 @@
 //! see every owner) its job counts by state; `POST /api/v1/queues/{name}/pause|resume`
 //! (admin) stops and restarts claiming from a queue in every process.
 
-use crate::error::ErrorCode;
 use std::collections::BTreeMap;
 
 use axum::{Json, extract::State};
@@ -11,6 +10,7 @@ use warden_engine::EngineError;
 use warden_store::Store;
 
 use super::ok;
+use crate::error::ErrorCode;
 use crate::{
     AppState,
     auth::Caller,

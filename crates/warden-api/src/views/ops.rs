@@ -66,7 +66,7 @@ impl CronRunView {
         Self {
             id: r.id,
             at: c.at,
-            outcome: c.outcome.clone(),
+            outcome: c.outcome.as_str().to_owned(),
             duration_ms: c.duration_ms,
             fired: c.fired,
             skipped: c.skipped,

@@ -130,7 +130,10 @@ backend_tests!(
         })
         .await;
         let runs = runs().await;
-        assert!(runs.iter().all(|r| r.record.outcome == "unauthorized"));
+        assert!(
+            runs.iter()
+                .all(|r| r.record.outcome == warden_core::CronRunOutcome::Unauthorized)
+        );
         // Newest first: the summary, then the five recorded in full.
         assert_eq!(counted(runs[0].record.detail.as_deref()), 25);
         assert_eq!(runs[0].record.request_id, None);

@@ -3,9 +3,9 @@
 //! resume, trigger and retry are refused as a create would be.
 
 use std::sync::Arc;
-use warden_core::{AuditAction, AuditOutcome};
 
 use jiff::Timestamp;
+use warden_core::{AuditAction, AuditOutcome};
 use warden_core::{OccurrenceOutcome, OverlapPolicy, Scope};
 use warden_engine::{Actor, CronRequest, EngineError, JobRequest};
 use warden_store::{

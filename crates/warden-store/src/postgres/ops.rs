@@ -15,7 +15,7 @@ impl OpsStore for PgStore {
     async fn cron_run_insert(&self, r: CronRunRecord) -> Result<i64> {
         Ok(sqlx::query_scalar(include_str!("cron_run_insert.sql"))
             .bind(micros(r.at))
-            .bind(r.outcome)
+            .bind(r.outcome.as_str())
             .bind(r.duration_ms)
             .bind(r.fired)
             .bind(r.skipped)

@@ -16,7 +16,7 @@ use crate::{
 fn cron_run_insert(conn: &Connection, r: &CronRunRecord) -> Result<i64> {
     let params = params![
         micros(r.at),
-        r.outcome,
+        r.outcome.as_str(),
         r.duration_ms,
         r.fired,
         r.skipped,

@@ -1,6 +1,7 @@
 //! Conformance: the `/cron/run` history, named locks and scheduler health.
 
 use jiff::{SignedDuration, Timestamp};
+use warden_core::CronRunOutcome;
 use warden_core::{JobState, Scope};
 use warden_store::{
     CompletionResult, CronRun, CronRunRecord, JobCancelParams, JobInsertParams, LockAcquireParams,
@@ -27,10 +28,10 @@ fn at_us(secs: i64, micros: i64) -> Timestamp {
         .unwrap()
 }
 
-fn full(outcome: &str, secs: i64) -> CronRunRecord {
+fn full(outcome: CronRunOutcome, secs: i64) -> CronRunRecord {
     CronRunRecord {
         at: at_us(secs, 123_457),
-        outcome: outcome.into(),
+        outcome,
         duration_ms: 1234,
         fired: 3,
         skipped: 1,
@@ -43,10 +44,10 @@ fn full(outcome: &str, secs: i64) -> CronRunRecord {
     }
 }
 
-fn bare(outcome: &str, secs: i64) -> CronRunRecord {
+fn bare(outcome: CronRunOutcome, secs: i64) -> CronRunRecord {
     CronRunRecord {
         at: at(secs),
-        outcome: outcome.into(),
+        outcome,
         duration_ms: 0,
         fired: 0,
         skipped: 0,
@@ -68,7 +69,11 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
         assert!(store.cron_run_list(None, 0).await.unwrap().is_empty());
-        let (r1, r2, r3) = (full("ok", 1), bare("unauthorized", 2), full("failed", 3));
+        let (r1, r2, r3) = (
+            full(CronRunOutcome::Ok, 1),
+            bare(CronRunOutcome::Unauthorized, 2),
+            full(CronRunOutcome::Failed, 3),
+        );
         let id1 = store.cron_run_insert(r1.clone()).await.unwrap();
         let id2 = store.cron_run_insert(r2.clone()).await.unwrap();
         let id3 = store.cron_run_insert(r3.clone()).await.unwrap();
@@ -118,7 +123,10 @@ backend_tests!(
         let store = db.store();
         let mut last = 0;
         for i in 0..505 {
-            let id = store.cron_run_insert(bare("ok", i)).await.unwrap();
+            let id = store
+                .cron_run_insert(bare(CronRunOutcome::Ok, i))
+                .await
+                .unwrap();
             assert!(id > last);
             last = id;
         }
