@@ -55,3 +55,28 @@ crate::vocabulary! {
         Failed = "failed",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CronRunOutcome, RunOutcome};
+
+    /// The README lists the words users filter and alert on: every one of them, in
+    /// backticks, so a word added here and not there (or renamed) fails.
+    #[test]
+    fn the_readme_lists_every_audit_run_and_cron_run_word() {
+        let readme = include_str!("../../../README.md");
+        let lists = [
+            AuditAction::NAMES,
+            AuditOutcome::NAMES,
+            RunOutcome::NAMES,
+            CronRunOutcome::NAMES,
+        ];
+        for word in lists.into_iter().flatten() {
+            assert!(
+                readme.contains(&format!("`{word}`")),
+                "README.md does not mention `{word}`"
+            );
+        }
+    }
+}

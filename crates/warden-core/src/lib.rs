@@ -1,6 +1,6 @@
 //! Warden's domain types: values that parse instead of validate, and carry no I/O.
 //!
-//! Everything that enters warden (from the in-process API, the CLI or, later, HTTP)
+//! Everything that enters warden (from the in-process API, the CLI, the jobs file or HTTP)
 //! becomes one of these types first, so the rest of the code cannot hold invalid data.
 //!
 //! # Layout

@@ -22,6 +22,27 @@ pub enum Outcome {
     Cancel { reason: String },
 }
 
+impl Outcome {
+    /// Its name in a run's output record: `done`, `retry`, `fail` or `cancel`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Retry { .. } => "retry",
+            Self::Fail { .. } => "fail",
+            Self::Cancel { .. } => "cancel",
+        }
+    }
+
+    /// The error or reason it carries, if any.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Self::Done => None,
+            Self::Retry { error, .. } | Self::Fail { error } => Some(error),
+            Self::Cancel { reason } => Some(reason),
+        }
+    }
+}
+
 crate::vocabulary! {
     /// How one attempt ended, as its run record says (`job_runs.outcome`, the `outcome`
     /// label of `warden_runs_total`).

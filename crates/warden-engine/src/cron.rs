@@ -96,7 +96,7 @@ const LOOP_BACKOFF: RetryPolicy = RetryPolicy {
     max: MAX_SLEEP,
 };
 
-/// The cron enqueuer. `run_once` is what the loop (and `/cron/run`, later) calls.
+/// The cron enqueuer. `run_once` is what its loop and every tick (`/cron/run` included) call.
 pub struct CronEnqueuer<S> {
     shared: Arc<Shared<S>>,
     /// When this enqueuer started: occurrences before it were slept through.

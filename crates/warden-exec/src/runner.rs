@@ -470,14 +470,8 @@ fn finish(
             reason: redactor.redact(&reason).into_owned(),
         },
     };
-    let (kind, message) = match &outcome {
-        Outcome::Done => ("done", None),
-        Outcome::Retry { error, .. } => ("retry", Some(error.clone())),
-        Outcome::Fail { error } => ("fail", Some(error.clone())),
-        Outcome::Cancel { reason } => ("cancel", Some(reason.clone())),
-    };
-    record.insert("outcome".into(), json!(kind));
-    if let Some(message) = message {
+    record.insert("outcome".into(), json!(outcome.kind()));
+    if let Some(message) = outcome.message() {
         record.insert(
             "error".into(),
             json!({ "kind": error_kind.unwrap_or("error"), "message": message }),
@@ -492,8 +486,9 @@ fn finish(
     fit_record(&mut record, MAX_RECORD_BYTES);
 
     let status = record.get("status").and_then(Value::as_u64);
-    match kind {
-        "done" => tracing::info!(
+    let kind = outcome.kind();
+    match outcome {
+        Outcome::Done => tracing::info!(
             job = job_name,
             status,
             duration_ms,
