@@ -37,9 +37,12 @@ pub async fn serve(
     let (stop, stopping) = watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        // Shutdown first: under a steady stream of connections an unbiased select could
+        // keep taking the ready accept and leave the shutdown future unpolled.
         let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
+            biased;
             () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
         };
         tokio::spawn(connection(
             accepted,
