@@ -217,7 +217,7 @@ pub enum Scope {
     /// Every owner's (admin, service, and the engine itself).
     All,
     /// Only this owner's.
-    Owner(String),
+    Owner(PrincipalId),
 }
 
 impl Scope {
@@ -225,7 +225,7 @@ impl Scope {
     pub fn owner(&self) -> Option<&str> {
         match self {
             Scope::All => None,
-            Scope::Owner(o) => Some(o),
+            Scope::Owner(o) => Some(o.as_str()),
         }
     }
 
@@ -245,7 +245,7 @@ impl Principal {
         if self.role.sees_all() {
             Scope::All
         } else {
-            Scope::Owner(self.id.as_str().to_owned())
+            Scope::Owner(self.id.clone())
         }
     }
 }
@@ -301,7 +301,10 @@ mod tests {
             role: Role::Scheduler,
             credential: Credential::EnvKey { name: "test" },
         };
-        assert_eq!(alice.scope(), Scope::Owner("alice".into()));
+        assert_eq!(
+            alice.scope(),
+            Scope::Owner(PrincipalId::parse("alice").unwrap())
+        );
         assert!(alice.scope().allows("alice") && !alice.scope().allows("bob"));
         let service = Principal {
             role: Role::Service,

@@ -11,13 +11,18 @@
 use std::{collections::HashMap, time::Duration};
 
 use serde_json::json;
-use warden_core::{Scope, schedule::CatchUpWindow};
+use warden_core::{PrincipalId, Scope, schedule::CatchUpWindow};
 use warden_engine::{Actor, CronRequest, InternalTypes, JobRequest, Scheduler};
 use warden_exec::{HttpJob, JobsFile};
 use warden_store::{AuditContext, Limits, Page, Schedule, ScheduleSummary, Store};
 
 /// The principal that owns schedules made from the jobs file.
 pub(crate) const CONFIG_OWNER: &str = "config";
+
+/// The objects of [`CONFIG_OWNER`].
+fn config_scope() -> Scope {
+    Scope::Owner(PrincipalId::parse(CONFIG_OWNER).expect("`config` is a valid principal id"))
+}
 /// The job type of a scheduled HTTP call.
 pub(crate) const HTTP_JOB_TYPE: &str = "warden.http";
 /// Added to a call's own timeout for the engine's: the HTTP client gives up first and
@@ -41,7 +46,7 @@ pub(crate) struct SyncReport {
 fn config_actor() -> Actor {
     Actor::principal(
         CONFIG_OWNER,
-        Scope::Owner(CONFIG_OWNER.into()),
+        config_scope(),
         Limits::default(),
         AuditContext {
             principal_id: Some(CONFIG_OWNER.into()),
@@ -92,7 +97,7 @@ fn same(s: &Schedule, r: &CronRequest) -> bool {
 
 /// Every schedule the `config` principal owns (as lists give them: without payloads).
 async fn config_schedules<S: Store>(store: &S) -> anyhow::Result<Vec<ScheduleSummary>> {
-    schedules_in(store, Scope::Owner(CONFIG_OWNER.into())).await
+    schedules_in(store, config_scope()).await
 }
 
 /// Every schedule in `scope`, page by page.
@@ -129,10 +134,7 @@ pub(crate) async fn sync<S: Store>(
         match stored.remove(job.name()) {
             Some(s) => {
                 // The payload is compared too, and lists do not carry it.
-                let full = scheduler
-                    .store()
-                    .schedule_get(s.id, Scope::Owner(CONFIG_OWNER.into()))
-                    .await?;
+                let full = scheduler.store().schedule_get(s.id, config_scope()).await?;
                 if same(&full, &r) {
                     report.unchanged += 1;
                 } else {
@@ -322,7 +324,7 @@ jobs:
             // the file's `report` call for itself.
             let mallory = Actor::principal(
                 "mallory",
-                Scope::Owner("mallory".into()),
+                Scope::Owner(warden_core::PrincipalId::parse("mallory").unwrap()),
                 Limits::default(),
                 AuditContext::default(),
             )

@@ -49,7 +49,7 @@ fn types(t: &[&str]) -> Limits {
 fn alice(limits: Limits) -> Actor {
     Actor::principal(
         "alice",
-        Scope::Owner("alice".into()),
+        Scope::Owner(warden_core::PrincipalId::parse("alice").unwrap()),
         limits,
         AuditContext {
             principal_id: Some("alice".into()),

@@ -12,7 +12,7 @@ use warden_testkit::backend_tests;
 use crate::support::{assert_empty, at, claim, inserted, job, schedule, succeeded, t0};
 
 fn alice() -> Scope {
-    Scope::Owner("alice".into())
+    Scope::Owner(warden_core::PrincipalId::parse("alice").unwrap())
 }
 
 fn record(action: AuditAction, target: String) -> AuditRecord {
@@ -293,7 +293,7 @@ backend_tests!(
         assert_eq!(older[0].job_id, ids[0]);
         let run = store.run_get(newest[0].id, alice()).await.unwrap();
         assert_eq!((run.job_id, run.outcome.as_str()), (ids[2], "succeeded"));
-        let bob = Scope::Owner("bob".into());
+        let bob = Scope::Owner(warden_core::PrincipalId::parse("bob").unwrap());
         assert!(matches!(
             store.run_get(newest[0].id, bob.clone()).await,
             Err(StoreError::NotFound)
