@@ -534,40 +534,21 @@ backend_tests!(
             j.idempotency_key = Some(key.into());
             j
         };
-        let a = store
-            .job_insert_many(JobInsertParams {
-                jobs: vec![keyed("a")],
+        // Alice's job with idempotency key `key`, inserted under her quota.
+        let insert_keyed = |key: &str| {
+            store.job_insert_many(JobInsertParams {
+                jobs: vec![keyed(key)],
                 audit: vec![],
                 quota: quota(),
             })
-            .await
-            .unwrap()[0];
-        let b = store
-            .job_insert_many(JobInsertParams {
-                jobs: vec![keyed("b")],
-                audit: vec![],
-                quota: quota(),
-            })
-            .await
-            .unwrap()[0];
+        };
+        let a = insert_keyed("a").await.unwrap()[0];
+        let b = insert_keyed("b").await.unwrap()[0];
         // At the limit, a replay creates nothing and is answered with the existing job.
-        let replay = store
-            .job_insert_many(JobInsertParams {
-                jobs: vec![keyed("a")],
-                audit: vec![],
-                quota: quota(),
-            })
-            .await
-            .unwrap();
+        let replay = insert_keyed("a").await.unwrap();
         assert_eq!((replay[0].id, replay[0].existing), (a.id, true));
         assert!(matches!(
-            store
-                .job_insert_many(JobInsertParams {
-                    jobs: vec![keyed("c")],
-                    audit: vec![],
-                    quota: quota()
-                })
-                .await,
+            insert_keyed("c").await,
             Err(StoreError::QuotaExceeded { active: 2, max: 2 })
         ));
         // Cancelled jobs free room; retrying them takes it back, atomically.
@@ -580,18 +561,8 @@ backend_tests!(
             })
             .await
             .unwrap();
-        store
-            .job_insert_many(JobInsertParams {
-                jobs: vec![keyed("c")],
-                audit: vec![],
-                quota: quota(),
-            })
-            .await
-            .unwrap();
-        let one = Some(ActiveQuota {
-            owner: "alice".into(),
-            max: 2,
-        });
+        insert_keyed("c").await.unwrap();
+        let one = quota();
         assert!(matches!(
             store
                 .job_retry_many(JobRetryParams {
