@@ -257,31 +257,24 @@ backend_tests!(
         assert_eq!(all.len(), 5);
         assert_eq!(all[0].record, records[4]);
         assert!(all.windows(2).all(|w| w[0].id > w[1].id));
-        let failures = store
-            .audit_list(AuditFilter {
-                action: Some(AuditAction::AuthFailure),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(failures.len(), 2);
-        let by_outcome = store
-            .audit_list(AuditFilter {
-                outcome: Some(AuditOutcome::Unauthenticated),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(by_outcome.len(), 1);
-        let p0_since_2 = store
-            .audit_list(AuditFilter {
-                principal_id: Some("p0".into()),
-                since: Some(at(2)),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(p0_since_2.len(), 2);
+        let matching =
+            |filter: AuditFilter| async { store.audit_list(filter).await.unwrap().len() };
+        let failures = AuditFilter {
+            action: Some(AuditAction::AuthFailure),
+            ..Default::default()
+        };
+        assert_eq!(matching(failures).await, 2);
+        let by_outcome = AuditFilter {
+            outcome: Some(AuditOutcome::Unauthenticated),
+            ..Default::default()
+        };
+        assert_eq!(matching(by_outcome).await, 1);
+        let p0_since_2 = AuditFilter {
+            principal_id: Some("p0".into()),
+            since: Some(at(2)),
+            ..Default::default()
+        };
+        assert_eq!(matching(p0_since_2).await, 2);
         let page2 = store
             .audit_list(AuditFilter {
                 before_id: Some(all[1].id),
