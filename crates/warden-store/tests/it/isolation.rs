@@ -9,7 +9,7 @@ use warden_store::{
 };
 use warden_testkit::backend_tests;
 
-use crate::support::{assert_empty, at, claim, inserted, job, schedule, succeeded, t0};
+use crate::support::{assert_empty, at, claim, inserted, job, jobs_of, schedule, succeeded, t0};
 
 fn alice() -> Scope {
     Scope::Owner(warden_core::PrincipalId::parse("alice").unwrap())
@@ -326,16 +326,9 @@ backend_tests!(
             .unwrap();
         assert!(store.principal_limited_any().await.unwrap());
         // Alice's five jobs come first in claim order; bob's two after.
-        let mut jobs = Vec::new();
-        for (owner, n) in [("alice", 5), ("bob", 2)] {
-            for _ in 0..n {
-                let mut j = job("q");
-                j.owner = owner.into();
-                jobs.push(j);
-            }
-        }
+        let owners = ["alice", "alice", "alice", "alice", "alice", "bob", "bob"];
         store
-            .job_insert_many(JobInsertParams::new(jobs))
+            .job_insert_many(JobInsertParams::new(jobs_of("q", &owners)))
             .await
             .unwrap();
         let limited = |limit, now| {
@@ -364,14 +357,11 @@ backend_tests!(
         assert_eq!(plain.len(), 2);
 
         // Not held up: with alice saturated and first in line, a claim of one gets bob's.
-        let mut more = Vec::new();
-        for owner in ["alice", "alice", "bob"] {
-            let mut j = job("r");
-            j.owner = owner.into();
-            more.push(j);
-        }
         store
-            .job_insert_many(JobInsertParams::new(more))
+            .job_insert_many(JobInsertParams::new(jobs_of(
+                "r",
+                &["alice", "alice", "bob"],
+            )))
             .await
             .unwrap();
         store

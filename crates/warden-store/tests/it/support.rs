@@ -96,6 +96,18 @@ pub(crate) fn succeeded(
     }
 }
 
+/// One job in `queue` for each of `owners`, in order.
+pub(crate) fn jobs_of(queue: &str, owners: &[&str]) -> Vec<NewJob> {
+    owners
+        .iter()
+        .map(|owner| {
+            let mut j = job(queue);
+            j.owner = (*owner).into();
+            j
+        })
+        .collect()
+}
+
 /// `job` with a single attempt: its first failure or lost lease buries it.
 pub(crate) fn single_attempt(mut job: NewJob) -> NewJob {
     job.max_attempts = MaxAttempts::new(1).unwrap();
