@@ -227,7 +227,7 @@ macro_rules! backend_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let db = $crate::TestDb::sqlite().await;
-                ($body)(db).await;
+                $crate::within_deadline(($body)(db)).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,10 +235,22 @@ macro_rules! backend_tests {
                 let Some(db) = $crate::TestDb::postgres().await else {
                     return;
                 };
-                ($body)(db).await;
+                $crate::within_deadline(($body)(db)).await;
             }
         }
     };
+}
+
+/// How long one backend test may run before it fails: far above any test's real time,
+/// so only a hang reaches it, and a hang then fails its test instead of stalling CI.
+pub const TEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Runs a test body, failing it if it has not finished within [`TEST_DEADLINE`].
+pub async fn within_deadline<T>(body: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(TEST_DEADLINE, body).await {
+        Ok(v) => v,
+        Err(_) => panic!("the test did not finish within {TEST_DEADLINE:?}: something hangs"),
+    }
 }
 
 #[cfg(test)]
