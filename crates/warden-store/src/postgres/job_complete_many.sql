@@ -4,16 +4,17 @@
 -- worker's outcome and a shutdown release that raced it), the real outcome wins, so a
 -- job cannot take one outcome arbitrarily nor get two run rows.
 -- A release does not count as an attempt: the claim will reuse its number.
+-- $12 is the `released` run outcome, bound from its type.
 WITH input AS (
     SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::int[], $8::text[], $9::bigint[], $10::bigint[], $11::bytea[])
         AS c(id, token, state, outcome, run_at, error, attempt, worker, started_at, finished_at, output)
 ), c AS (
     SELECT DISTINCT ON (id, token) * FROM input
-    ORDER BY id, token, outcome = 'released'
+    ORDER BY id, token, outcome = $12
 ), done AS (
     UPDATE jobs j
     SET state = c.state,
-        attempt = j.attempt - CASE WHEN c.outcome = 'released' THEN 1 ELSE 0 END,
+        attempt = j.attempt - CASE WHEN c.outcome = $12 THEN 1 ELSE 0 END,
         run_at = COALESCE(c.run_at, j.run_at),
         finished_at = CASE WHEN c.state IN ('succeeded', 'dead', 'cancelled') THEN c.finished_at END,
         last_error = c.error,

@@ -1,5 +1,6 @@
 -- Jobs whose worker stopped renewing its lease go back to the queue (or die when out of
--- attempts), and the lost attempt is recorded.
+-- attempts), and the lost attempt is recorded ($3 is the `lost` run outcome, bound from
+-- its type).
 WITH lost AS (
     SELECT id, lease_owner, attempted_at FROM jobs
     WHERE state = 'running' AND lease_expires_at < $1
@@ -19,7 +20,7 @@ WITH lost AS (
 ), runs AS (
     INSERT INTO job_runs (job_id, attempt, worker, started_at, finished_at, duration_ms, outcome, error)
     SELECT upd.id, upd.attempt, COALESCE(lost.lease_owner, ''), COALESCE(lost.attempted_at, $1), $1,
-           ($1 - COALESCE(lost.attempted_at, $1)) / 1000, 'lost', upd.last_error
+           ($1 - COALESCE(lost.attempted_at, $1)) / 1000, $3, upd.last_error
     FROM upd JOIN lost ON lost.id = upd.id
 )
 SELECT id, state FROM upd

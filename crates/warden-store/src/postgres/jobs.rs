@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 use sqlx::{Postgres, Row};
 use uuid::Uuid;
-use warden_core::{JobId, QueueName, Scope};
+use warden_core::{JobId, QueueName, RunOutcome, Scope};
 
 use super::{PgStore, quota};
 use crate::{
@@ -120,6 +120,7 @@ pub(super) async fn job_complete_many(
         .bind(&started)
         .bind(&finished)
         .bind(&outputs)
+        .bind(RunOutcome::Released.as_str())
         .fetch_all(&store.pool)
         .await?;
     Ok(done.into_iter().map(JobId::from_uuid).collect())
@@ -154,6 +155,7 @@ pub(super) async fn job_rescue_many(store: &PgStore, p: RescueParams) -> Result<
     let rows = sqlx::query(include_str!("job_rescue_many.sql"))
         .bind(micros(p.now))
         .bind(i64::from(p.limit))
+        .bind(RunOutcome::Lost.as_str())
         .fetch_all(&store.pool)
         .await?;
     rows.iter()
