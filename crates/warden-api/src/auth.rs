@@ -89,7 +89,7 @@ impl Caller {
 
     pub fn audit_context(&self) -> AuditContext {
         AuditContext {
-            principal_id: Some(self.principal.id.to_string()),
+            principal_id: Some(self.principal.id.clone()),
             key_id: self.principal.credential.key_id().map(str::to_owned),
             client_ip: self.client_ip.clone(),
             user_agent: self.user_agent.clone(),
@@ -107,7 +107,7 @@ impl Caller {
             InternalTypes::Refused
         };
         Actor::principal(
-            self.principal.id.as_str(),
+            &self.principal.id,
             self.principal.scope(),
             self.limits.clone(),
             self.audit_context(),
@@ -141,7 +141,7 @@ enum Refusal {
     /// audit record names whose it is.
     Known {
         why: Unusable,
-        principal: String,
+        principal: PrincipalId,
         key_id: Option<String>,
     },
     Browser,
@@ -190,10 +190,10 @@ impl Refusal {
         }
     }
 
-    fn known(why: Unusable, principal: &str, key_id: Option<String>) -> Self {
+    fn known(why: Unusable, principal: &PrincipalId, key_id: Option<String>) -> Self {
         Refusal::Known {
             why,
-            principal: principal.to_owned(),
+            principal: principal.clone(),
             key_id,
         }
     }
@@ -254,11 +254,12 @@ async fn env_caller<S: Store>(
     role: Role,
     key: &StaticKey,
 ) -> Result<(Principal, Limits), Refusal> {
+    let principal = env_principal(id, role, key);
     let limits = match state.store.principal_get(id).await {
         Ok(p) if p.disabled => {
             return Err(Refusal::known(
                 Unusable::Disabled,
-                id,
+                &principal.id,
                 Some(key.var_name().into()),
             ));
         }
@@ -266,7 +267,7 @@ async fn env_caller<S: Store>(
         Err(StoreError::NotFound) => Limits::default(),
         Err(_) => return Err(Refusal::Unavailable("principal lookup failed")),
     };
-    Ok((env_principal(id, role, key), limits))
+    Ok((principal, limits))
 }
 
 fn env_principal(id: &str, role: Role, key: &StaticKey) -> Principal {
@@ -342,7 +343,7 @@ async fn authenticate<S: Store>(
             .map_err(|_| Refusal::Invalid("token subject is not a valid principal id"))?;
         let limits = match state.store.principal_get(id.as_str()).await {
             Ok(p) if p.disabled => {
-                return Err(Refusal::known(Unusable::Disabled, id.as_str(), None));
+                return Err(Refusal::known(Unusable::Disabled, &id, None));
             }
             Ok(p) => p.limits,
             Err(StoreError::NotFound) => Limits::default(),
@@ -399,7 +400,7 @@ async fn stored_key<S: Store>(
     }
     // A key made for an `oidc:` principal (before such ids were refused) would act as a
     // token holder: fail closed.
-    let id = PrincipalId::parse_for_key(&found.key.principal_id)
+    let id = PrincipalId::parse_for_key(found.key.principal_id.as_str())
         .map_err(|_| Refusal::Invalid("stored principal id is invalid for a key"))?;
     let principal = Principal {
         id,

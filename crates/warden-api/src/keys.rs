@@ -72,7 +72,7 @@ pub async fn issue_key<S: Store>(
     let new = generate_key();
     let record = ApiKeyRecord {
         id: Uuid::now_v7(),
-        principal_id: principal.to_string(),
+        principal_id: principal.clone(),
         name: check_name(name)?,
         role,
         prefix: new.display_prefix.clone(),

@@ -344,8 +344,8 @@ impl<S: Store> Scrape<S> {
             .chain(seen.iter().map(|pair| (pair.clone(), 0)))
             .collect();
         for c in counts.iter() {
-            seen.insert((c.queue.clone(), c.state));
-            values.insert((c.queue.clone(), c.state), c.count);
+            seen.insert((c.queue.to_string(), c.state));
+            values.insert((c.queue.to_string(), c.state), c.count);
         }
         for ((queue, state), count) in values {
             gauge!(JOBS, "queue" => queue, "state" => state.as_str()).set(count as f64);

@@ -175,6 +175,19 @@ impl TryFrom<String> for PrincipalId {
     }
 }
 
+/// Compares with a plain id, as tests and checks of well-known ids (`system`) do.
+impl PartialEq<str> for PrincipalId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for PrincipalId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 impl From<PrincipalId> for String {
     fn from(v: PrincipalId) -> String {
         v.0

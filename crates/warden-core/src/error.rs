@@ -30,6 +30,12 @@ impl ParseError {
             expected: expected.into(),
         }
     }
+
+    /// The same error, for a field the caller names differently (a principal id parsed
+    /// as a job's `owner`).
+    pub fn for_field(self, field: &'static str) -> Self {
+        Self { field, ..self }
+    }
 }
 
 impl fmt::Display for ParseError {

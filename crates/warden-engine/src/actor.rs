@@ -6,7 +6,7 @@
 //! sync). The HTTP API builds an actor per request from the
 //! authenticated principal.
 
-use warden_core::{AuditAction, AuditOutcome, Priority, Scope};
+use warden_core::{AuditAction, AuditOutcome, PrincipalId, Priority, Scope};
 use warden_store::{AuditContext, AuditRecord, Limits};
 
 use crate::EngineError;
@@ -16,7 +16,7 @@ use crate::EngineError;
 pub struct Actor {
     /// The owner given to what this actor creates; `None` keeps the owner each request
     /// names (the embedding program may act for anyone).
-    pub owner: Option<String>,
+    pub owner: Option<PrincipalId>,
     /// What the actor may reach.
     pub scope: Scope,
     /// Per-principal limits to enforce on creation.
@@ -54,16 +54,21 @@ impl Actor {
     /// The request, owned by this actor (a request cannot choose its owner).
     pub(crate) fn own(&self, mut request: crate::JobRequest) -> crate::JobRequest {
         if let Some(owner) = &self.owner {
-            request.owner = owner.clone();
+            request.owner = owner.to_string();
         }
         request
     }
 
     /// A principal acting through the API: its own objects only (unless its role sees
     /// all), its limits, every change audited.
-    pub fn principal(owner: &str, scope: Scope, limits: Limits, audit: AuditContext) -> Self {
+    pub fn principal(
+        owner: &PrincipalId,
+        scope: Scope,
+        limits: Limits,
+        audit: AuditContext,
+    ) -> Self {
         Self {
-            owner: Some(owner.to_owned()),
+            owner: Some(owner.clone()),
             scope,
             limits,
             audit: Some(audit),

@@ -16,7 +16,7 @@
 //! has no limits. Internal job types (see [`crate::Registry::register_internal`]) are
 //! separate: they depend on who acts, not on whom work is for ([`crate::Actor`]).
 
-use warden_core::Priority;
+use warden_core::{PrincipalId, Priority};
 use warden_store::{Limits, PrincipalRecord, Store, StoreError};
 
 use crate::EngineError;
@@ -24,9 +24,9 @@ use crate::EngineError;
 /// The owner's record, `None` when it has none (no limits then).
 pub(crate) async fn owner_record<S: Store>(
     store: &S,
-    owner: &str,
+    owner: &PrincipalId,
 ) -> Result<Option<PrincipalRecord>, EngineError> {
-    match store.principal_get(owner).await {
+    match store.principal_get(owner.as_str()).await {
         Ok(p) => Ok(Some(p)),
         Err(StoreError::NotFound) => Ok(None),
         Err(e) => Err(e.into()),

@@ -51,7 +51,7 @@ use std::{
 use jiff::{SignedDuration, Timestamp};
 use tokio_util::sync::CancellationToken;
 use warden_core::{
-    AuditAction, AuditOutcome, JobId, MissedPolicy, Plan, RetryPolicy, ScheduleId,
+    AuditAction, AuditOutcome, JobId, MissedPolicy, Plan, PrincipalId, RetryPolicy, ScheduleId,
     schedule::{PlanInput, plan_occurrences},
 };
 use warden_store::{
@@ -67,7 +67,7 @@ use crate::{
 };
 
 /// The owners' records read in one tick, by owner (`None`: no record, no limits).
-type Owners = HashMap<String, Option<PrincipalRecord>>;
+type Owners = HashMap<PrincipalId, Option<PrincipalRecord>>;
 
 /// Most occurrences of one schedule recorded per tick; the rest follow on the next tick.
 const MAX_OCCURRENCES_PER_TICK: usize = 1000;

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use warden_core::{AuditAction, JobId, JobKind, Priority, ScheduleId};
+use warden_core::{AuditAction, JobId, JobKind, PrincipalId, Priority, ScheduleId};
 use warden_store::{ActiveQuota, NewJob, PrincipalRecord, Schedule, Store, StoreError};
 
 use crate::{
@@ -101,7 +101,7 @@ impl<S: Store> Scheduler<S> {
         actor: &Actor,
         ids: Vec<JobId>,
     ) -> Result<Vec<JobId>, EngineError> {
-        let mut owners: HashMap<String, Option<PrincipalRecord>> = HashMap::new();
+        let mut owners: HashMap<PrincipalId, Option<PrincipalRecord>> = HashMap::new();
         for id in &ids {
             let job = match self.shared.store.job_get(*id, actor.scope.clone()).await {
                 Ok(job) => job,
@@ -216,7 +216,7 @@ impl<S: Store> Scheduler<S> {
         mut request: CronRequest,
     ) -> Result<Schedule, EngineError> {
         let existing = self.schedule_in_scope(actor, id).await?;
-        request.job.owner = existing.owner.clone();
+        request.job.owner = existing.owner.to_string();
         self.check_create(actor, &request.job.job_type, request.job.priority)?;
         let mut schedule = self.prepare_schedule(request)?;
         schedule.id = existing.id;

@@ -15,7 +15,7 @@ use std::{
 };
 
 use serde::de::DeserializeOwned;
-use warden_core::{JobId, JobKind, Outcome, ParseError, Priority, QueueName};
+use warden_core::{JobId, JobKind, Outcome, ParseError, PrincipalId, Priority, QueueName};
 
 /// What a handler learns about the job it runs.
 #[derive(Debug, Clone)]
@@ -28,7 +28,7 @@ pub struct JobContext {
     pub attempt: i32,
     pub max_attempts: i32,
     /// The principal that owns the job.
-    pub owner: String,
+    pub owner: PrincipalId,
     /// When this attempt was due; a retry's is later (its backoff), and a cron job's first
     /// attempt is due when the enqueuer made it, which may be after its occurrence.
     pub run_at: jiff::Timestamp,

@@ -22,7 +22,8 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use warden_core::{
     AuditAction, Clock, CronSpec, DstPolicy, JobId, JobKind, JobTimeout, MaxAttempts, MissedPolicy,
-    OverlapPolicy, ParseError, Payload, Priority, QueueName, ScheduleId, schedule::CatchUpWindow,
+    OverlapPolicy, ParseError, Payload, PrincipalId, Priority, QueueName, ScheduleId,
+    schedule::CatchUpWindow,
 };
 use warden_store::{InsertedJob, JobTemplate, NewJob, QueueCount, Schedule, Store, StoreError};
 
@@ -386,7 +387,7 @@ impl<S: Store> Scheduler<S> {
         let schedule = Schedule {
             id: ScheduleId::new(),
             name: check_name(&request.name)?,
-            owner: request.job.owner.clone(),
+            owner: template.owner.clone(),
             next_fire_at: cron.next_after(now),
             cron,
             template: JobTemplate {
@@ -435,13 +436,7 @@ impl<S: Store> Scheduler<S> {
             .map(JobTimeout::from_millis)
             .transpose()?
             .unwrap_or_default();
-        let owner = check_name(&r.owner).map_err(|_| {
-            ParseError::new(
-                "owner",
-                "is not a valid principal id",
-                "1 to 200 printable characters",
-            )
-        })?;
+        let owner = PrincipalId::parse(&r.owner).map_err(|e| e.for_field("owner"))?;
         Ok(NewJob {
             id: JobId::new(),
             kind,

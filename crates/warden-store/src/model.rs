@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use uuid::Uuid;
 use warden_core::{
     CronSpec, JobId, JobKind, JobState, JobTimeout, MaxAttempts, MissedPolicy, OccurrenceOutcome,
-    OverlapPolicy, Payload, Plan, Priority, QueueName, RunOutcome, ScheduleId, Scope,
+    OverlapPolicy, Payload, Plan, PrincipalId, Priority, QueueName, RunOutcome, ScheduleId, Scope,
     schedule::CatchUpWindow,
 };
 
@@ -26,7 +26,7 @@ pub struct NewJob {
     /// A second insert with the same key in the same queue returns the first job.
     pub idempotency_key: Option<String>,
     /// The principal that owns the job.
-    pub owner: String,
+    pub owner: PrincipalId,
     /// The schedule whose occurrence made this job, if any.
     pub schedule_id: Option<ScheduleId>,
     pub created_at: Timestamp,
@@ -70,7 +70,7 @@ pub struct Job<P = Payload> {
     pub run_at: Timestamp,
     pub timeout: JobTimeout,
     pub idempotency_key: Option<String>,
-    pub owner: String,
+    pub owner: PrincipalId,
     pub schedule_id: Option<ScheduleId>,
     pub created_at: Timestamp,
     pub attempted_at: Option<Timestamp>,
@@ -137,7 +137,7 @@ pub struct ClaimedJob {
     pub attempt: i32,
     pub max_attempts: i32,
     pub timeout: JobTimeout,
-    pub owner: String,
+    pub owner: PrincipalId,
     pub created_at: Timestamp,
     pub run_at: Timestamp,
     /// The instant of the schedule occurrence that made the job, the same for every
@@ -365,7 +365,7 @@ pub type RunSummary = Run<()>;
 /// Counts of jobs per (queue, state).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueCount {
-    pub queue: String,
+    pub queue: QueueName,
     pub state: JobState,
     pub count: i64,
 }
@@ -388,7 +388,7 @@ pub struct Schedule<P = Payload> {
     pub id: ScheduleId,
     /// Unique per owner.
     pub name: String,
-    pub owner: String,
+    pub owner: PrincipalId,
     pub cron: CronSpec,
     pub template: JobTemplate<P>,
     pub paused: bool,

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-use warden_core::{AuditAction, AuditOutcome, Priority, Role};
+use warden_core::{AuditAction, AuditOutcome, PrincipalId, Priority, Role};
 
 /// Per-principal limits (seed 004). `None` means "no limit".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +27,7 @@ pub struct Limits {
 /// A principal as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrincipalRecord {
-    pub id: String,
+    pub id: PrincipalId,
     /// A disabled principal is refused at once, with every key it holds.
     pub disabled: bool,
     pub limits: Limits,
@@ -39,7 +39,7 @@ pub struct PrincipalRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyRecord {
     pub id: Uuid,
-    pub principal_id: String,
+    pub principal_id: PrincipalId,
     pub name: String,
     pub role: Role,
     /// The key's first characters (`wdn_` + 8), to recognise it in a list.
@@ -81,7 +81,7 @@ pub struct KeyRotation {
 /// many the insert adds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveQuota {
-    pub owner: String,
+    pub owner: PrincipalId,
     pub max: u32,
 }
 
@@ -89,7 +89,7 @@ pub struct ActiveQuota {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditRecord {
     pub at: Timestamp,
-    pub principal_id: Option<String>,
+    pub principal_id: Option<PrincipalId>,
     /// The key id (or the env key's name) that authenticated, never the key.
     pub key_id: Option<String>,
     /// What was attempted, `resource.verb` (`job.create`, `auth.failure`, …).
@@ -117,7 +117,7 @@ pub struct AuditEvent {
 /// Which audit events to list: newest first, before `before_id` when paging.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
-    pub principal_id: Option<String>,
+    pub principal_id: Option<PrincipalId>,
     pub action: Option<AuditAction>,
     pub outcome: Option<AuditOutcome>,
     pub target: Option<String>,
@@ -130,7 +130,7 @@ pub struct AuditFilter {
 /// Who is acting, for the audit records of the changes they make (never a key or token).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditContext {
-    pub principal_id: Option<String>,
+    pub principal_id: Option<PrincipalId>,
     pub key_id: Option<String>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,

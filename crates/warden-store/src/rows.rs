@@ -7,8 +7,8 @@ use std::time::Duration;
 use sqlx::{Row, postgres::PgRow, sqlite::SqliteRow};
 use uuid::Uuid;
 use warden_core::{
-    CronSpec, DstPolicy, JobId, JobKind, JobTimeout, MaxAttempts, Payload, QueueName, ScheduleId,
-    schedule::CatchUpWindow,
+    CronSpec, DstPolicy, JobId, JobKind, JobTimeout, MaxAttempts, Payload, PrincipalId, QueueName,
+    ScheduleId, schedule::CatchUpWindow,
 };
 
 use crate::{
@@ -161,7 +161,7 @@ fn job_with<P>(r: &impl Cols, payload: P) -> Result<Job<P>> {
         run_at: from_micros(r.int("run_at")?)?,
         timeout: JobTimeout::from_millis(r.int("timeout_ms")?)?,
         idempotency_key: r.opt_text("idempotency_key")?,
-        owner: r.text("owner")?,
+        owner: PrincipalId::parse(&r.text("owner")?)?,
         schedule_id: r.opt_uuid("schedule_id")?.map(ScheduleId::from_uuid),
         created_at: from_micros(r.int("created_at")?)?,
         attempted_at: opt_from_micros(r.opt_int("attempted_at")?)?,
@@ -181,7 +181,7 @@ pub(crate) fn claimed_from_row(r: &impl Cols, lease_token: Uuid) -> Result<Claim
         attempt: int32(r.int("attempt")?, "attempt")?,
         max_attempts: int32(r.int("max_attempts")?, "max_attempts")?,
         timeout: JobTimeout::from_millis(r.int("timeout_ms")?)?,
-        owner: r.text("owner")?,
+        owner: PrincipalId::parse(&r.text("owner")?)?,
         created_at: from_micros(r.int("created_at")?)?,
         run_at: from_micros(r.int("run_at")?)?,
         scheduled_at: opt_from_micros(r.opt_int("scheduled_at")?)?,
@@ -232,7 +232,7 @@ fn schedule_with<P>(r: &impl Cols, payload: P) -> Result<Schedule<P>> {
     Ok(Schedule {
         id: ScheduleId::from_uuid(r.uuid("id")?),
         name: r.text("name")?,
-        owner: r.text("owner")?,
+        owner: PrincipalId::parse(&r.text("owner")?)?,
         cron: CronSpec::parse(&r.text("cron")?, &r.text("timezone")?, dst)?,
         template: JobTemplate {
             kind: JobKind::parse(&r.text("job_kind")?)?,

@@ -1,6 +1,6 @@
 //! Decoding principals, API keys and audit events, shared by both backends.
 
-use warden_core::Role;
+use warden_core::{PrincipalId, Role};
 
 use crate::{
     StoreError,
@@ -16,7 +16,7 @@ pub(crate) fn principal_from_row(r: &impl Cols) -> Result<PrincipalRecord> {
     let limits: Limits = serde_json::from_str(&r.text("p_limits")?)
         .map_err(|e| StoreError::Corrupt(format!("principal limits: {e}")))?;
     Ok(PrincipalRecord {
-        id: r.text("p_id")?,
+        id: PrincipalId::parse(&r.text("p_id")?)?,
         disabled: r.flag("p_disabled")?,
         limits,
         created_at: from_micros(r.int("p_created_at")?)?,
@@ -31,7 +31,7 @@ pub(crate) fn limits_json(limits: &Limits) -> String {
 pub(crate) fn api_key_from_row(r: &impl Cols) -> Result<ApiKeyRecord> {
     Ok(ApiKeyRecord {
         id: r.uuid("id")?,
-        principal_id: r.text("principal_id")?,
+        principal_id: PrincipalId::parse(&r.text("principal_id")?)?,
         name: r.text("name")?,
         role: Role::parse(&r.text("role")?)?,
         prefix: r.text("prefix")?,
@@ -49,7 +49,11 @@ pub(crate) fn audit_from_row(r: &impl Cols) -> Result<AuditEvent> {
         id: r.int("id")?,
         record: AuditRecord {
             at: from_micros(r.int("at")?)?,
-            principal_id: r.opt_text("principal_id")?,
+            principal_id: r
+                .opt_text("principal_id")?
+                .as_deref()
+                .map(PrincipalId::parse)
+                .transpose()?,
             key_id: r.opt_text("key_id")?,
             action: r.text("action")?.parse()?,
             target: r.opt_text("target")?,

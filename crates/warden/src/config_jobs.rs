@@ -19,9 +19,14 @@ use warden_store::{AuditContext, Limits, Page, Schedule, ScheduleSummary, Store}
 /// The principal that owns schedules made from the jobs file.
 pub(crate) const CONFIG_OWNER: &str = "config";
 
+/// [`CONFIG_OWNER`] as a principal id.
+fn config_owner() -> PrincipalId {
+    PrincipalId::parse(CONFIG_OWNER).expect("`config` is a valid principal id")
+}
+
 /// The objects of [`CONFIG_OWNER`].
 fn config_scope() -> Scope {
-    Scope::Owner(PrincipalId::parse(CONFIG_OWNER).expect("`config` is a valid principal id"))
+    Scope::Owner(config_owner())
 }
 /// The job type of a scheduled HTTP call.
 pub(crate) const HTTP_JOB_TYPE: &str = "warden.http";
@@ -45,11 +50,11 @@ pub(crate) struct SyncReport {
 /// schedules (an internal type: no API caller may).
 fn config_actor() -> Actor {
     Actor::principal(
-        CONFIG_OWNER,
+        &config_owner(),
         config_scope(),
         Limits::default(),
         AuditContext {
-            principal_id: Some(CONFIG_OWNER.into()),
+            principal_id: Some(config_owner()),
             user_agent: Some("warden serve --jobs".into()),
             ..AuditContext::default()
         },
@@ -169,11 +174,11 @@ async fn quarantine_foreign_calls<S: Store>(
     scheduler: &Scheduler<S>,
 ) -> anyhow::Result<Vec<String>> {
     let actor = Actor::principal(
-        CONFIG_OWNER,
+        &config_owner(),
         Scope::All,
         Limits::default(),
         AuditContext {
-            principal_id: Some(CONFIG_OWNER.into()),
+            principal_id: Some(config_owner()),
             user_agent: Some("warden serve --jobs".into()),
             ..AuditContext::default()
         },
@@ -289,7 +294,7 @@ jobs:
             );
             let trail = store
                 .audit_list(AuditFilter {
-                    principal_id: Some(CONFIG_OWNER.into()),
+                    principal_id: Some(config_owner()),
                     ..Default::default()
                 })
                 .await
@@ -322,9 +327,10 @@ jobs:
             .unwrap();
             // As the API allowed before internal types were refused: mallory schedules
             // the file's `report` call for itself.
+            let mallory_id = PrincipalId::parse("mallory").unwrap();
             let mallory = Actor::principal(
-                "mallory",
-                Scope::Owner(warden_core::PrincipalId::parse("mallory").unwrap()),
+                &mallory_id,
+                Scope::Owner(mallory_id.clone()),
                 Limits::default(),
                 AuditContext::default(),
             )

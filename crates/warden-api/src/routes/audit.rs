@@ -4,7 +4,7 @@ use axum::{Json, extract::State};
 use jiff::Timestamp;
 use serde::Deserialize;
 use utoipa::IntoParams;
-use warden_core::{ParseError, Permission};
+use warden_core::{ParseError, Permission, PrincipalId};
 use warden_store::{AuditFilter, Store};
 
 use super::{MAX_PAGE, page};
@@ -65,6 +65,12 @@ pub(crate) async fn list_audit<S: Store>(
         .map_err(|_| ApiError::bad_request("invalid `since`: expected an RFC 3339 time"))?;
     // An action or outcome that does not exist is a mistake to report, not an empty page.
     let invalid = |e: ParseError| ApiError::bad_request(e.to_string());
+    let principal_id = q
+        .principal
+        .as_deref()
+        .map(PrincipalId::parse)
+        .transpose()
+        .map_err(invalid)?;
     let action = q
         .action
         .as_deref()
@@ -81,7 +87,7 @@ pub(crate) async fn list_audit<S: Store>(
     let events = state
         .store
         .audit_list(AuditFilter {
-            principal_id: q.principal,
+            principal_id,
             action,
             outcome,
             target: q.target,

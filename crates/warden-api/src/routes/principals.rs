@@ -44,7 +44,7 @@ pub(crate) async fn list_principals<S: Store>(
         .principal_list(warden_store::Page { limit, after: None }, q.after)
         .await?;
     let next = (list.len() == limit as usize)
-        .then(|| list.last().map(|p| p.id.clone()))
+        .then(|| list.last().map(|p| p.id.to_string()))
         .flatten();
     Ok(page(list.iter().map(PrincipalView::new).collect(), next))
 }
@@ -144,7 +144,7 @@ pub(crate) async fn put_principal<S: Store>(
         Err(e) => return Err(e.into()),
     };
     let record = PrincipalRecord {
-        id: id.to_string(),
+        id: id.clone(),
         disabled: b.disabled,
         limits: b.limits,
         created_at,

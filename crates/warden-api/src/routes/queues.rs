@@ -42,7 +42,7 @@ pub(crate) async fn list_queues<S: Store>(
     if with_counts {
         for c in state.store.queue_count_many().await? {
             counts
-                .entry(c.queue)
+                .entry(c.queue.to_string())
                 .or_default()
                 .insert(c.state.as_str().to_owned(), c.count);
         }

@@ -81,7 +81,7 @@ pub(crate) async fn get_scheduler_health<S: Store>(
         backlog: backlog
             .iter()
             .map(|c| BacklogView {
-                queue: c.queue.clone(),
+                queue: c.queue.to_string(),
                 state: c.state.as_str().to_owned(),
                 count: c.count,
             })

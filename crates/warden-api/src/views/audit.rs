@@ -37,7 +37,7 @@ impl AuditEventView {
         Self {
             id: e.id,
             at: r.at,
-            principal: r.principal_id.clone(),
+            principal: r.principal_id.as_ref().map(ToString::to_string),
             key_id: r.key_id.clone(),
             action: r.action.as_str().to_owned(),
             target: r.target.clone(),

@@ -57,7 +57,7 @@ impl JobSummaryView {
             run_at: j.run_at,
             timeout_ms: millis(j.timeout.as_duration()),
             idempotency_key: j.idempotency_key.clone(),
-            owner: j.owner.clone(),
+            owner: j.owner.to_string(),
             schedule_id: j.schedule_id.map(|s| s.as_uuid()),
             created_at: j.created_at,
             attempted_at: j.attempted_at,

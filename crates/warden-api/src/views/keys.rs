@@ -36,7 +36,7 @@ impl ApiKeyView {
         Self {
             id: k.id,
             name: k.name.clone(),
-            principal: k.principal_id.clone(),
+            principal: k.principal_id.to_string(),
             role: k.role.as_str(),
             prefix: k.prefix.clone(),
             created_at: k.created_at,

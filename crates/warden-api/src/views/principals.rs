@@ -62,7 +62,7 @@ pub struct PrincipalView {
 impl PrincipalView {
     pub fn new(p: &PrincipalRecord) -> Self {
         Self {
-            id: p.id.clone(),
+            id: p.id.to_string(),
             disabled: p.disabled,
             limits: p.limits.clone(),
             created_at: p.created_at,

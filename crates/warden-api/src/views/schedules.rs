@@ -72,7 +72,7 @@ impl ScheduleSummaryView {
         Self {
             id: s.id.as_uuid(),
             name: s.name.clone(),
-            owner: s.owner.clone(),
+            owner: s.owner.to_string(),
             cron: s.cron.expr().to_owned(),
             timezone: s.cron.tz_name().to_owned(),
             dst: DstView {

@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use warden_api::{PUBLIC_ROUTES, Route, routes_table};
 use warden_core::Role;
-use warden_core::{AuditAction, AuditOutcome};
+use warden_core::{AuditAction, AuditOutcome, PrincipalId};
 use warden_store::{AccessStore, AnyStore, AuditFilter};
 use warden_testkit::backend_tests;
 
@@ -144,7 +144,10 @@ backend_tests!(
             .iter()
             .find(|e| e.record.action == AuditAction::ServiceRead)
             .unwrap();
-        assert_eq!(read.record.principal_id.as_deref(), Some("service"));
+        assert_eq!(
+            read.record.principal_id.as_ref().map(PrincipalId::as_str),
+            Some("service")
+        );
         assert_eq!(read.record.key_id.as_deref(), Some("INTERNAL_API_KEY"));
     }
 );
@@ -254,12 +257,12 @@ backend_tests!(
         let with_admins_id: Vec<_> = trail
             .iter()
             .filter(|e| e.record.request_id.as_deref() == Some(admins_id.as_str()))
-            .map(|e| e.record.principal_id.clone().unwrap_or_default())
+            .map(|e| e.record.principal_id.as_ref().map(PrincipalId::as_str))
             .collect();
-        assert_eq!(with_admins_id, ["admin"], "{trail:?}");
+        assert_eq!(with_admins_id, [Some("admin")], "{trail:?}");
         let bobs_row = trail
             .iter()
-            .find(|e| e.record.principal_id.as_deref() == Some("bob"))
+            .find(|e| e.record.principal_id.as_ref().map(PrincipalId::as_str) == Some("bob"))
             .unwrap();
         assert_eq!(
             bobs_row.record.request_id.as_deref(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use warden_api::{HttpLimits, ratelimit::RateLimitConfig};
-use warden_core::Role;
+use warden_core::{PrincipalId, Role};
 use warden_store::{AccessStore, AuditFilter};
 use warden_testkit::backend_tests;
 
@@ -183,7 +183,14 @@ backend_tests!(
         let failure = &app
             .audit_with_action(warden_core::AuditAction::AuthFailure)
             .await[0];
-        assert_eq!(failure.record.principal_id.as_deref(), Some("alice"));
+        assert_eq!(
+            failure
+                .record
+                .principal_id
+                .as_ref()
+                .map(PrincipalId::as_str),
+            Some("alice")
+        );
         assert!(failure.record.key_id.is_some());
         // Disabling `admin` stops the JOB_SCHEDULER_API_KEY too.
         app.set_disabled("admin", true).await;

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use warden_core::AuditAction;
-use warden_core::Role;
+use warden_core::{PrincipalId, Role};
 use warden_store::AccessStore;
 use warden_testkit::{backend_tests, eventually};
 
@@ -137,7 +137,7 @@ backend_tests!(
             .store
             .audit_list(warden_store::AuditFilter {
                 action: Some(AuditAction::AuthzNotFound),
-                principal_id: Some("bob".into()),
+                principal_id: Some(PrincipalId::parse("bob").unwrap()),
                 ..Default::default()
             })
             .await

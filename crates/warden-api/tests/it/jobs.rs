@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use warden_api::HttpLimits;
-use warden_core::{Priority, Role};
+use warden_core::{PrincipalId, Priority, Role};
 use warden_store::{AccessStore, AuditFilter, Limits};
 use warden_testkit::{backend_tests, eventually};
 
@@ -88,7 +88,7 @@ backend_tests!(
         let trail = app
             .store
             .audit_list(AuditFilter {
-                principal_id: Some("alice".into()),
+                principal_id: Some(PrincipalId::parse("alice").unwrap()),
                 ..Default::default()
             })
             .await

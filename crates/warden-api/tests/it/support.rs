@@ -333,7 +333,7 @@ impl TestApp {
             Err(StoreError::NotFound) => {
                 let now = jiff::Timestamp::now();
                 PrincipalRecord {
-                    id: id.into(),
+                    id: PrincipalId::parse(id).unwrap(),
                     disabled: false,
                     limits: Default::default(),
                     created_at: now,

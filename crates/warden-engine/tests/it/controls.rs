@@ -14,7 +14,7 @@ use warden_store::{
 use warden_testkit::{TestDb, backend_tests};
 
 use crate::support::{
-    clock_at_2030, no_cron_loop_short_grace, recording_registry, recording_scheduler,
+    clock_at_2030, no_cron_loop_short_grace, pid, recording_registry, recording_scheduler,
     start_on_clock,
 };
 
@@ -27,7 +27,7 @@ async fn set_alice<S: AccessStore>(store: &S, disabled: bool, limits: Limits) {
     store
         .principal_upsert(
             PrincipalRecord {
-                id: "alice".into(),
+                id: pid("alice"),
                 disabled,
                 limits,
                 created_at: now,
@@ -48,11 +48,11 @@ fn types(t: &[&str]) -> Limits {
 
 fn alice(limits: Limits) -> Actor {
     Actor::principal(
-        "alice",
-        Scope::Owner(warden_core::PrincipalId::parse("alice").unwrap()),
+        &pid("alice"),
+        Scope::Owner(pid("alice")),
         limits,
         AuditContext {
-            principal_id: Some("alice".into()),
+            principal_id: Some(pid("alice")),
             ..AuditContext::default()
         },
     )
@@ -60,11 +60,11 @@ fn alice(limits: Limits) -> Actor {
 
 fn admin() -> Actor {
     Actor::principal(
-        "admin",
+        &pid("admin"),
         Scope::All,
         Limits::default(),
         AuditContext {
-            principal_id: Some("admin".into()),
+            principal_id: Some(pid("admin")),
             ..AuditContext::default()
         },
     )

@@ -42,7 +42,7 @@ backend_tests!(
         registry
             .register("work", move |ctx: JobContext, _: serde_json::Value| {
                 let _ = tx.send(Start {
-                    owner: ctx.owner.clone(),
+                    owner: ctx.owner.to_string(),
                     attempt: ctx.attempt,
                 });
                 async move {

@@ -123,7 +123,7 @@ backend_tests!(
                     b.clone()
                 };
                 async move {
-                    let _ = tx.send(ctx.owner.clone());
+                    let _ = tx.send(ctx.owner.to_string());
                     gate.acquire().await.unwrap().forget();
                 }
             })

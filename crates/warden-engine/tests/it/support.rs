@@ -5,7 +5,7 @@
 use std::{sync::Arc, time::Duration};
 
 use tokio::sync::mpsc;
-use warden_core::{Clock, JobId, ManualClock, QueueName, Scope, SystemClock};
+use warden_core::{Clock, JobId, ManualClock, PrincipalId, QueueName, Scope, SystemClock};
 use warden_engine::{Engine, EngineConfig, EngineHandle, QueueConfig, Registry, Scheduler};
 use warden_store::{AccessStore, Limits, PrincipalRecord, Store};
 
@@ -110,13 +110,18 @@ pub(crate) fn start_on_clock<S: Store>(
     Engine::start_with_clock(Arc::clone(store), registry, config, Arc::new(clock.clone())).unwrap()
 }
 
+/// A principal id the test names (valid by construction).
+pub(crate) fn pid(id: &str) -> PrincipalId {
+    PrincipalId::parse(id).unwrap()
+}
+
 /// Limits the principal `alice` to one running job at a time.
 pub(crate) async fn limit_alice_to_one_at_a_time<S: AccessStore>(store: &S) {
     let now = jiff::Timestamp::now();
     store
         .principal_upsert(
             PrincipalRecord {
-                id: "alice".into(),
+                id: pid("alice"),
                 disabled: false,
                 limits: Limits {
                     max_concurrent: Some(1),

@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
-use warden_core::{AuditAction, AuditOutcome};
+use warden_core::{AuditAction, AuditOutcome, PrincipalId};
 
 use super::{PgStore, found};
 use crate::{
@@ -25,7 +25,7 @@ pub(super) async fn audit_insert(conn: &mut PgConnection, records: &[AuditRecord
     for r in records {
         at.push(micros(r.at));
         let values = [
-            r.principal_id.clone(),
+            r.principal_id.as_ref().map(|p| p.as_str().to_owned()),
             r.key_id.clone(),
             Some(r.action.as_str().to_owned()),
             r.target.clone(),
@@ -50,13 +50,13 @@ pub(super) async fn audit_insert(conn: &mut PgConnection, records: &[AuditRecord
 
 async fn insert_key(conn: &mut PgConnection, k: &ApiKeyRecord) -> Result<()> {
     sqlx::query(include_str!("principal_ensure.sql"))
-        .bind(&k.principal_id)
+        .bind(k.principal_id.as_str())
         .bind(micros(k.created_at))
         .execute(&mut *conn)
         .await?;
     sqlx::query(include_str!("api_key_insert.sql"))
         .bind(k.id)
-        .bind(&k.principal_id)
+        .bind(k.principal_id.as_str())
         .bind(&k.name)
         .bind(k.role.as_str())
         .bind(&k.prefix)
@@ -81,7 +81,7 @@ async fn api_key_rotate(conn: &mut PgConnection, rotation: &KeyRotation) -> Resu
         .ok_or(StoreError::NotFound)?;
     let (principal, role): (String, String) = (old.try_get(0)?, old.try_get(1)?);
     let new = &rotation.new_key;
-    if principal != new.principal_id || role != new.role.as_str() {
+    if principal != new.principal_id.as_str() || role != new.role.as_str() {
         return Err(StoreError::Conflict(
             "a rotated key must keep its principal and role".into(),
         ));
@@ -93,7 +93,7 @@ impl AccessStore for PgStore {
     async fn principal_upsert(&self, p: PrincipalRecord, audit: Vec<AuditRecord>) -> Result<()> {
         self.audited(audit, async |tx| {
             sqlx::query(include_str!("principal_upsert.sql"))
-                .bind(&p.id)
+                .bind(p.id.as_str())
                 .bind(p.disabled)
                 .bind(limits_json(&p.limits))
                 .bind(micros(p.created_at))
@@ -217,7 +217,7 @@ impl AccessStore for PgStore {
 
     async fn audit_list(&self, f: AuditFilter) -> Result<Vec<AuditEvent>> {
         let rows = sqlx::query(include_str!("audit_list.sql"))
-            .bind(f.principal_id)
+            .bind(f.principal_id.as_ref().map(PrincipalId::as_str))
             .bind(f.action.map(AuditAction::as_str))
             .bind(f.outcome.map(AuditOutcome::as_str))
             .bind(f.target)

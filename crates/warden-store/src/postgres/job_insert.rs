@@ -70,7 +70,7 @@ pub(super) async fn insert_jobs(
         timeouts.push(j.timeout.as_millis());
         run_ats.push(micros(j.run_at));
         created.push(micros(j.created_at));
-        owners.push(j.owner.clone());
+        owners.push(j.owner.as_str().to_owned());
         schedules.push(j.schedule_id.map(|s| s.as_uuid()));
         keys.push(j.idempotency_key.clone());
         scheduled.push(j.scheduled_at.map(micros));
@@ -106,7 +106,7 @@ pub(super) async fn insert_jobs(
     let (mut os, mut qs, mut ks) = (vec![], vec![], vec![]);
     for j in jobs.iter().filter(|j| !inserted.contains(&j.id.as_uuid())) {
         if let Some(key) = &j.idempotency_key {
-            os.push(j.owner.clone());
+            os.push(j.owner.as_str().to_owned());
             qs.push(j.queue.as_str().to_owned());
             ks.push(key.clone());
         }
@@ -133,7 +133,7 @@ pub(super) async fn insert_jobs(
                 });
             }
             let key = (
-                j.owner.clone(),
+                j.owner.as_str().to_owned(),
                 j.queue.as_str().to_owned(),
                 j.idempotency_key.clone().unwrap_or_default(),
             );

@@ -109,7 +109,7 @@ impl LedgerTx for PgLedger {
         quota::lock(&mut self.0, Some(quota)).await?;
         Ok(
             sqlx::query_scalar(include_str!("principal_active_count.sql"))
-                .bind(&quota.owner)
+                .bind(quota.owner.as_str())
                 .fetch_one(&mut *self.0)
                 .await?,
         )

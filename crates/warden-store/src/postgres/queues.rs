@@ -1,6 +1,7 @@
 //! Queues on PostgreSQL: job counts by state, and pausing a queue for every process.
 
 use sqlx::Row;
+use warden_core::QueueName;
 
 use super::PgStore;
 use crate::{convert::micros, model::*, store::Result};
@@ -12,7 +13,7 @@ pub(super) async fn queue_count_many(store: &PgStore) -> Result<Vec<QueueCount>>
     rows.iter()
         .map(|r| {
             Ok(QueueCount {
-                queue: r.try_get("queue")?,
+                queue: QueueName::parse(r.try_get("queue")?)?,
                 state: crate::convert::state(r.try_get("state")?)?,
                 count: r.try_get("n")?,
             })

@@ -11,7 +11,7 @@ use crate::{StoreError, model::ActiveQuota, store::Result};
 pub(super) async fn lock(tx: &mut PgConnection, quota: Option<&ActiveQuota>) -> Result<()> {
     if let Some(q) = quota {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
-            .bind(&q.owner)
+            .bind(q.owner.as_str())
             .execute(&mut *tx)
             .await?;
     }
@@ -30,7 +30,7 @@ pub(super) async fn enforce(
         return Ok(());
     };
     let active: i64 = sqlx::query_scalar(include_str!("principal_active_count.sql"))
-        .bind(&q.owner)
+        .bind(q.owner.as_str())
         .fetch_one(&mut *tx)
         .await?;
     if active > i64::from(q.max) {

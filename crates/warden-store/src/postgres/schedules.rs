@@ -133,7 +133,7 @@ pub(super) fn bind_schedule<'q>(
 ) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
     q.bind(s.id.as_uuid())
         .bind(&s.name)
-        .bind(&s.owner)
+        .bind(s.owner.as_str())
         .bind(s.cron.expr())
         .bind(s.cron.tz_name())
         .bind(s.cron.dst().gap.as_str())

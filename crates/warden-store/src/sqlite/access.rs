@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
-use warden_core::{AuditAction, AuditOutcome};
+use warden_core::{AuditAction, AuditOutcome, PrincipalId};
 
 use super::{
     SqliteStore,
@@ -21,7 +21,7 @@ use crate::{
 
 fn principal_upsert(conn: &Connection, p: &PrincipalRecord) -> Result<()> {
     let params = params![
-        p.id,
+        p.id.as_str(),
         p.disabled,
         limits_json(&p.limits),
         micros(p.created_at),
@@ -45,7 +45,7 @@ fn api_key_rotate(conn: &Connection, r: &KeyRotation) -> Result<()> {
         )
         .optional()?;
     let (principal, role) = old.ok_or(StoreError::NotFound)?;
-    if principal != r.new_key.principal_id || role != r.new_key.role.as_str() {
+    if principal != r.new_key.principal_id.as_str() || role != r.new_key.role.as_str() {
         return Err(StoreError::Conflict(
             "a rotated key must keep its principal and role".into(),
         ));
@@ -71,11 +71,11 @@ fn insert_key(conn: &Connection, k: &ApiKeyRecord) -> Result<()> {
     execute(
         conn,
         include_str!("principal_ensure.sql"),
-        params![k.principal_id, micros(k.created_at)],
+        params![k.principal_id.as_str(), micros(k.created_at)],
     )?;
     let params = params![
         k.id.to_string(),
-        k.principal_id,
+        k.principal_id.as_str(),
         k.name,
         k.role.as_str(),
         k.prefix,
@@ -95,7 +95,7 @@ pub(super) fn audit_insert(conn: &Connection, records: &[AuditRecord]) -> Result
     for r in records {
         insert.execute(params![
             micros(r.at),
-            r.principal_id,
+            r.principal_id.as_ref().map(PrincipalId::as_str),
             r.key_id,
             r.action.as_str(),
             r.target,
@@ -218,7 +218,7 @@ impl AccessStore for SqliteStore {
 
     async fn audit_list(&self, f: AuditFilter) -> Result<Vec<AuditEvent>> {
         let rows = sqlx::query(include_str!("audit_list.sql"))
-            .bind(f.principal_id)
+            .bind(f.principal_id.as_ref().map(PrincipalId::as_str))
             .bind(f.action.map(AuditAction::as_str))
             .bind(f.outcome.map(AuditOutcome::as_str))
             .bind(f.target)

@@ -200,7 +200,7 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|r| {
                 Ok(QueueCount {
-                    queue: r.text("queue")?,
+                    queue: QueueName::parse(&r.text("queue")?)?,
                     state: state(&r.text("state")?)?,
                     count: r.int("n")?,
                 })

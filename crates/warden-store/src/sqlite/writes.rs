@@ -67,7 +67,7 @@ pub(super) fn insert_jobs(conn: &Connection, jobs: &[NewJob]) -> Result<Vec<Inse
                 j.timeout.as_millis(),
                 micros(j.run_at),
                 micros(j.created_at),
-                j.owner,
+                j.owner.as_str(),
                 j.schedule_id.map(|s| s.to_string()),
                 j.idempotency_key,
                 j.scheduled_at.map(micros),
@@ -80,9 +80,10 @@ pub(super) fn insert_jobs(conn: &Connection, jobs: &[NewJob]) -> Result<Vec<Inse
             }
             // The key is taken: return the job that holds it.
             let existing = find
-                .query_row(params![j.queue.as_str(), j.idempotency_key, j.owner], |r| {
-                    r.get::<_, String>(0)
-                })
+                .query_row(
+                    params![j.queue.as_str(), j.idempotency_key, j.owner.as_str()],
+                    |r| r.get::<_, String>(0),
+                )
                 .optional()?
                 .ok_or_else(|| {
                     StoreError::Conflict(format!("job {} was neither inserted nor found", j.id))
@@ -118,7 +119,7 @@ pub(super) fn enforce_quota(
     };
     let active: i64 = conn
         .prepare_cached(include_str!("principal_active_count.sql"))?
-        .query_row([&q.owner], |r| r.get(0))?;
+        .query_row([q.owner.as_str()], |r| r.get(0))?;
     if active > i64::from(q.max) {
         return Err(StoreError::QuotaExceeded {
             active: active - created as i64,
@@ -319,7 +320,7 @@ fn schedule_params(s: &Schedule, scope: Option<Option<&str>>) -> Vec<rusqlite::t
     let mut v = vec![
         text(&s.id.to_string()),
         text(&s.name),
-        text(&s.owner),
+        text(s.owner.as_str()),
         text(s.cron.expr()),
         text(s.cron.tz_name()),
         text(s.cron.dst().gap.as_str()),
@@ -441,7 +442,7 @@ impl LedgerTx for SqliteLedger<'_> {
         Ok(self
             .0
             .prepare_cached(include_str!("principal_active_count.sql"))?
-            .query_row([&quota.owner], |r| r.get(0))?)
+            .query_row([quota.owner.as_str()], |r| r.get(0))?)
     }
 
     async fn set_blocked(&mut self, id: ScheduleId, reason: Option<&str>) -> Result<bool> {

@@ -8,12 +8,12 @@ use warden_store::{
 };
 use warden_testkit::backend_tests;
 
-use crate::support::{assert_empty, at, t0};
+use crate::support::{assert_empty, at, pid, t0};
 
 fn key(principal: &str, hash: &str) -> ApiKeyRecord {
     ApiKeyRecord {
         id: Uuid::now_v7(),
-        principal_id: principal.into(),
+        principal_id: pid(principal),
         name: format!("{principal}-key"),
         role: Role::Scheduler,
         prefix: "wdn_0123abcd".into(),
@@ -29,7 +29,7 @@ fn key(principal: &str, hash: &str) -> ApiKeyRecord {
 fn audit(action: AuditAction, target: &str) -> AuditRecord {
     AuditRecord {
         at: t0(),
-        principal_id: Some("admin".into()),
+        principal_id: Some(pid("admin")),
         key_id: Some("k1".into()),
         action,
         target: Some(target.into()),
@@ -169,7 +169,7 @@ backend_tests!(
             max_concurrent: Some(1),
         };
         let mut p = PrincipalRecord {
-            id: "alice".into(),
+            id: pid("alice"),
             disabled: false,
             limits: limits.clone(),
             created_at: t0(),
@@ -192,7 +192,7 @@ backend_tests!(
             store
                 .principal_upsert(
                     PrincipalRecord {
-                        id: id.into(),
+                        id: pid(id),
                         ..p.clone()
                     },
                     vec![],
@@ -211,7 +211,7 @@ backend_tests!(
             .await
             .unwrap()
             .into_iter()
-            .map(|p| p.id)
+            .map(|p| p.id.to_string())
             .collect();
         assert_eq!(page, ["alice", "bob"]);
         let next = store
@@ -245,7 +245,7 @@ backend_tests!(
                 "t",
             );
             r.at = at(i);
-            r.principal_id = Some(format!("p{}", i % 2));
+            r.principal_id = Some(pid(&format!("p{}", i % 2)));
             if i == 1 {
                 r.outcome = AuditOutcome::Unauthenticated;
             }
@@ -270,7 +270,7 @@ backend_tests!(
         };
         assert_eq!(matching(by_outcome).await, 1);
         let p0_since_2 = AuditFilter {
-            principal_id: Some("p0".into()),
+            principal_id: Some(pid("p0")),
             since: Some(at(2)),
             ..Default::default()
         };

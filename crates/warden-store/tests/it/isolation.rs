@@ -9,15 +9,17 @@ use warden_store::{
 };
 use warden_testkit::backend_tests;
 
-use crate::support::{assert_empty, at, claim, inserted, job, jobs_of, schedule, succeeded, t0};
+use crate::support::{
+    assert_empty, at, claim, inserted, job, jobs_of, pid, schedule, succeeded, t0,
+};
 
 fn alice() -> Scope {
-    Scope::Owner(warden_core::PrincipalId::parse("alice").unwrap())
+    Scope::Owner(pid("alice"))
 }
 
 fn record(action: AuditAction, target: String) -> AuditRecord {
     AuditContext {
-        principal_id: Some("alice".into()),
+        principal_id: Some(pid("alice")),
         ..Default::default()
     }
     .record(t0(), action, Some(target), AuditOutcome::Ok)
@@ -28,7 +30,7 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
         let mut mine = job("q");
-        mine.owner = "alice".into();
+        mine.owner = pid("alice");
         let theirs = job("q"); // owned by user-1
         store
             .job_insert_many(JobInsertParams::new(vec![mine.clone(), theirs.clone()]))
@@ -88,7 +90,7 @@ backend_tests!(
         );
 
         let mut s = schedule("mine", "0 3 * * *");
-        s.owner = "alice".into();
+        s.owner = pid("alice");
         let other = schedule("theirs", "0 4 * * *");
         store
             .schedule_insert(ScheduleInsertParams::new(s.clone()))
@@ -172,7 +174,7 @@ backend_tests!(
         let s = inserted(store, schedule("nightly", "0 3 * * *")).await;
         let mut changed = schedule("renamed", "30 4 * * *");
         changed.id = s.id;
-        changed.owner = "someone-else".into(); // ignored: the owner is kept
+        changed.owner = pid("someone-else"); // ignored: the owner is kept
         changed.updated_at = at(9);
         store
             .schedule_update(changed.clone(), Scope::All, vec![])
@@ -243,7 +245,7 @@ backend_tests!(
     |db: warden_testkit::TestDb| async move {
         let store = db.store();
         let mut s = schedule("nightly", "0 3 * * *");
-        s.owner = "alice".into();
+        s.owner = pid("alice");
         store
             .schedule_insert(ScheduleInsertParams::new(s.clone()))
             .await
@@ -251,7 +253,7 @@ backend_tests!(
         let mut ids = Vec::new();
         for i in 0..3 {
             let mut j = job("q");
-            j.owner = "alice".into();
+            j.owner = pid("alice");
             j.schedule_id = Some(s.id);
             store
                 .job_insert_many(JobInsertParams::new(vec![j]))
@@ -293,7 +295,7 @@ backend_tests!(
         assert_eq!(older[0].job_id, ids[0]);
         let run = store.run_get(newest[0].id, alice()).await.unwrap();
         assert_eq!((run.job_id, run.outcome.as_str()), (ids[2], "succeeded"));
-        let bob = Scope::Owner(warden_core::PrincipalId::parse("bob").unwrap());
+        let bob = Scope::Owner(pid("bob"));
         assert!(matches!(
             store.run_get(newest[0].id, bob.clone()).await,
             Err(StoreError::NotFound)
@@ -311,7 +313,7 @@ backend_tests!(
         store
             .principal_upsert(
                 PrincipalRecord {
-                    id: "alice".into(),
+                    id: pid("alice"),
                     disabled: false,
                     limits: Limits {
                         max_concurrent: Some(2),
@@ -337,7 +339,7 @@ backend_tests!(
             c
         };
         let owners = |claimed: &[warden_store::ClaimedJob]| {
-            let mut o: Vec<String> = claimed.iter().map(|c| c.owner.clone()).collect();
+            let mut o: Vec<String> = claimed.iter().map(|c| c.owner.to_string()).collect();
             o.sort();
             o
         };
@@ -367,7 +369,7 @@ backend_tests!(
         store
             .principal_upsert(
                 PrincipalRecord {
-                    id: "alice".into(),
+                    id: pid("alice"),
                     disabled: false,
                     limits: Limits {
                         max_concurrent: Some(1),
@@ -394,7 +396,7 @@ backend_tests!(
         let store = db.store();
         let keyed = |owner: &str| {
             let mut j = job("q");
-            j.owner = owner.into();
+            j.owner = pid(owner);
             j.idempotency_key = Some("order-42".into());
             j
         };
@@ -447,7 +449,7 @@ backend_tests!(
         use warden_store::ActiveQuota;
         let store = Arc::new(db.store().clone());
         let quota = ActiveQuota {
-            owner: "alice".into(),
+            owner: pid("alice"),
             max: 5,
         };
         let mut tasks = Vec::new();
@@ -455,7 +457,7 @@ backend_tests!(
             let (store, quota) = (store.clone(), quota.clone());
             tasks.push(tokio::spawn(async move {
                 let mut j = job("q");
-                j.owner = "alice".into();
+                j.owner = pid("alice");
                 store
                     .job_insert_many(JobInsertParams {
                         jobs: vec![j],
@@ -477,7 +479,7 @@ backend_tests!(
         assert_eq!(store.principal_active_count("alice").await.unwrap(), 5);
         // A schedule counts too, and other owners are unaffected.
         let mut s = schedule("s", "0 3 * * *");
-        s.owner = "alice".into();
+        s.owner = pid("alice");
         assert!(matches!(
             store
                 .schedule_insert(ScheduleInsertParams {
@@ -489,9 +491,9 @@ backend_tests!(
             Err(StoreError::QuotaExceeded { active: 5, max: 5 })
         ));
         let mut j = job("q");
-        j.owner = "bob".into();
+        j.owner = pid("bob");
         let bob = ActiveQuota {
-            owner: "bob".into(),
+            owner: pid("bob"),
             max: 5,
         };
         assert!(
@@ -514,13 +516,13 @@ backend_tests!(
         let store = db.store();
         let quota = || {
             Some(ActiveQuota {
-                owner: "alice".into(),
+                owner: pid("alice"),
                 max: 2,
             })
         };
         let keyed = |key: &str| {
             let mut j = job("q");
-            j.owner = "alice".into();
+            j.owner = pid("alice");
             j.idempotency_key = Some(key.into());
             j
         };

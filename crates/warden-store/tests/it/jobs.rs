@@ -424,7 +424,7 @@ backend_tests!(
             .await
             .unwrap()
             .into_iter()
-            .map(|c| (c.queue, c.state, c.count))
+            .map(|c| (c.queue.to_string(), c.state, c.count))
             .collect();
         assert_eq!(counts.len(), 3);
         for expected in [

@@ -7,12 +7,17 @@ use serde_json::json;
 use uuid::Uuid;
 use warden_core::{
     CronSpec, DstPolicy, JobId, JobKind, JobTimeout, MaxAttempts, MissedPolicy, OverlapPolicy,
-    Payload, Priority, QueueName, ScheduleId, schedule::CatchUpWindow,
+    Payload, PrincipalId, Priority, QueueName, ScheduleId, schedule::CatchUpWindow,
 };
 use warden_store::{
     ClaimParams, ClaimedJob, JobInsertParams, JobTemplate, NewJob, RescueParams, RescuedJob,
     Schedule, ScheduleInsertParams, Store, StoreError,
 };
+
+/// A principal id the test names (valid by construction).
+pub(crate) fn pid(id: &str) -> PrincipalId {
+    PrincipalId::parse(id).unwrap()
+}
 
 pub(crate) fn t0() -> Timestamp {
     "2030-01-01T00:00:00Z".parse().unwrap()
@@ -33,7 +38,7 @@ pub(crate) fn job(queue: &str) -> NewJob {
         max_attempts: MaxAttempts::new(3).unwrap(),
         timeout: JobTimeout::from_millis(30_000).unwrap(),
         idempotency_key: None,
-        owner: "user-1".into(),
+        owner: pid("user-1"),
         schedule_id: None,
         created_at: t0(),
         scheduled_at: None,
@@ -57,7 +62,7 @@ pub(crate) fn schedule(name: &str, expr: &str) -> Schedule {
     Schedule {
         id: ScheduleId::new(),
         name: name.into(),
-        owner: "user-1".into(),
+        owner: pid("user-1"),
         next_fire_at: cron.next_after(t0()),
         cron,
         template: JobTemplate {
@@ -102,7 +107,7 @@ pub(crate) fn jobs_of(queue: &str, owners: &[&str]) -> Vec<NewJob> {
         .iter()
         .map(|owner| {
             let mut j = job(queue);
-            j.owner = (*owner).into();
+            j.owner = pid(owner);
             j
         })
         .collect()

@@ -277,7 +277,7 @@ async fn count(store: &AnyStore, queue: &str, state: JobState) -> anyhow::Result
         .queue_count_many()
         .await?
         .into_iter()
-        .filter(|c| c.queue == queue && c.state == state)
+        .filter(|c| c.queue.as_str() == queue && c.state == state)
         .map(|c| c.count)
         .sum())
 }

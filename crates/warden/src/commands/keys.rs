@@ -20,7 +20,7 @@ use crate::{
 /// Who the CLI's changes are attributed to in the audit trail.
 fn cli_actor() -> AuditContext {
     AuditContext {
-        principal_id: Some("cli".into()),
+        principal_id: Some(PrincipalId::parse("cli").expect("`cli` is a valid principal id")),
         user_agent: Some(format!("warden-cli/{}", env!("CARGO_PKG_VERSION"))),
         ..Default::default()
     }
@@ -116,7 +116,7 @@ async fn list(a: KeysListArgs) -> anyhow::Result<()> {
             k.id.to_string(),
             k.prefix.clone(),
             k.name.clone(),
-            k.principal_id.clone(),
+            k.principal_id.to_string(),
             k.role.as_str().to_owned(),
             status.to_owned(),
             used,
