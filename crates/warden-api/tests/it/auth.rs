@@ -300,16 +300,7 @@ backend_tests!(
 backend_tests!(
     clients_and_principals_over_their_rate_get_429_with_retry_after,
     |db: warden_testkit::TestDb| async move {
-        use warden_api::{HttpLimits, ratelimit::RateLimitConfig};
-        let limits = HttpLimits {
-            rate: RateLimitConfig {
-                per_ip_per_minute: 40,
-                per_principal_per_minute: 8,
-                trusted_proxies: vec![],
-            },
-            ..HttpLimits::default()
-        };
-        let app = TestApp::spawn_with(db, limits).await;
+        let app = TestApp::spawn_with(db, crate::support::rate_limited(40, 8, &[])).await;
         let alice = app.key("alice", Role::Scheduler).await;
         let bob = app.key("bob", Role::Scheduler).await;
         // Per principal: a burst of 2 (a quarter minute of 8/min), then 429.

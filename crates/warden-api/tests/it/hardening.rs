@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use warden_api::{HttpLimits, ratelimit::RateLimitConfig};
+use warden_api::HttpLimits;
 use warden_core::{PrincipalId, Role};
 use warden_store::{AccessStore, AuditFilter};
 use warden_testkit::backend_tests;
 
-use crate::support::{ADMIN_ENV_KEY, TestApp, unlimited};
+use crate::support::{ADMIN_ENV_KEY, TestApp, rate_limited, unlimited};
 
 backend_tests!(
     idempotency_keys_and_quotas_hold_per_principal_under_concurrency,
@@ -133,15 +133,7 @@ backend_tests!(
 backend_tests!(
     forwarded_for_lines_after_the_clients_own_decide_its_bucket,
     |db: warden_testkit::TestDb| async move {
-        let limits = HttpLimits {
-            rate: RateLimitConfig {
-                per_ip_per_minute: 4,
-                per_principal_per_minute: 0,
-                trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
-            },
-            ..unlimited()
-        };
-        let app = TestApp::spawn_with(db, limits).await;
+        let app = TestApp::spawn_with(db, rate_limited(4, 0, &["127.0.0.0/8"])).await;
         // The client forges a first line; the proxy appends the real address on its own line.
         let mut statuses = Vec::new();
         for i in 0..3 {

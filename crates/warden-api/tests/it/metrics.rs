@@ -11,18 +11,14 @@ use jiff::{SignedDuration, Timestamp};
 use reqwest::{StatusCode, header};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use warden_api::{
-    HttpLimits,
-    metrics::{self, CONTENT_TYPE, Metrics, install_recorder},
-    ratelimit::RateLimitConfig,
-};
+use warden_api::metrics::{self, CONTENT_TYPE, Metrics, install_recorder};
 use warden_core::{QueueName, Scope, SystemClock};
 use warden_engine::{Engine, EngineConfig, QueueConfig, Registry};
 use warden_security::envkey::StaticKey;
 use warden_store::Store;
 use warden_testkit::{TestDb, backend_tests};
 
-use crate::support::{ADMIN_ENV_KEY, TestApp, unlimited};
+use crate::support::{ADMIN_ENV_KEY, TestApp, rate_limited};
 use warden_store::JobCancelParams;
 
 const TOKEN: &str = "metrics-token-0123456789abcdef0123456789abcdef";
@@ -189,15 +185,7 @@ backend_tests!(
 async fn refusals_and_429s_are_counted() {
     let metrics = install_recorder();
     // Bursts: three requests per address, one per principal.
-    let limits = HttpLimits {
-        rate: RateLimitConfig {
-            per_ip_per_minute: 12,
-            per_principal_per_minute: 4,
-            trusted_proxies: Vec::new(),
-        },
-        ..unlimited()
-    };
-    let app = TestApp::spawn_with(TestDb::sqlite().await, limits).await;
+    let app = TestApp::spawn_with(TestDb::sqlite().await, rate_limited(12, 4, &[])).await;
     let before = metrics.render();
     let anonymous = app.client.get(app.url("/api/v1/jobs"));
     let admin = || {

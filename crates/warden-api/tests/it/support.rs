@@ -134,6 +134,23 @@ pub(crate) fn unlimited() -> HttpLimits {
     }
 }
 
+/// [`unlimited`] but for the given request rates per client address and per principal
+/// (per minute; 0 is no limit), behind `trusted_proxies`.
+pub(crate) fn rate_limited(
+    per_ip: u32,
+    per_principal: u32,
+    trusted_proxies: &[&str],
+) -> HttpLimits {
+    HttpLimits {
+        rate: warden_api::ratelimit::RateLimitConfig {
+            per_ip_per_minute: per_ip,
+            per_principal_per_minute: per_principal,
+            trusted_proxies: trusted_proxies.iter().map(|p| p.parse().unwrap()).collect(),
+        },
+        ..unlimited()
+    }
+}
+
 impl TestApp {
     /// The app with the default limits but no rate limits (tests call fast).
     pub(crate) async fn spawn(db: TestDb) -> Self {

@@ -4,8 +4,8 @@
 use warden_core::{AuditAction, AuditOutcome, JobState, Scope};
 use warden_store::{
     AccessStore, AuditContext, AuditFilter, AuditRecord, JobCancelParams, JobFilter,
-    JobInsertParams, JobRetryParams, OccurrencePage, Page, ScheduleInsertParams, ScheduleRunFilter,
-    ScheduleSetPausedParams, Store, StoreError,
+    JobInsertParams, JobRetryParams, NewJob, OccurrencePage, Page, ScheduleInsertParams,
+    ScheduleRunFilter, ScheduleSetPausedParams, Store, StoreError,
 };
 use warden_testkit::backend_tests;
 
@@ -400,37 +400,24 @@ backend_tests!(
             j.idempotency_key = Some("order-42".into());
             j
         };
+        // Inserts one job, with the audit record of its creation.
+        let create = |j: NewJob| {
+            let audit = vec![record(AuditAction::JobCreate, j.id.to_string())];
+            store.job_insert_many(JobInsertParams {
+                jobs: vec![j],
+                audit,
+                quota: None,
+            })
+        };
         let (a, b) = (keyed("alice"), keyed("bob"));
-        let first = store
-            .job_insert_many(JobInsertParams {
-                jobs: vec![a.clone()],
-                audit: vec![record(AuditAction::JobCreate, a.id.to_string())],
-                quota: None,
-            })
-            .await
-            .unwrap();
-        let other = store
-            .job_insert_many(JobInsertParams {
-                jobs: vec![b.clone()],
-                audit: vec![record(AuditAction::JobCreate, b.id.to_string())],
-                quota: None,
-            })
-            .await
-            .unwrap();
+        let first = create(a.clone()).await.unwrap();
+        let other = create(b.clone()).await.unwrap();
         assert!(
             !first[0].existing && !other[0].existing,
             "bob's key is his own"
         );
         assert_ne!(first[0].id, other[0].id);
-        let again = keyed("alice");
-        let dup = store
-            .job_insert_many(JobInsertParams {
-                jobs: vec![again.clone()],
-                audit: vec![record(AuditAction::JobCreate, again.id.to_string())],
-                quota: None,
-            })
-            .await
-            .unwrap();
+        let dup = create(keyed("alice")).await.unwrap();
         assert_eq!((dup[0].id, dup[0].existing), (a.id, true));
         // The job that was not created has no `job.create` record.
         let trail = store.audit_list(AuditFilter::default()).await.unwrap();
