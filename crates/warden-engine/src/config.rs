@@ -29,6 +29,12 @@ pub struct EngineConfig {
     pub worker_id: String,
     /// Most jobs one claim takes. Default 100.
     pub claim_batch: u32,
+    /// Most jobs a producer claims ahead of its free slots, per slot of concurrency
+    /// (a queue of concurrency 10 holds at most 10 running plus 10 × this many waiting).
+    /// The producer claims ahead only as far as its jobs are short beside a claim's round
+    /// trip (see the producer's design notes), so slow jobs are never hoarded. Default 10;
+    /// 0 claims only for free slots.
+    pub prefetch_per_slot: usize,
     /// How long a claim holds a job before the rescuer may take it back. Default 30 s.
     pub lease: Duration,
     /// How often leases of running jobs are extended. Default 10 s (a third of the lease).
@@ -60,6 +66,7 @@ impl Default for EngineConfig {
             queues: vec![QueueConfig::new(QueueName::default_queue(), 10)],
             worker_id: default_worker_id(),
             claim_batch: 100,
+            prefetch_per_slot: 10,
             lease: Duration::from_secs(30),
             heartbeat_interval: Duration::from_secs(10),
             rescue_interval: Duration::from_secs(5),
@@ -103,6 +110,9 @@ impl EngineConfig {
         }
         if self.claim_batch == 0 || self.claim_batch > 10_000 {
             return bad("claim_batch", "must be between 1 and 10000");
+        }
+        if self.prefetch_per_slot > 100 {
+            return bad("prefetch_per_slot", "must be between 0 and 100");
         }
         if self.lease < Duration::from_secs(1) {
             return bad("lease", "must be at least 1 s");

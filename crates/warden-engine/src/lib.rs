@@ -39,6 +39,7 @@ pub mod engine;
 pub mod error;
 pub mod instruments;
 mod manage;
+mod prefetch;
 mod producer;
 mod queues;
 pub mod registry;

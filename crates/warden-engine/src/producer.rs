@@ -1,6 +1,7 @@
-//! The producer of one queue: claims batches within the queue's concurrency, runs each
-//! job in its own task under the job's timeout, keeps the leases alive, and hands the
-//! outcomes to the completer.
+//! The producer of one queue: claims batches within the queue's concurrency (and, for
+//! short jobs, a little ahead of it: see [`crate::prefetch`]), runs each job in its own
+//! task under the job's timeout, keeps the leases alive, and hands the outcomes to the
+//! completer.
 //!
 //! # Lease model
 //! A claim gives every job of the batch a lease (owner, token, expiry). Every
@@ -10,7 +11,8 @@
 //! ignored by the store.
 //!
 //! # Shutdown
-//! On the shutdown signal the producer stops claiming, lets running jobs finish within
+//! On the shutdown signal the producer stops claiming, releases the jobs it holds claimed
+//! but not started (and those of claims still in flight), lets running jobs finish within
 //! `shutdown_grace` (still heartbeating), then aborts the rest and releases them back to
 //! the queue as `retryable` so they run again soon, without waiting for their lease to
 //! expire. A released attempt does not count against the job's `max_attempts`: it was
@@ -28,7 +30,7 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use jiff::{SignedDuration, Timestamp};
@@ -41,21 +43,37 @@ use uuid::Uuid;
 use warden_core::{JobId, Outcome};
 use warden_store::{ClaimParams, ClaimedJob, Completion, CompletionResult, HeartbeatParams, Store};
 
-use crate::{QueueConfig, registry::JobContext, scheduler::Shared, stats::EngineStats};
+use crate::{
+    QueueConfig,
+    prefetch::{Holding, Pace},
+    registry::JobContext,
+    scheduler::Shared,
+    stats::EngineStats,
+};
 
 /// At most this many claims of one producer are in flight: while one answer is being
 /// turned into running jobs, the next claim is already on its way, so the database (the
 /// SQLite writer especially) always has work and claims share commits with completions.
 const MAX_CLAIMS_IN_FLIGHT: usize = 2;
 
-type ClaimResult = Result<Vec<ClaimedJob>, warden_store::StoreError>;
+/// A claim's answer, with what the producer needs to account for it.
+struct Claimed {
+    /// The slots it reserved.
+    limit: usize,
+    /// Its round trip.
+    took: Duration,
+    /// When the leases it took expire.
+    lease_until: Timestamp,
+    result: Result<Vec<ClaimedJob>, warden_store::StoreError>,
+}
 
 /// Claims up to `limit` due jobs of `queue`, with a fresh lease token.
 async fn claim<S: Store>(
     shared: Arc<Shared<S>>,
     queue: warden_core::QueueName,
     limit: usize,
-) -> (usize, ClaimResult) {
+) -> Claimed {
+    let began = Instant::now();
     let now = shared.clock.now();
     let lease =
         SignedDuration::try_from(shared.config.lease).unwrap_or(SignedDuration::from_secs(30));
@@ -68,11 +86,17 @@ async fn claim<S: Store>(
         lease_token: Uuid::new_v4(),
         owner_limits: shared.owner_limits.load(Ordering::Relaxed),
     };
+    let lease_until = params.lease_until;
     let result = shared.store.job_claim_many(params).await;
     if let Ok(jobs) = &result {
         crate::instruments::jobs_claimed(now, jobs);
     }
-    (limit, result)
+    Claimed {
+        limit,
+        took: began.elapsed(),
+        lease_until,
+        result,
+    }
 }
 
 /// What the producer remembers about a job it runs.
@@ -82,6 +106,8 @@ struct RunningJob {
     attempt: i32,
     max_attempts: i32,
     started_at: Timestamp,
+    /// When its task started, to measure how long jobs run (see [`Pace`]).
+    began: Instant,
     abort: AbortHandle,
 }
 
@@ -99,17 +125,18 @@ impl<S: Store> Producer<S> {
     pub(crate) async fn run(self, shutdown: CancellationToken) {
         let config = &self.shared.config;
         let concurrency = self.queue.concurrency;
+        let ahead_cap = concurrency.saturating_mul(config.prefetch_per_slot);
         let mut tasks = JoinSet::new();
         let mut running: HashMap<Id, RunningJob> = HashMap::new();
-        // Claims in flight, and the slots they may fill when they answer.
-        let mut claims: JoinSet<(usize, ClaimResult)> = JoinSet::new();
+        // Jobs claimed ahead of free slots, and how far ahead to claim.
+        let mut holding = Holding::default();
+        let mut pace = Pace::default();
+        // Claims in flight, and the jobs they may bring when they answer.
+        let mut claims: JoinSet<Claimed> = JoinSet::new();
         let mut reserved = 0usize;
         let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         heartbeat.tick().await;
-        // Under load, claim in batches: wait for a quarter of the slots (at most one claim
-        // batch) to free up rather than make one round trip per finished job.
-        let min_claim = (concurrency / 4).clamp(1, config.claim_batch as usize);
         let mut want_claim = true;
         let mut idle_for = config.poll_interval;
         loop {
@@ -118,14 +145,27 @@ impl<S: Store> Producer<S> {
             }
             // Reap every task that already ended, so the claim below sees all free slots.
             while let Some(done) = tasks.try_join_next_with_id() {
-                self.finished(done, &mut running);
+                self.finished(done, &mut running, &mut pace);
             }
-            let free = concurrency.saturating_sub(running.len() + reserved);
-            let idle = running.is_empty() && reserved == 0;
+            let paused = self.paused.load(Ordering::Relaxed);
+            if paused && !holding.is_empty() {
+                self.release_unstarted(
+                    holding.take_all(),
+                    "the queue was paused before the job started",
+                );
+            }
+            self.start_held(&mut holding, &mut tasks, &mut running);
+            let wanted = concurrency + pace.ahead(concurrency, ahead_cap);
+            let held = running.len() + holding.len() + reserved;
+            let free = wanted.saturating_sub(held);
+            // Under load, claim in batches: wait for a quarter of what the producer holds
+            // (at most one claim batch) to free up rather than make one round trip per
+            // finished job.
+            let min_claim = (wanted / 4).clamp(1, config.claim_batch as usize);
             if want_claim
-                && !self.paused.load(Ordering::Relaxed)
+                && !paused
                 && free > 0
-                && (free >= min_claim || idle)
+                && (free >= min_claim || held == 0)
                 && claims.len() < MAX_CLAIMS_IN_FLIGHT
             {
                 let limit = free.min(config.claim_batch as usize);
@@ -139,24 +179,24 @@ impl<S: Store> Producer<S> {
                 biased;
                 _ = shutdown.cancelled() => break,
                 Some(answer) = claims.join_next(), if !claims.is_empty() => {
-                    let Ok((limit, result)) = answer else {
+                    let Ok(answer) = answer else {
                         // A claim task cannot panic short of a bug; forget its reservation.
                         if claims.is_empty() {
                             reserved = 0;
                         }
                         continue;
                     };
-                    reserved -= limit;
-                    match result {
+                    reserved -= answer.limit;
+                    match answer.result {
                         Ok(jobs) => {
+                            pace.claim_answered(answer.took);
                             // A full batch means more may be waiting: claim again at once.
-                            want_claim = jobs.len() == limit;
+                            want_claim = jobs.len() == answer.limit;
                             let none = jobs.is_empty();
                             self.stats.add_claimed(jobs.len());
-                            for job in jobs {
-                                self.spawn(job, &mut tasks, &mut running);
-                            }
-                            if none && claims.is_empty() && running.is_empty() {
+                            holding.hold(jobs, answer.lease_until);
+                            self.start_held(&mut holding, &mut tasks, &mut running);
+                            if none && claims.is_empty() && running.is_empty() && holding.is_empty() {
                                 idle_for = self.idle_wait().await;
                             }
                         }
@@ -168,23 +208,72 @@ impl<S: Store> Producer<S> {
                     }
                 }
                 Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                    self.finished(done, &mut running);
+                    self.finished(done, &mut running, &mut pace);
                     want_claim = true;
                 }
                 _ = self.wake.notified() => want_claim = true,
-                _ = heartbeat.tick(), if !running.is_empty() => self.heartbeat(&mut running).await,
+                _ = heartbeat.tick(), if !running.is_empty() || !holding.is_empty() => {
+                    self.heartbeat(&mut running, &mut holding).await;
+                }
                 _ = sleep => want_claim = true,
             }
         }
-        // Jobs claimed by claims still in flight run too (within the grace period).
+        // Jobs not started, held or brought by claims still in flight, go back at once.
         while let Some(answer) = claims.join_next().await {
-            if let Ok((_, Ok(jobs))) = answer {
-                for job in jobs {
-                    self.spawn(job, &mut tasks, &mut running);
-                }
+            if let Ok(Claimed {
+                result: Ok(jobs),
+                lease_until,
+                ..
+            }) = answer
+            {
+                holding.hold(jobs, lease_until);
             }
         }
+        self.release_unstarted(
+            holding.take_all(),
+            "warden shut down before the job started",
+        );
         self.drain(tasks, running).await;
+    }
+
+    /// Starts held jobs while slots are free.
+    fn start_held(
+        &self,
+        holding: &mut Holding,
+        tasks: &mut JoinSet<()>,
+        running: &mut HashMap<Id, RunningJob>,
+    ) {
+        while running.len() < self.queue.concurrency && !holding.is_empty() {
+            let (job, expired) = holding.next(self.shared.clock.now());
+            if expired > 0 {
+                tracing::warn!(
+                    jobs = expired,
+                    queue.name = %self.queue.name,
+                    "claimed jobs not started: their leases passed while they waited (heartbeats failing?); the rescuer returns them"
+                );
+            }
+            let Some(job) = job else { break };
+            self.spawn(job, tasks, running);
+        }
+    }
+
+    /// Sends claimed jobs that never started back to the queue; the attempt is not counted.
+    fn release_unstarted(&self, jobs: Vec<ClaimedJob>, why: &str) {
+        let now = self.shared.clock.now();
+        for job in jobs {
+            let _ = self.completions.send(Completion {
+                id: job.id,
+                lease_token: job.lease_token,
+                attempt: job.attempt,
+                worker: self.shared.config.worker_id.clone(),
+                started_at: now,
+                finished_at: now,
+                result: CompletionResult::Released {
+                    error: format!("not started: {why}"),
+                },
+                output: None,
+            });
+        }
     }
 
     /// How long to sleep when the queue has nothing due: until the next delayed job, at
@@ -211,6 +300,7 @@ impl<S: Store> Producer<S> {
         let started_at = self.shared.clock.now();
         let (id, token, attempt, max_attempts) =
             (job.id, job.lease_token, job.attempt, job.max_attempts);
+        let began = Instant::now();
         let shared = self.shared.clone();
         let completions = self.completions.clone();
         let queue = self.queue.name.clone();
@@ -227,6 +317,7 @@ impl<S: Store> Producer<S> {
                 attempt,
                 max_attempts,
                 started_at,
+                began,
                 abort,
             },
         );
@@ -237,6 +328,7 @@ impl<S: Store> Producer<S> {
         &self,
         done: Result<(Id, ()), tokio::task::JoinError>,
         running: &mut HashMap<Id, RunningJob>,
+        pace: &mut Pace,
     ) {
         let (task_id, panicked) = match done {
             Ok((id, ())) => (id, false),
@@ -245,6 +337,7 @@ impl<S: Store> Producer<S> {
         let Some(job) = running.remove(&task_id) else {
             return;
         };
+        pace.job_ran(job.began.elapsed());
         if panicked {
             tracing::error!(job.id = %job.id, "handler panicked");
             let outcome = Outcome::Retry {
@@ -255,15 +348,18 @@ impl<S: Store> Producer<S> {
         }
     }
 
-    async fn heartbeat(&self, running: &mut HashMap<Id, RunningJob>) {
+    /// Extends the leases of the running and held jobs; stops those it could not extend.
+    async fn heartbeat(&self, running: &mut HashMap<Id, RunningJob>, holding: &mut Holding) {
         let now = self.shared.clock.now();
         let lease = SignedDuration::try_from(self.shared.config.lease)
             .unwrap_or(SignedDuration::from_secs(30));
-        let jobs: Vec<(JobId, Uuid)> = running.values().map(|j| (j.id, j.token)).collect();
-        let params = HeartbeatParams {
-            jobs,
-            lease_until: now.saturating_add(lease).unwrap_or(now),
-        };
+        let jobs: Vec<(JobId, Uuid)> = running
+            .values()
+            .map(|j| (j.id, j.token))
+            .chain(holding.leases())
+            .collect();
+        let lease_until = now.saturating_add(lease).unwrap_or(now);
+        let params = HeartbeatParams { jobs, lease_until };
         match self.shared.store.job_heartbeat_many(params).await {
             Ok(held) => {
                 let held: std::collections::HashSet<JobId> = held.into_iter().collect();
@@ -277,6 +373,13 @@ impl<S: Store> Producer<S> {
                     }
                     keep
                 });
+                let dropped = holding.extended(&held, lease_until);
+                if dropped > 0 {
+                    tracing::info!(
+                        jobs = dropped,
+                        "claimed jobs cancelled or rescued elsewhere before they started; dropped"
+                    );
+                }
             }
             Err(e) => {
                 tracing::warn!(error = ?e, "extending leases failed; will retry at the next heartbeat")
@@ -290,10 +393,13 @@ impl<S: Store> Producer<S> {
         tokio::pin!(grace);
         let mut heartbeat = tokio::time::interval(self.shared.config.heartbeat_interval);
         heartbeat.tick().await;
+        // Timings no longer matter: nothing more is claimed.
+        let mut pace = Pace::default();
+        let mut none_held = Holding::default();
         while !tasks.is_empty() {
             tokio::select! {
-                Some(done) = tasks.join_next_with_id() => self.finished(done, &mut running),
-                _ = heartbeat.tick() => self.heartbeat(&mut running).await,
+                Some(done) = tasks.join_next_with_id() => self.finished(done, &mut running, &mut pace),
+                _ = heartbeat.tick() => self.heartbeat(&mut running, &mut none_held).await,
                 _ = &mut grace => break,
             }
         }
@@ -314,7 +420,7 @@ impl<S: Store> Producer<S> {
                     let _ = self.completions.send(self.completion_with(&job, release));
                 }
                 // It ended on its own (its outcome is sent) or panicked (retried).
-                done => self.finished(done, &mut running),
+                done => self.finished(done, &mut running, &mut pace),
             }
         }
     }
@@ -473,6 +579,7 @@ mod tests {
                 attempt: 1,
                 max_attempts: 1,
                 started_at: now,
+                began: Instant::now(),
                 abort,
             };
             let (sent_tx, sent) = tokio::sync::oneshot::channel();
