@@ -8,6 +8,7 @@ mod metrics;
 mod multi_process;
 mod occurrence_instant;
 mod owners;
+mod prefetch;
 mod queues;
 mod running;
 mod scheduling;
