@@ -49,6 +49,13 @@ pub struct EngineConfig {
     pub shutdown_grace: Duration,
     /// How late an occurrence may be enqueued and still count as on time. Default 60 s.
     pub cron_grace: Duration,
+    /// How long before their instant the occurrences of schedules whose overlap is
+    /// `allow` are recorded, their jobs inserted to run at the instant, so that they are
+    /// claimable the moment they are due (see the cron enqueuer's notes). Other overlap
+    /// policies depend on what is still running at the instant, so those occurrences are
+    /// recorded at it. Default 1 s; zero records every occurrence at its instant; at most
+    /// 60 s.
+    pub cron_lookahead: Duration,
     /// Largest accepted payload. Default 1 MiB.
     pub max_payload_bytes: usize,
     /// Backoff between attempts.
@@ -74,6 +81,7 @@ impl Default for EngineConfig {
             completer_batch: 1000,
             shutdown_grace: Duration::from_secs(30),
             cron_grace: Duration::from_secs(60),
+            cron_lookahead: Duration::from_secs(1),
             max_payload_bytes: Payload::DEFAULT_MAX_BYTES,
             retry: RetryPolicy::default(),
             run_cron: true,
@@ -125,6 +133,9 @@ impl EngineConfig {
         }
         if self.rescue_interval.is_zero() || self.poll_interval.is_zero() {
             return bad("rescue_interval/poll_interval", "must be positive");
+        }
+        if self.cron_lookahead > Duration::from_secs(60) {
+            return bad("cron_lookahead", "must be at most 60 s");
         }
         if self.completer_batch == 0 {
             return bad("completer_batch", "must be positive");

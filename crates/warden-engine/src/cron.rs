@@ -5,10 +5,32 @@
 //! ledger. A tick takes every schedule whose cursor is due, lists its occurrences from
 //! the cursor up to now (so an occurrence slept through is never dropped), decides each
 //! one's fate with [`warden_core::schedule::plan_occurrences`] (run, or missed by
-//! downtime/deadline, or skipped because paused), and records them with the new cursor
-//! in one transaction (`Store::occurrence_record_many`), which also applies the overlap
-//! policy. Between ticks the enqueuer sleeps until the earliest cursor — no polling —
-//! and is woken early when schedules change.
+//! downtime/deadline, or skipped because paused), and records them with the new cursor.
+//! Between ticks the enqueuer sleeps until the earliest cursor — no polling — and is
+//! woken early when schedules change.
+//!
+//! # On time at scale
+//! A job cannot start before its row is committed, and committing takes time (an fsync,
+//! round trips, and with thousands of schedules due in the same second, thousands of
+//! rows). So the enqueuer records ahead of the instant what it can decide ahead:
+//!
+//! - **Ahead of time.** A schedule whose overlap is `allow` has nothing to decide at the
+//!   instant, so its occurrences are recorded up to `cron_lookahead` (default 1 s) before
+//!   it, their jobs inserted with `run_at` = the instant. The loop wakes the lookahead
+//!   before the earliest cursor; when the tick is done it sets a timer per (queue,
+//!   instant) that wakes the queue's producer at the instant, and the producer claims the
+//!   jobs the moment they are due. The ledger's key keeps this exactly once. Schedules
+//!   with `forbid` or `replace` depend on what is still running at the instant, so they
+//!   are recorded at it, as before. A pause (or an owner's refusal) takes effect for
+//!   occurrences not yet recorded: one less than the lookahead away still runs.
+//! - **Together.** Most schedules are plain ([`OccurrenceBatch::is_plain`]: overlap
+//!   allowed, owner not refused, no quota to count): their outcomes follow from the plan,
+//!   so a tick records all of them in one transaction with set-based statements
+//!   (`Store::occurrence_record_plain`, up to [`PLAIN_BATCHES_PER_WRITE`] schedules per
+//!   transaction). The others are recorded one transaction each
+//!   (`Store::occurrence_record_many`), which decides overlap, quotas and blocked
+//!   reasons inside it. If a transaction of plain batches fails, its batches are recorded
+//!   one by one, so that only the schedule that fails is set aside (below).
 //!
 //! # Failure
 //! If two enqueuers (two processes, or `/cron/run`) tick the same schedule, the cursor
@@ -51,7 +73,8 @@ use std::{
 use jiff::{SignedDuration, Timestamp};
 use tokio_util::sync::CancellationToken;
 use warden_core::{
-    AuditAction, AuditOutcome, JobId, MissedPolicy, Plan, PrincipalId, RetryPolicy, ScheduleId,
+    AuditAction, AuditOutcome, JobId, MissedPolicy, OccurrenceOutcome, OverlapPolicy, Plan,
+    PrincipalId, QueueName, RetryPolicy, ScheduleId,
     schedule::{PlanInput, plan_occurrences},
 };
 use warden_store::{
@@ -71,8 +94,12 @@ type Owners = HashMap<PrincipalId, Option<PrincipalRecord>>;
 
 /// Most occurrences of one schedule recorded per tick; the rest follow on the next tick.
 const MAX_OCCURRENCES_PER_TICK: usize = 1000;
-/// Most schedules handled per tick.
-const MAX_SCHEDULES_PER_TICK: u32 = 500;
+/// Most schedules handled per tick (the rest follow at once, in the next tick).
+const MAX_SCHEDULES_PER_TICK: u32 = 5000;
+/// Most plain batches (schedules) recorded in one transaction: large enough that ten
+/// thousand schedules due together take a few transactions, small enough that one
+/// transaction's row locks and statement arrays stay modest.
+const PLAIN_BATCHES_PER_WRITE: usize = 2500;
 /// Longest sleep between ticks, so a schedule added by another process is seen.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// Least time between two records of the loop's tick in the store (for the health check,
@@ -141,15 +168,17 @@ impl<S: Store> CronEnqueuer<S> {
     /// metrics (see [`crate::instruments`]).
     pub async fn run_once(&self) -> Result<Vec<Occurrence>, EngineError> {
         let now = self.shared.clock.now();
+        let ahead_until = self.ahead_until(now);
         self.stats.add_cron_tick();
         let due = self
             .shared
             .store
-            .schedule_due_many(now, MAX_SCHEDULES_PER_TICK)
+            .schedule_due_many(now, ahead_until, MAX_SCHEDULES_PER_TICK)
             .await?;
-        let mut recorded = Vec::new();
         let mut seen = HashSet::with_capacity(due.len());
         let mut owners = Owners::new();
+        let mut plain = Vec::new();
+        let mut alone = Vec::new();
         for entry in due {
             let id = match &entry {
                 Ok(s) => s.id,
@@ -159,19 +188,68 @@ impl<S: Store> CronEnqueuer<S> {
             if self.set_aside(id, now) {
                 continue;
             }
-            let result = match entry {
-                Ok(schedule) => self.tick_schedule(&schedule, now, &mut owners).await,
+            let planned = match entry {
+                Ok(schedule) => {
+                    self.plan_schedule(&schedule, now, ahead_until, &mut owners)
+                        .await
+                }
                 Err(broken) => Err(EngineError::Store(broken.error)),
             };
-            match result {
+            match planned {
+                Ok(Some(batch)) if batch.is_plain() => plain.push(batch),
+                Ok(Some(batch)) => alone.push(batch),
+                Ok(None) => {}
+                Err(e) => self.failed(id, now, &e),
+            }
+        }
+        // Where each schedule's jobs go, to wake those queues' producers.
+        let queue_of: HashMap<ScheduleId, QueueName> = plain
+            .iter()
+            .chain(&alone)
+            .filter_map(|b| {
+                let job = b.items.iter().find_map(|i| i.job.as_ref())?;
+                Some((b.schedule_id, job.queue.clone()))
+            })
+            .collect();
+        let mut recorded = Vec::new();
+        for chunk in plain.chunks(PLAIN_BATCHES_PER_WRITE) {
+            match self
+                .shared
+                .store
+                .occurrence_record_plain(chunk.to_vec())
+                .await
+            {
+                Ok(results) => {
+                    for (batch, result) in chunk.iter().zip(results) {
+                        match result {
+                            Some(mut r) => {
+                                self.recovered(batch.schedule_id);
+                                recorded.append(&mut r);
+                            }
+                            None => {
+                                tracing::debug!(schedule.id = %batch.schedule_id, "another enqueuer recorded these occurrences");
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    // Record them one by one, so that the one that fails is set aside alone.
+                    tracing::warn!(error = ?e, schedules = chunk.len(), "recording schedules together failed; recording them one by one");
+                    alone.extend_from_slice(chunk);
+                }
+            }
+        }
+        for batch in alone {
+            let id = batch.schedule_id;
+            match self.shared.store.occurrence_record_many(batch).await {
                 Ok(mut r) => {
                     self.recovered(id);
                     recorded.append(&mut r);
                 }
-                Err(EngineError::Store(StoreError::Conflict(_))) => {
+                Err(StoreError::Conflict(_)) => {
                     tracing::debug!(schedule.id = %id, "another enqueuer recorded these occurrences");
                 }
-                Err(e) => self.failed(id, now, &e),
+                Err(e) => self.failed(id, now, &EngineError::Store(e)),
             }
         }
         // A failing schedule that is no longer due (deleted, or its cursor moved by an
@@ -179,8 +257,54 @@ impl<S: Store> CronEnqueuer<S> {
         // nothing, and its past retry time would make the loop wake at once.
         self.failing_map()
             .retain(|id, f| f.retry_at > now || seen.contains(id));
+        self.wake_producers(now, &queue_of, &recorded);
+        for o in &recorded {
+            if o.outcome == OccurrenceOutcome::Ran {
+                tracing::debug!(schedule.id = %o.schedule_id, occurrence.at = %o.scheduled_at, "cron occurrence");
+            } else {
+                tracing::info!(schedule.id = %o.schedule_id, occurrence.at = %o.scheduled_at, outcome = %o.outcome, "cron occurrence");
+            }
+        }
         crate::instruments::cron_ticked(now, &recorded);
         Ok(recorded)
+    }
+
+    /// The horizon up to which occurrences may be recorded ahead (`now` plus the
+    /// configured lookahead).
+    fn ahead_until(&self, now: Timestamp) -> Timestamp {
+        let ahead = SignedDuration::try_from(self.shared.config.cron_lookahead).unwrap_or_default();
+        now.saturating_add(ahead).unwrap_or(now)
+    }
+
+    /// Wakes the producers of the queues that got jobs: at once for jobs due now, and at
+    /// the instant for jobs recorded ahead (one timer per queue and instant), so that a
+    /// producer busy with other work does not wait for its next poll.
+    fn wake_producers(
+        &self,
+        now: Timestamp,
+        queue_of: &HashMap<ScheduleId, QueueName>,
+        recorded: &[Occurrence],
+    ) {
+        let mut wakes: HashSet<(&QueueName, Timestamp)> = HashSet::new();
+        for o in recorded.iter().filter(|o| o.job_id.is_some()) {
+            if let Some(queue) = queue_of.get(&o.schedule_id) {
+                wakes.insert((queue, o.scheduled_at.max(now)));
+            }
+        }
+        for (queue, at) in wakes {
+            let Some(wake) = self.shared.wakers.queues.get(queue).cloned() else {
+                continue;
+            };
+            let until = Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO);
+            if until.is_zero() {
+                wake.notify_one();
+            } else {
+                tokio::spawn(async move {
+                    tokio::time::sleep(until).await;
+                    wake.notify_one();
+                });
+            }
+        }
     }
 
     /// The schedules set aside after a failure, by id.
@@ -205,6 +329,17 @@ impl<S: Store> CronEnqueuer<S> {
             // The overdue cursor may be a set-aside schedule's: look past those.
             next = self.next_fire_of_healthy(now).await?;
         }
+        // Wake the lookahead before the earliest cursor, to record it ahead of time when
+        // its overlap allows; when that time has passed (it does not, or it was just
+        // recorded up to the horizon), wake at the cursor itself.
+        let lookahead =
+            SignedDuration::try_from(self.shared.config.cron_lookahead).unwrap_or_default();
+        next = next.map(|at| {
+            at.checked_sub(lookahead)
+                .ok()
+                .filter(|early| *early > now)
+                .unwrap_or(at)
+        });
         let wake = match (next, retry) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -224,7 +359,7 @@ impl<S: Store> CronEnqueuer<S> {
         let due = self
             .shared
             .store
-            .schedule_due_many(horizon, MAX_SCHEDULES_PER_TICK)
+            .schedule_due_many(horizon, horizon, MAX_SCHEDULES_PER_TICK)
             .await?;
         let failing = self.failing_map();
         Ok(due
@@ -281,14 +416,22 @@ impl<S: Store> CronEnqueuer<S> {
         }
     }
 
-    async fn tick_schedule(
+    /// The batch recording `s`'s occurrences due by now (by `ahead_until` when its
+    /// overlap is `allow`), or `None` when none is.
+    async fn plan_schedule(
         &self,
         s: &Schedule,
         now: Timestamp,
+        ahead_until: Timestamp,
         owners: &mut Owners,
-    ) -> Result<Vec<Occurrence>, EngineError> {
-        let Some(cursor) = s.next_fire_at else {
-            return Ok(Vec::new());
+    ) -> Result<Option<OccurrenceBatch>, EngineError> {
+        let until = if s.overlap == OverlapPolicy::Allow {
+            ahead_until
+        } else {
+            now
+        };
+        let Some(cursor) = s.next_fire_at.filter(|at| *at <= until) else {
+            return Ok(None);
         };
         if !owners.contains_key(&s.owner) {
             let record = owner_record(&*self.shared.store, &s.owner).await?;
@@ -316,11 +459,11 @@ impl<S: Store> CronEnqueuer<S> {
         let mut fires = vec![cursor];
         fires.extend(
             s.cron
-                .fires_between(cursor, now, MAX_OCCURRENCES_PER_TICK - 1),
+                .fires_between(cursor, until, MAX_OCCURRENCES_PER_TICK - 1),
         );
         let last = *fires.last().unwrap_or(&cursor);
         let next = s.cron.next_after(last);
-        let truncated = next.is_some_and(|n| n <= now);
+        let truncated = next.is_some_and(|n| n <= until);
         // When more due occurrences follow in the next tick, none of these is the latest.
         let missed = if truncated && s.missed == MissedPolicy::Latest {
             MissedPolicy::Skip
@@ -343,7 +486,7 @@ impl<S: Store> CronEnqueuer<S> {
                 job: (plan == Plan::Run).then(|| job_for(s, now, at)),
             })
             .collect();
-        let batch = OccurrenceBatch {
+        Ok(Some(OccurrenceBatch {
             schedule_id: s.id,
             expected_next_fire_at: cursor,
             new_next_fire_at: next,
@@ -353,17 +496,7 @@ impl<S: Store> CronEnqueuer<S> {
             forbidden,
             quota,
             blocked_audit,
-        };
-        let recorded = self.shared.store.occurrence_record_many(batch).await?;
-        for o in &recorded {
-            tracing::info!(schedule.id = %s.id, schedule.name = %s.name, occurrence.at = %o.scheduled_at, outcome = %o.outcome, "cron occurrence");
-        }
-        if recorded.iter().any(|o| o.job_id.is_some())
-            && let Some(n) = self.shared.wakers.queues.get(&s.template.queue)
-        {
-            n.notify_one();
-        }
-        Ok(recorded)
+        }))
     }
 
     /// Records the tick for the health check, at most every [`TICK_RECORD_EVERY`] (a
@@ -417,7 +550,8 @@ impl<S: Store> CronEnqueuer<S> {
     }
 }
 
-/// The job of `s`'s occurrence at `at`, created `now`.
+/// The job of `s`'s occurrence at `at`, created `now`: due at once, or at the instant
+/// when recorded ahead of it.
 fn job_for(s: &Schedule, now: Timestamp, at: Timestamp) -> NewJob {
     NewJob {
         id: JobId::new(),
@@ -425,7 +559,7 @@ fn job_for(s: &Schedule, now: Timestamp, at: Timestamp) -> NewJob {
         queue: s.template.queue.clone(),
         priority: s.template.priority,
         payload: s.template.payload.clone(),
-        run_at: now,
+        run_at: at.max(now),
         max_attempts: s.template.max_attempts,
         timeout: s.template.timeout,
         idempotency_key: None,

@@ -6,7 +6,8 @@
 //! enqueuer (so a schedule that fails is set aside between calls, as in the loop). A tick:
 //!
 //! 1. runs the enqueuer until no occurrence is due (each pass records at most
-//!    500 schedules × 1000 occurrences), counting what was fired, skipped and missed;
+//!    5000 schedules × 1000 occurrences, and those whose overlap is `allow` up to the
+//!    lookahead ahead), counting what was fired, skipped and missed;
 //! 2. records the tick in the store (the health endpoint's "last tick");
 //! 3. wakes every queue's producer, then waits while jobs due at the tick's instant are
 //!    still waiting, until none is, the budget is spent, or nothing has been claimed for

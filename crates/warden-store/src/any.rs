@@ -196,14 +196,26 @@ impl Store for AnyStore {
     ) -> Result<()> {
         delegate!(self, schedule_delete(id, scope, audit))
     }
-    async fn schedule_due_many(&self, now: Timestamp, limit: u32) -> Result<Vec<DueSchedule>> {
-        delegate!(self, schedule_due_many(now, limit))
+    async fn schedule_due_many(
+        &self,
+        now: Timestamp,
+        ahead_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<DueSchedule>> {
+        delegate!(self, schedule_due_many(now, ahead_until, limit))
     }
     async fn schedule_next_fire_at(&self) -> Result<Option<Timestamp>> {
         delegate!(self, schedule_next_fire_at())
     }
     async fn occurrence_record_many(&self, batch: OccurrenceBatch) -> Result<Vec<Occurrence>> {
         delegate!(self, occurrence_record_many(batch))
+    }
+
+    async fn occurrence_record_plain(
+        &self,
+        batches: Vec<OccurrenceBatch>,
+    ) -> Result<Vec<Option<Vec<Occurrence>>>> {
+        delegate!(self, occurrence_record_plain(batches))
     }
     async fn job_insert_subscribe(
         &self,

@@ -14,6 +14,19 @@
 //!   recorded `skipped:forbidden` and no job is inserted. The schedule keeps the reason
 //!   (`blocked`) until a fire runs again; the audit trail gets one record each time the
 //!   reason changes, not one per skipped occurrence.
+//!
+//! # Plain batches, recorded together
+//! Most schedules need none of those decisions: overlap is allowed, the owner is not
+//! refused and has no `maxActive` to count ([`OccurrenceBatch::is_plain`]). Their
+//! occurrences follow from the plan alone, so [`record_plain`] records any number of them
+//! in one transaction with set-based statements: every cursor moved in one statement (the
+//! ones that moved are the ones recorded here), every ledger row inserted in one (the new
+//! ones are returned), and the jobs of the new `ran` rows in one. The invariants above hold
+//! as they are: the cursor check, the ledger's key, and a job only for a new row. This is
+//! what keeps ten thousand schedules firing every second on time: one transaction (one
+//! fsync, a few round trips) per tick instead of one per schedule.
+
+use std::collections::HashSet;
 
 use jiff::Timestamp;
 use warden_core::{JobId, OccurrenceOutcome, Plan, ScheduleId, resolve_overlap};
@@ -25,15 +38,46 @@ use crate::{
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-/// The statements [`record`] needs, implemented by each backend's transaction.
+/// A ledger row's key: (schedule, instant).
+pub(crate) type OccurrenceKey = (ScheduleId, Timestamp);
+
+/// A schedule's cursor move, made only if the cursor is still at `expected`.
+#[derive(Debug, Clone)]
+pub(crate) struct CursorMove {
+    pub id: ScheduleId,
+    pub expected: Timestamp,
+    pub new: Option<Timestamp>,
+    pub now: Timestamp,
+    /// Also clears the schedule's `blocked` reason (a plain batch that runs a fire).
+    pub clear_blocked: bool,
+}
+
+impl CursorMove {
+    fn of(batch: &OccurrenceBatch, clear_blocked: bool) -> Self {
+        Self {
+            id: batch.schedule_id,
+            expected: batch.expected_next_fire_at,
+            new: batch.new_next_fire_at,
+            now: batch.now,
+            clear_blocked,
+        }
+    }
+}
+
+/// The statements [`record`] and [`record_plain`] need, implemented by each backend's
+/// transaction.
 pub(crate) trait LedgerTx {
-    /// Moves the cursor if it is still where the batch expects; false otherwise.
-    async fn advance(&mut self, batch: &OccurrenceBatch) -> Result<bool>;
+    /// Moves each cursor that is still where its move expects; returns the schedules
+    /// whose cursor moved.
+    async fn advance(&mut self, moves: &[CursorMove]) -> Result<HashSet<ScheduleId>>;
     async fn active_jobs(&mut self, batch: &OccurrenceBatch) -> Result<Vec<JobId>>;
     async fn cancel(&mut self, ids: &[JobId], now: Timestamp) -> Result<()>;
-    /// Inserts the ledger row; false when it already existed.
-    async fn insert_occurrence(&mut self, occurrence: &Occurrence) -> Result<bool>;
-    async fn insert_job(&mut self, job: &NewJob) -> Result<()>;
+    /// Inserts the ledger rows that are not there yet; returns the keys of those inserted.
+    async fn insert_occurrences(
+        &mut self,
+        occurrences: &[Occurrence],
+    ) -> Result<HashSet<OccurrenceKey>>;
+    async fn insert_jobs(&mut self, jobs: &[NewJob]) -> Result<()>;
     /// The owner's active jobs and schedules (after taking the owner's quota lock, where
     /// the backend has one).
     async fn active_count(&mut self, quota: &ActiveQuota) -> Result<i64>;
@@ -46,7 +90,11 @@ pub(crate) async fn record<T: LedgerTx>(
     tx: &mut T,
     batch: OccurrenceBatch,
 ) -> Result<Vec<Occurrence>> {
-    if !tx.advance(&batch).await? {
+    if !tx
+        .advance(&[CursorMove::of(&batch, false)])
+        .await?
+        .contains(&batch.schedule_id)
+    {
         return Err(StoreError::Conflict(
             "the schedule's occurrences were recorded by another enqueuer".into(),
         ));
@@ -91,7 +139,11 @@ pub(crate) async fn record<T: LedgerTx>(
             job_id: job.map(|j| j.id),
             recorded_at: batch.now,
         };
-        if !tx.insert_occurrence(&occurrence).await? {
+        if tx
+            .insert_occurrences(std::slice::from_ref(&occurrence))
+            .await?
+            .is_empty()
+        {
             continue; // Already in the ledger: it must not fire twice.
         }
         match outcome {
@@ -100,7 +152,7 @@ pub(crate) async fn record<T: LedgerTx>(
             _ => {}
         }
         if let Some(job) = job {
-            tx.insert_job(job).await?;
+            tx.insert_jobs(std::slice::from_ref(job)).await?;
             active.push(job.id);
         }
         recorded.push(occurrence);
@@ -114,4 +166,72 @@ pub(crate) async fn record<T: LedgerTx>(
         tx.insert_audit(&record).await?;
     }
     Ok(recorded)
+}
+
+/// Records plain batches ([`OccurrenceBatch::is_plain`]) together; see the module
+/// documentation. Per batch, in order: the occurrences recorded, or `None` when its cursor
+/// had moved (another enqueuer recorded them). Any failed statement fails the whole call.
+pub(crate) async fn record_plain<T: LedgerTx>(
+    tx: &mut T,
+    batches: &[OccurrenceBatch],
+) -> Result<Vec<Option<Vec<Occurrence>>>> {
+    if let Some(b) = batches.iter().find(|b| !b.is_plain()) {
+        return Err(StoreError::Conflict(format!(
+            "schedule {} needs decisions in the transaction: record it alone",
+            b.schedule_id
+        )));
+    }
+    let mut moves: Vec<CursorMove> = batches
+        .iter()
+        .map(|b| CursorMove::of(b, b.items.iter().any(|i| i.plan == Plan::Run)))
+        .collect();
+    // One lock order for every enqueuer, so two ticking at once cannot deadlock.
+    moves.sort_by_key(|m| m.id);
+    let moved = tx.advance(&moves).await?;
+    let occurrences: Vec<Occurrence> = batches
+        .iter()
+        .filter(|b| moved.contains(&b.schedule_id))
+        .flat_map(|b| {
+            b.items.iter().map(|item| {
+                let outcome = match item.plan {
+                    Plan::Run => OccurrenceOutcome::Ran,
+                    Plan::Record(outcome) => outcome,
+                };
+                Occurrence {
+                    schedule_id: b.schedule_id,
+                    scheduled_at: item.scheduled_at,
+                    outcome,
+                    job_id: item
+                        .job
+                        .as_ref()
+                        .map(|j| j.id)
+                        .filter(|_| item.plan == Plan::Run),
+                    recorded_at: b.now,
+                }
+            })
+        })
+        .collect();
+    let inserted = tx.insert_occurrences(&occurrences).await?;
+    let jobs: Vec<NewJob> = batches
+        .iter()
+        .filter(|b| moved.contains(&b.schedule_id))
+        .flat_map(|b| b.items.iter().map(move |item| (b.schedule_id, item)))
+        .filter(|(id, item)| item.plan == Plan::Run && inserted.contains(&(*id, item.scheduled_at)))
+        .filter_map(|(_, item)| item.job.clone())
+        .collect();
+    tx.insert_jobs(&jobs).await?;
+    let mut recorded: std::collections::HashMap<ScheduleId, Vec<Occurrence>> = Default::default();
+    for o in occurrences {
+        if inserted.contains(&(o.schedule_id, o.scheduled_at)) {
+            recorded.entry(o.schedule_id).or_default().push(o);
+        }
+    }
+    Ok(batches
+        .iter()
+        .map(|b| {
+            moved
+                .contains(&b.schedule_id)
+                .then(|| recorded.remove(&b.schedule_id).unwrap_or_default())
+        })
+        .collect())
 }

@@ -430,6 +430,15 @@ pub struct OccurrenceBatch {
     pub blocked_audit: AuditRecord,
 }
 
+impl OccurrenceBatch {
+    /// Whether the outcomes follow from the plan alone, with nothing to decide inside the
+    /// transaction: overlap allowed, the owner not refused, and no `maxActive` to count.
+    /// Such batches can be recorded together (`Store::occurrence_record_plain`).
+    pub fn is_plain(&self) -> bool {
+        self.overlap == OverlapPolicy::Allow && self.forbidden.is_none() && self.quota.is_none()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct OccurrenceItem {
     pub scheduled_at: Timestamp,

@@ -185,12 +185,15 @@ pub trait Store: AccessStore + OpsStore {
         audit: Vec<AuditRecord>,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Schedules with an occurrence due at or before `now`, earliest cursor first. Each
-    /// row is decoded on its own: one that does not decode is returned as `Err`
-    /// ([`BrokenSchedule`]) beside the others instead of failing the whole read.
+    /// Schedules with an occurrence due at or before `now`, or, for those whose overlap
+    /// is `allow` (their fires can be recorded ahead of time), at or before `ahead_until`;
+    /// earliest cursor first. Each row is decoded on its own: one that does not decode is
+    /// returned as `Err` ([`BrokenSchedule`]) beside the others instead of failing the
+    /// whole read.
     fn schedule_due_many(
         &self,
         now: Timestamp,
+        ahead_until: Timestamp,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<DueSchedule>>> + Send;
 
@@ -203,6 +206,17 @@ pub trait Store: AccessStore + OpsStore {
         &self,
         batch: OccurrenceBatch,
     ) -> impl Future<Output = Result<Vec<Occurrence>>> + Send;
+
+    /// Records plain batches ([`OccurrenceBatch::is_plain`]: their outcomes follow from
+    /// their plans) of many schedules in one transaction, with set-based statements. Per
+    /// batch, in order: the occurrences recorded, or `None` when the schedule's cursor had
+    /// moved (another enqueuer recorded them; nothing is written for it). Any failure
+    /// fails the whole call and records nothing: record the batches one by one with
+    /// [`Self::occurrence_record_many`] to find the one that fails.
+    fn occurrence_record_plain(
+        &self,
+        batches: Vec<OccurrenceBatch>,
+    ) -> impl Future<Output = Result<Vec<Option<Vec<Occurrence>>>>> + Send;
 
     /// Subscribes to "jobs were inserted into queue Q" (announced after commit) from every process sharing the
     /// database, so producers wake at once instead of at their next poll. `None` when the

@@ -6,9 +6,9 @@ use std::{sync::Arc, time::Duration};
 use warden_core::Scope;
 
 use jiff::Timestamp;
-use warden_core::{Clock, MissedPolicy, OccurrenceOutcome, OverlapPolicy};
+use warden_core::{Clock, JobState, MissedPolicy, OccurrenceOutcome, OverlapPolicy};
 use warden_engine::{CronRequest, Engine};
-use warden_store::{JobFilter, OccurrencePage, Store};
+use warden_store::{JobFilter, OccurrencePage, OpsStore, Store};
 use warden_testkit::{TestDb, backend_tests};
 
 use crate::support::{
@@ -317,7 +317,8 @@ backend_tests!(
         assert!(enqueuer.failing().is_empty());
 
         // Broken again, then deleted: once its retry time passes it is forgotten, and
-        // the loop sleeps until the good schedule's next minute.
+        // the loop sleeps until the good schedule's next minute (less the lookahead, as
+        // its overlap is `allow`: its occurrence is recorded ahead of time).
         db.execute(&format!(
             "UPDATE schedules SET timezone = 'Mars/Olympus', next_fire_at = 0 WHERE id = '{bad}'"
         ))
@@ -331,7 +332,7 @@ backend_tests!(
         assert!(enqueuer.failing().is_empty());
         assert_eq!(
             enqueuer.until_next_tick().await.unwrap(),
-            Duration::from_secs(20)
+            Duration::from_secs(20) - no_cron_loop().cron_lookahead
         );
         engine.shutdown().await;
     }
@@ -370,5 +371,86 @@ backend_tests!(
             ticks <= 20,
             "the enqueuer ticked {ticks} times in about 2 s"
         );
+    }
+);
+
+// A schedule whose overlap is `allow` has its occurrence recorded up to the lookahead
+// before the instant, its job due at the instant (not before); one whose overlap is
+// `forbid` depends on what runs at the instant, so it is recorded at the instant. The
+// loop wakes for each at the right time, never in a spin.
+backend_tests!(
+    occurrences_that_allow_overlap_are_recorded_ahead_of_their_instant,
+    |db: TestDb| async move {
+        let (registry, _rx) = recording_registry();
+        let store = Arc::new(db.store().clone());
+        let clock = clock_at_2030();
+        let config = no_cron_loop();
+        assert_eq!(config.cron_lookahead, Duration::from_secs(1));
+        let engine = start_on_clock(&store, registry, config, &clock);
+        let allow = engine
+            .scheduler()
+            .add_cron(request("allow", MissedPolicy::Skip))
+            .await
+            .unwrap();
+        let forbid = engine
+            .scheduler()
+            .add_cron(CronRequest {
+                overlap: OverlapPolicy::Forbid,
+                ..request("forbid", MissedPolicy::Skip)
+            })
+            .await
+            .unwrap();
+        let enqueuer = engine.cron_enqueuer(clock.now());
+        let instant = ts("2030-01-01T00:01:00Z");
+        assert_eq!(
+            enqueuer.until_next_tick().await.unwrap(),
+            Duration::from_secs(29),
+            "woken a lookahead before 00:01"
+        );
+
+        clock.set(ts("2030-01-01T00:00:59.400Z"));
+        let recorded = enqueuer.run_once().await.unwrap();
+        assert_eq!(
+            recorded
+                .iter()
+                .map(|o| (o.schedule_id, o.scheduled_at, o.outcome))
+                .collect::<Vec<_>>(),
+            [(allow, instant, OccurrenceOutcome::Ran)]
+        );
+        let job = store
+            .job_get(recorded[0].job_id.unwrap(), Scope::All)
+            .await
+            .unwrap();
+        assert_eq!((job.run_at, job.state), (instant, JobState::Scheduled));
+        assert!(
+            store
+                .job_oldest_waiting(clock.now())
+                .await
+                .unwrap()
+                .is_none(),
+            "not due before its instant"
+        );
+        assert_eq!(
+            enqueuer.until_next_tick().await.unwrap(),
+            Duration::from_millis(600),
+            "woken at the `forbid` schedule's instant"
+        );
+
+        clock.set(instant);
+        let recorded = enqueuer.run_once().await.unwrap();
+        assert_eq!(
+            recorded
+                .iter()
+                .map(|o| (o.schedule_id, o.scheduled_at))
+                .collect::<Vec<_>>(),
+            [(forbid, instant)]
+        );
+        assert!(recorded[0].job_id.is_some());
+        assert_eq!(
+            enqueuer.until_next_tick().await.unwrap(),
+            Duration::from_secs(59),
+            "woken a lookahead before 00:02"
+        );
+        engine.shutdown().await;
     }
 );

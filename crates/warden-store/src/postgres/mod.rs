@@ -214,8 +214,13 @@ impl Store for PgStore {
         schedules::schedule_delete(self, id, scope, audit).await
     }
 
-    async fn schedule_due_many(&self, now: Timestamp, limit: u32) -> Result<Vec<DueSchedule>> {
-        schedules::schedule_due_many(self, now, limit).await
+    async fn schedule_due_many(
+        &self,
+        now: Timestamp,
+        ahead_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<DueSchedule>> {
+        schedules::schedule_due_many(self, now, ahead_until, limit).await
     }
 
     async fn schedule_next_fire_at(&self) -> Result<Option<Timestamp>> {
@@ -224,6 +229,13 @@ impl Store for PgStore {
 
     async fn occurrence_record_many(&self, batch: OccurrenceBatch) -> Result<Vec<Occurrence>> {
         occurrences::occurrence_record_many(self, batch).await
+    }
+
+    async fn occurrence_record_plain(
+        &self,
+        batches: Vec<OccurrenceBatch>,
+    ) -> Result<Vec<Option<Vec<Occurrence>>>> {
+        occurrences::occurrence_record_plain(self, batches).await
     }
 
     async fn job_insert_subscribe(&self) -> Result<Option<mpsc::UnboundedReceiver<String>>> {

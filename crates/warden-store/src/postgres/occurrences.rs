@@ -2,6 +2,8 @@
 //! transaction (the algorithm is `crate::ledger`; here are its statements), and reading
 //! the ledger back.
 
+use std::collections::HashSet;
+
 use jiff::Timestamp;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -9,8 +11,8 @@ use warden_core::{JobId, ScheduleId, Scope};
 
 use super::{PgStore, access, job_insert::insert_jobs, quota};
 use crate::{
-    convert::micros,
-    ledger::{self, LedgerTx},
+    convert::{from_micros, micros},
+    ledger::{self, CursorMove, LedgerTx, OccurrenceKey},
     model::*,
     rows::occurrence_from_row,
     store::Result,
@@ -35,6 +37,28 @@ pub(super) async fn occurrence_record_many(
     Ok(recorded)
 }
 
+pub(super) async fn occurrence_record_plain(
+    store: &PgStore,
+    batches: Vec<OccurrenceBatch>,
+) -> Result<Vec<Option<Vec<Occurrence>>>> {
+    let mut tx = PgLedger(store.pool.begin().await?);
+    let recorded = ledger::record_plain(&mut tx, &batches).await?;
+    tx.0.commit().await?;
+    // One announcement per queue that got a job, not one per job.
+    let queues: HashSet<_> = batches
+        .iter()
+        .zip(&recorded)
+        .filter(|(_, r)| {
+            r.as_ref()
+                .is_some_and(|r| r.iter().any(|o| o.job_id.is_some()))
+        })
+        .filter_map(|(b, _)| b.items.iter().find_map(|i| i.job.as_ref()))
+        .map(|j| &j.queue)
+        .collect();
+    store.announce(queues.into_iter());
+    Ok(recorded)
+}
+
 pub(super) async fn occurrence_list(
     store: &PgStore,
     schedule_id: ScheduleId,
@@ -55,15 +79,24 @@ pub(super) async fn occurrence_list(
 struct PgLedger(Transaction<'static, Postgres>);
 
 impl LedgerTx for PgLedger {
-    async fn advance(&mut self, batch: &OccurrenceBatch) -> Result<bool> {
-        let moved = sqlx::query(include_str!("schedule_advance.sql"))
-            .bind(batch.schedule_id.as_uuid())
-            .bind(micros(batch.expected_next_fire_at))
-            .bind(batch.new_next_fire_at.map(micros))
-            .bind(micros(batch.now))
-            .execute(&mut *self.0)
+    async fn advance(&mut self, moves: &[CursorMove]) -> Result<HashSet<ScheduleId>> {
+        if moves.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let ids: Vec<Uuid> = moves.iter().map(|m| m.id.as_uuid()).collect();
+        let expected: Vec<i64> = moves.iter().map(|m| micros(m.expected)).collect();
+        let new: Vec<Option<i64>> = moves.iter().map(|m| m.new.map(micros)).collect();
+        let now: Vec<i64> = moves.iter().map(|m| micros(m.now)).collect();
+        let clear: Vec<bool> = moves.iter().map(|m| m.clear_blocked).collect();
+        let moved: Vec<Uuid> = sqlx::query_scalar(include_str!("schedule_advance.sql"))
+            .bind(&ids)
+            .bind(&expected)
+            .bind(&new)
+            .bind(&now)
+            .bind(&clear)
+            .fetch_all(&mut *self.0)
             .await?;
-        Ok(moved.rows_affected() == 1)
+        Ok(moved.into_iter().map(ScheduleId::from_uuid).collect())
     }
 
     async fn active_jobs(&mut self, batch: &OccurrenceBatch) -> Result<Vec<JobId>> {
@@ -85,22 +118,39 @@ impl LedgerTx for PgLedger {
         Ok(())
     }
 
-    async fn insert_occurrence(&mut self, o: &Occurrence) -> Result<bool> {
-        let inserted = sqlx::query(include_str!("occurrence_insert.sql"))
-            .bind(o.schedule_id.as_uuid())
-            .bind(micros(o.scheduled_at))
-            .bind(o.outcome.as_str())
-            .bind(o.job_id.map(|j| j.as_uuid()))
-            .bind(micros(o.recorded_at))
-            .execute(&mut *self.0)
+    async fn insert_occurrences(
+        &mut self,
+        occurrences: &[Occurrence],
+    ) -> Result<HashSet<OccurrenceKey>> {
+        if occurrences.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let schedules: Vec<Uuid> = occurrences
+            .iter()
+            .map(|o| o.schedule_id.as_uuid())
+            .collect();
+        let at: Vec<i64> = occurrences.iter().map(|o| micros(o.scheduled_at)).collect();
+        let outcomes: Vec<&str> = occurrences.iter().map(|o| o.outcome.as_str()).collect();
+        let jobs: Vec<Option<Uuid>> = occurrences
+            .iter()
+            .map(|o| o.job_id.map(|j| j.as_uuid()))
+            .collect();
+        let recorded: Vec<i64> = occurrences.iter().map(|o| micros(o.recorded_at)).collect();
+        let rows: Vec<(Uuid, i64)> = sqlx::query_as(include_str!("occurrence_insert.sql"))
+            .bind(&schedules)
+            .bind(&at)
+            .bind(&outcomes)
+            .bind(&jobs)
+            .bind(&recorded)
+            .fetch_all(&mut *self.0)
             .await?;
-        Ok(inserted.rows_affected() == 1)
+        rows.into_iter()
+            .map(|(id, at)| Ok((ScheduleId::from_uuid(id), from_micros(at)?)))
+            .collect()
     }
 
-    async fn insert_job(&mut self, job: &NewJob) -> Result<()> {
-        insert_jobs(&mut self.0, std::slice::from_ref(job))
-            .await
-            .map(drop)
+    async fn insert_jobs(&mut self, jobs: &[NewJob]) -> Result<()> {
+        insert_jobs(&mut self.0, jobs).await.map(drop)
     }
 
     async fn active_count(&mut self, quota: &ActiveQuota) -> Result<i64> {

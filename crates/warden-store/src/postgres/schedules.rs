@@ -109,11 +109,13 @@ pub(super) async fn schedule_delete(
 pub(super) async fn schedule_due_many(
     store: &PgStore,
     now: Timestamp,
+    ahead_until: Timestamp,
     limit: u32,
 ) -> Result<Vec<DueSchedule>> {
     let rows = sqlx::query(include_str!("schedule_due_many.sql"))
         .bind(micros(now))
         .bind(i64::from(limit))
+        .bind(micros(ahead_until.max(now)))
         .fetch_all(&store.pool)
         .await?;
     rows.iter().map(due_schedule_from_row).collect()

@@ -342,10 +342,16 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn schedule_due_many(&self, now: Timestamp, limit: u32) -> Result<Vec<DueSchedule>> {
+    async fn schedule_due_many(
+        &self,
+        now: Timestamp,
+        ahead_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<DueSchedule>> {
         let rows = sqlx::query(include_str!("schedule_due_many.sql"))
             .bind(crate::convert::micros(now))
             .bind(i64::from(limit))
+            .bind(crate::convert::micros(ahead_until.max(now)))
             .fetch_all(&self.read)
             .await?;
         rows.iter().map(due_schedule_from_row).collect()
@@ -361,6 +367,15 @@ impl Store for SqliteStore {
     async fn occurrence_record_many(&self, batch: OccurrenceBatch) -> Result<Vec<Occurrence>> {
         self.writer
             .call(move |c| writes::record_occurrences(c, batch))
+            .await
+    }
+
+    async fn occurrence_record_plain(
+        &self,
+        batches: Vec<OccurrenceBatch>,
+    ) -> Result<Vec<Option<Vec<Occurrence>>>> {
+        self.writer
+            .call(move |c| writes::record_plain_occurrences(c, &batches))
             .await
     }
 

@@ -8,6 +8,7 @@
 //! to unpack again.
 
 use std::{
+    collections::HashSet,
     future::Future,
     pin::pin,
     task::{Context, Poll, Waker},
@@ -20,7 +21,7 @@ use warden_core::{JobId, RunOutcome, ScheduleId, Scope};
 use crate::{
     StoreError,
     convert::{micros, state},
-    ledger::{self, LedgerTx},
+    ledger::{self, CursorMove, LedgerTx, OccurrenceKey},
     model::*,
     rows::{Cols, claimed_from_row},
 };
@@ -382,6 +383,13 @@ pub(super) fn record_occurrences(
     run_now(ledger::record(&mut SqliteLedger(conn), batch))
 }
 
+pub(super) fn record_plain_occurrences(
+    conn: &Connection,
+    batches: &[OccurrenceBatch],
+) -> Result<Vec<Option<Vec<Occurrence>>>> {
+    run_now(ledger::record_plain(&mut SqliteLedger(conn), batches))
+}
+
 /// Drives a future whose every await is ready at once (the ledger over synchronous
 /// statements) to completion on this thread.
 fn run_now<F: Future>(future: F) -> F::Output {
@@ -399,14 +407,24 @@ fn run_now<F: Future>(future: F) -> F::Output {
 struct SqliteLedger<'c>(&'c Connection);
 
 impl LedgerTx for SqliteLedger<'_> {
-    async fn advance(&mut self, batch: &OccurrenceBatch) -> Result<bool> {
-        let params = params![
-            batch.schedule_id.to_string(),
-            micros(batch.expected_next_fire_at),
-            batch.new_next_fire_at.map(micros),
-            micros(batch.now)
-        ];
-        Ok(execute(self.0, include_str!("schedule_advance.sql"), params)? == 1)
+    async fn advance(&mut self, moves: &[CursorMove]) -> Result<HashSet<ScheduleId>> {
+        let mut stmt = self
+            .0
+            .prepare_cached(include_str!("schedule_advance.sql"))?;
+        let mut moved = HashSet::with_capacity(moves.len());
+        for m in moves {
+            let params = params![
+                m.id.to_string(),
+                micros(m.expected),
+                m.new.map(micros),
+                micros(m.now),
+                m.clear_blocked
+            ];
+            if stmt.execute(params)? == 1 {
+                moved.insert(m.id);
+            }
+        }
+        Ok(moved)
     }
 
     async fn active_jobs(&mut self, batch: &OccurrenceBatch) -> Result<Vec<JobId>> {
@@ -422,19 +440,31 @@ impl LedgerTx for SqliteLedger<'_> {
         cancel(self.0, ids, &Scope::All, now).map(drop)
     }
 
-    async fn insert_occurrence(&mut self, o: &Occurrence) -> Result<bool> {
-        let params = params![
-            o.schedule_id.to_string(),
-            micros(o.scheduled_at),
-            o.outcome.as_str(),
-            o.job_id.map(|j| j.to_string()),
-            micros(o.recorded_at)
-        ];
-        Ok(execute(self.0, include_str!("occurrence_insert.sql"), params)? == 1)
+    async fn insert_occurrences(
+        &mut self,
+        occurrences: &[Occurrence],
+    ) -> Result<HashSet<OccurrenceKey>> {
+        let mut stmt = self
+            .0
+            .prepare_cached(include_str!("occurrence_insert.sql"))?;
+        let mut inserted = HashSet::with_capacity(occurrences.len());
+        for o in occurrences {
+            let params = params![
+                o.schedule_id.to_string(),
+                micros(o.scheduled_at),
+                o.outcome.as_str(),
+                o.job_id.map(|j| j.to_string()),
+                micros(o.recorded_at)
+            ];
+            if stmt.execute(params)? == 1 {
+                inserted.insert((o.schedule_id, o.scheduled_at));
+            }
+        }
+        Ok(inserted)
     }
 
-    async fn insert_job(&mut self, job: &NewJob) -> Result<()> {
-        insert_jobs(self.0, std::slice::from_ref(job)).map(drop)
+    async fn insert_jobs(&mut self, jobs: &[NewJob]) -> Result<()> {
+        insert_jobs(self.0, jobs).map(drop)
     }
 
     async fn active_count(&mut self, quota: &ActiveQuota) -> Result<i64> {

@@ -148,8 +148,8 @@ backend_tests!(
         assert_eq!(store.schedule_next_fire_at().await.unwrap(), None);
         let s = insert_every_minute(store, "every-minute").await;
         assert_eq!(store.schedule_next_fire_at().await.unwrap(), Some(at(60)));
-        assert_empty(store.schedule_due_many(at(59), 10)).await;
-        let due = store.schedule_due_many(at(60), 10).await.unwrap();
+        assert_empty(store.schedule_due_many(at(59), at(59), 10)).await;
+        let due = store.schedule_due_many(at(60), at(60), 10).await.unwrap();
         assert_eq!(due[0].as_ref().unwrap().id, s.id);
     }
 );
@@ -174,7 +174,7 @@ backend_tests!(
             bad.id
         ))
         .await;
-        let due = store.schedule_due_many(at(60), 10).await.unwrap();
+        let due = store.schedule_due_many(at(60), at(60), 10).await.unwrap();
         assert_eq!(due.len(), 2, "{due:?}");
         let broken = due[0].as_ref().unwrap_err();
         assert_eq!((broken.id, broken.next_fire_at), (bad.id, Some(at(30))));
@@ -383,5 +383,100 @@ backend_tests!(
                 .len(),
             1
         );
+    }
+);
+
+// Plain batches of many schedules in one call: each is recorded as `occurrence_record_many`
+// would record it; a batch whose cursor moved is reported and writes nothing; an
+// occurrence already in the ledger gets no second job; a batch that is not plain is
+// refused whole.
+backend_tests!(
+    plain_batches_of_many_schedules_are_recorded_together_and_once,
+    |db: warden_testkit::TestDb| async move {
+        let store = db.store();
+        let a = insert_every_minute(store, "a").await;
+        let b = insert_every_minute(store, "b").await;
+        let moved = insert_every_minute(store, "moved").await;
+        let plain = |s: &Schedule, from, items| {
+            batch(s, from, Some(from + 60), OverlapPolicy::Allow, items)
+        };
+        let missed = OccurrenceItem {
+            scheduled_at: at(60),
+            plan: Plan::Record(OccurrenceOutcome::MissedDowntime),
+            job: None,
+        };
+        let recorded = store
+            .occurrence_record_plain(vec![
+                plain(&a, 60, vec![run_item(&a, 60)]),
+                plain(&b, 60, vec![missed]),
+                // Expects a cursor the schedule does not have: another enqueuer moved it.
+                plain(&moved, 0, vec![run_item(&moved, 0)]),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(recorded.len(), 3);
+        let ran = recorded[0].as_ref().unwrap();
+        assert_eq!(outcomes(ran), [OccurrenceOutcome::Ran]);
+        let job = store
+            .job_get(ran[0].job_id.unwrap(), Scope::All)
+            .await
+            .unwrap();
+        assert_eq!(job.schedule_id, Some(a.id));
+        assert_eq!(
+            outcomes(recorded[1].as_ref().unwrap()),
+            [OccurrenceOutcome::MissedDowntime]
+        );
+        assert!(recorded[1].as_ref().unwrap()[0].job_id.is_none());
+        assert!(recorded[2].is_none(), "{:?}", recorded[2]);
+        for (s, next) in [(&a, at(120)), (&b, at(120)), (&moved, at(60))] {
+            let read = store.schedule_get(s.id, Scope::All).await.unwrap();
+            assert_eq!(read.next_fire_at, Some(next), "{}", s.name);
+        }
+        assert_empty(store.occurrence_list(moved.id, Scope::All, OccurrencePage::default())).await;
+
+        // `a` at 60 again, from a fresh cursor (a schedule update moved it back): the
+        // ledger keeps the first record and no second job is inserted.
+        let again = store
+            .occurrence_record_plain(vec![plain(
+                &a,
+                120,
+                vec![run_item(&a, 60), run_item(&a, 120)],
+            )])
+            .await
+            .unwrap();
+        let again = again[0].as_ref().unwrap();
+        assert_eq!(
+            again.iter().map(|o| o.scheduled_at).collect::<Vec<_>>(),
+            [at(120)]
+        );
+        let jobs = store
+            .job_list(JobFilter {
+                schedule_id: Some(a.id),
+                ..JobFilter::new(Scope::All)
+            })
+            .await
+            .unwrap();
+        assert_eq!(jobs.len(), 2, "one job per occurrence: {jobs:?}");
+
+        // Not plain (overlap `forbid` needs the active jobs read in the transaction):
+        // refused, nothing written.
+        let refused = store
+            .occurrence_record_plain(vec![
+                plain(&b, 120, vec![run_item(&b, 120)]),
+                batch(
+                    &moved,
+                    60,
+                    Some(120),
+                    OverlapPolicy::Forbid,
+                    vec![run_item(&moved, 60)],
+                ),
+            ])
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Conflict(_))),
+            "{refused:?}"
+        );
+        let read = store.schedule_get(b.id, Scope::All).await.unwrap();
+        assert_eq!(read.next_fire_at, Some(at(120)));
     }
 );
