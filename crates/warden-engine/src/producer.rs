@@ -170,6 +170,9 @@ impl<S: Store> Producer<S> {
             {
                 let limit = free.min(config.claim_batch as usize);
                 reserved += limit;
+                // This claim answers every wake-up so far, unless it could not take all the
+                // free slots; a wake-up while it is in flight asks for another after it.
+                want_claim = limit < free;
                 claims.spawn(claim(self.shared.clone(), self.queue.name.clone(), limit));
                 continue;
             }
@@ -190,8 +193,9 @@ impl<S: Store> Producer<S> {
                     match answer.result {
                         Ok(jobs) => {
                             pace.claim_answered(answer.took);
-                            // A full batch means more may be waiting: claim again at once.
-                            want_claim = jobs.len() == answer.limit;
+                            // A full batch means more may be waiting: claim again at once
+                            // (as after a wake-up that came while the claim was in flight).
+                            want_claim |= jobs.len() == answer.limit;
                             let none = jobs.is_empty();
                             self.stats.add_claimed(jobs.len());
                             holding.hold(jobs, answer.lease_until);

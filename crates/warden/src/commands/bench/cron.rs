@@ -55,7 +55,7 @@ pub(super) async fn measure(
     let concurrency = args.largest_c();
     let engine_config = warden_engine::EngineConfig {
         run_cron: true,
-        ..config(concurrency, &[QUEUE])?
+        ..config(args, concurrency, &[QUEUE])?
     };
     println!(
         "warden bench --cron: backend={} ({durability}), {k} schedules every second, concurrency {concurrency}, lookahead {:?}",

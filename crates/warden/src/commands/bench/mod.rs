@@ -84,6 +84,10 @@ pub(crate) struct BenchArgs {
     /// ledger.
     #[arg(long, value_name = "K")]
     cron: Option<usize>,
+    /// Jobs a producer may claim ahead of its free slots, per slot (the engine's
+    /// `prefetch_per_slot`; 0 claims only for free slots).
+    #[arg(long, default_value_t = EngineConfig::default().prefetch_per_slot)]
+    prefetch_per_slot: usize,
     /// With `--cron`: seconds of occurrences measured (after two seconds of warm-up).
     #[arg(long, default_value_t = 20)]
     cron_secs: u64,
@@ -206,8 +210,9 @@ async fn open(args: &BenchArgs) -> anyhow::Result<(AnyStore, Cleanup, String)> {
     }
 }
 
-fn config(concurrency: usize, queues: &[&str]) -> anyhow::Result<EngineConfig> {
+fn config(args: &BenchArgs, concurrency: usize, queues: &[&str]) -> anyhow::Result<EngineConfig> {
     Ok(EngineConfig {
+        prefetch_per_slot: args.prefetch_per_slot,
         queues: queues
             .iter()
             .map(|q| Ok(QueueConfig::new(QueueName::parse(q)?, concurrency)))
@@ -239,7 +244,7 @@ async fn measure(args: &BenchArgs, store: AnyStore, durability: &str) -> anyhow:
     let scheduler = Engine::scheduler(
         store.clone(),
         registry.clone(),
-        config(args.largest_c(), &[MAIN, SINGLE])?,
+        config(args, args.largest_c(), &[MAIN, SINGLE])?,
         Arc::new(SystemClock),
     )?;
     println!(
@@ -277,7 +282,7 @@ async fn measure(args: &BenchArgs, store: AnyStore, durability: &str) -> anyhow:
             enqueue_batches(&scheduler, args.jobs, args.batch).await?;
         }
         let started = Instant::now();
-        let engine = Engine::start(store.clone(), registry.clone(), config(c, &[MAIN])?)?;
+        let engine = Engine::start(store.clone(), registry.clone(), config(args, c, &[MAIN])?)?;
         engine.stats().wait_completed(args.jobs as u64).await;
         let elapsed = started.elapsed();
         engine.shutdown().await;
@@ -307,7 +312,11 @@ async fn measure(args: &BenchArgs, store: AnyStore, durability: &str) -> anyhow:
     }
 
     let rate = args.rate();
-    let engine = Engine::start(store.clone(), registry, config(args.smallest_c(), &[MAIN])?)?;
+    let engine = Engine::start(
+        store.clone(),
+        registry,
+        config(args, args.smallest_c(), &[MAIN])?,
+    )?;
     let total = u64::from(rate) * args.latency_secs;
     let before = engine.stats().snapshot().completed;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
