@@ -18,8 +18,9 @@
 //!   instant, so its occurrences are recorded up to `cron_lookahead` (default 1 s) before
 //!   it, their jobs inserted with `run_at` = the instant. The loop wakes the lookahead
 //!   before the earliest cursor; when the tick is done it sets a timer per (queue,
-//!   instant) that wakes the queue's producer at the instant, and the producer claims the
-//!   jobs the moment they are due. The ledger's key keeps this exactly once. Schedules
+//!   instant) that wakes the queue's producer when the jobs can be claimed (producers
+//!   claim jobs due within `EARLY_CLAIM`, 500 ms, and hold them), so the jobs are claimed
+//!   before their instant and start at it. The ledger's key keeps this exactly once. Schedules
 //!   with `forbid` or `replace` depend on what is still running at the instant, so they
 //!   are recorded at it, as before. A pause (or an owner's refusal) takes effect for
 //!   occurrences not yet recorded: one less than the lookahead away still runs.
@@ -276,9 +277,10 @@ impl<S: Store> CronEnqueuer<S> {
         now.saturating_add(ahead).unwrap_or(now)
     }
 
-    /// Wakes the producers of the queues that got jobs: at once for jobs due now, and at
-    /// the instant for jobs recorded ahead (one timer per queue and instant), so that a
-    /// producer busy with other work does not wait for its next poll.
+    /// Wakes the producers of the queues that got jobs: at once for jobs due now, and for
+    /// jobs recorded ahead when they can be claimed (`EARLY_CLAIM` before their instant;
+    /// one timer per queue and instant), so that a producer busy with other work does not
+    /// wait for its next poll, and holds the jobs by their instant.
     fn wake_producers(
         &self,
         now: Timestamp,
@@ -286,9 +288,11 @@ impl<S: Store> CronEnqueuer<S> {
         recorded: &[Occurrence],
     ) {
         let mut wakes: HashSet<(&QueueName, Timestamp)> = HashSet::new();
+        let early = SignedDuration::try_from(crate::prefetch::EARLY_CLAIM).unwrap_or_default();
         for o in recorded.iter().filter(|o| o.job_id.is_some()) {
             if let Some(queue) = queue_of.get(&o.schedule_id) {
-                wakes.insert((queue, o.scheduled_at.max(now)));
+                let claimable = o.scheduled_at.checked_sub(early).unwrap_or(o.scheduled_at);
+                wakes.insert((queue, claimable.max(now)));
             }
         }
         for (queue, at) in wakes {

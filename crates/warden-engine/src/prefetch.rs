@@ -26,6 +26,13 @@
 //! its lease; the rescuer returns it. On shutdown, or when the queue is paused, held jobs
 //! are released at once (the attempt is not counted); after a crash their leases expire
 //! and the rescuer returns them, like running jobs.
+//!
+//! # Jobs claimed before they are due
+//! A claim also takes jobs due within [`EARLY_CLAIM`] (a cron occurrence recorded ahead of
+//! its instant, a delayed job about to come due), so that the claim's round trip is over
+//! by the instant. Such a job waits in `later` until its `run_at`, then joins the ready
+//! ones; the producer sleeps no longer than until the earliest of them. Its lease, like
+//! every held job's, is kept by the heartbeat.
 
 use std::{collections::VecDeque, time::Duration};
 
@@ -37,6 +44,11 @@ use warden_store::ClaimedJob;
 const SMOOTHING: f64 = 0.2;
 /// Headroom over what the slots use during one claim's round trip.
 const HEADROOM: f64 = 2.0;
+/// How long before its `run_at` a job may be claimed: longer than a claim of a full batch
+/// takes (tens of milliseconds), so that jobs due at one instant (thousands of cron
+/// occurrences) are claimed by then; short enough that a job is not kept from another
+/// process for long, and the job shows `running` at most this early.
+pub(crate) const EARLY_CLAIM: Duration = Duration::from_millis(500);
 
 /// Moving averages of how long jobs run and how long a claim takes.
 #[derive(Debug, Default)]
@@ -82,34 +94,62 @@ pub(crate) struct Held {
     pub(crate) lease_until: Timestamp,
 }
 
-/// The jobs held ahead, in the order the queue would hand them out: higher priority first,
-/// then the earlier `run_at` (a claim's answer comes in no particular order, and a later
-/// claim may bring a more urgent job).
+/// The jobs held ahead: those due, in the order the queue would hand them out (higher
+/// priority first, then the earlier `run_at`: a claim's answer comes in no particular
+/// order, and a later claim may bring a more urgent job), and those claimed before they
+/// are due, earliest first.
 #[derive(Debug, Default)]
-pub(crate) struct Holding(VecDeque<Held>);
+pub(crate) struct Holding {
+    ready: VecDeque<Held>,
+    later: VecDeque<Held>,
+}
 
 impl Holding {
     pub(crate) fn len(&self) -> usize {
-        self.0.len()
+        self.ready.len() + self.later.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.ready.is_empty() && self.later.is_empty()
     }
 
-    pub(crate) fn hold(&mut self, jobs: Vec<ClaimedJob>, lease_until: Timestamp) {
-        self.0
-            .extend(jobs.into_iter().map(|job| Held { job, lease_until }));
-        self.0
+    /// Holds claimed jobs: due ones (by `now`) ready to start, the others until their
+    /// `run_at`.
+    pub(crate) fn hold(&mut self, jobs: Vec<ClaimedJob>, lease_until: Timestamp, now: Timestamp) {
+        let (ready, later): (Vec<_>, Vec<_>) = jobs
+            .into_iter()
+            .map(|job| Held { job, lease_until })
+            .partition(|h| h.job.run_at <= now);
+        if !later.is_empty() {
+            self.later.extend(later);
+            self.later.make_contiguous().sort_by_key(|h| h.job.run_at);
+        }
+        self.ready.extend(ready);
+        self.sort_ready();
+    }
+
+    fn sort_ready(&mut self) {
+        self.ready
             .make_contiguous()
             .sort_by_key(|h| (h.job.priority.rank(), h.job.run_at));
+    }
+
+    /// When the earliest job claimed before it was due comes due.
+    pub(crate) fn next_due_at(&self) -> Option<Timestamp> {
+        self.later.front().map(|h| h.job.run_at)
     }
 
     /// The next job to start whose lease still holds at `now`; jobs whose lease has
     /// passed are dropped on the way (returned second, for the log).
     pub(crate) fn next(&mut self, now: Timestamp) -> (Option<ClaimedJob>, usize) {
+        if self.later.front().is_some_and(|h| h.job.run_at <= now) {
+            while self.later.front().is_some_and(|h| h.job.run_at <= now) {
+                self.ready.extend(self.later.pop_front());
+            }
+            self.sort_ready();
+        }
         let mut expired = 0;
-        while let Some(held) = self.0.pop_front() {
+        while let Some(held) = self.ready.pop_front() {
             if held.lease_until > now {
                 return (Some(held.job), expired);
             }
@@ -120,7 +160,10 @@ impl Holding {
 
     /// The held jobs' ids and lease tokens, for the heartbeat.
     pub(crate) fn leases(&self) -> impl Iterator<Item = (JobId, uuid::Uuid)> + '_ {
-        self.0.iter().map(|h| (h.job.id, h.job.lease_token))
+        self.ready
+            .iter()
+            .chain(&self.later)
+            .map(|h| (h.job.id, h.job.lease_token))
     }
 
     /// After a heartbeat: keeps the jobs whose lease it extended, to `lease_until`, and
@@ -130,20 +173,26 @@ impl Holding {
         held: &std::collections::HashSet<JobId>,
         lease_until: Timestamp,
     ) -> usize {
-        let before = self.0.len();
-        self.0.retain_mut(|h| {
+        let before = self.len();
+        let mut keep = |h: &mut Held| {
             let keep = held.contains(&h.job.id);
             if keep {
                 h.lease_until = lease_until;
             }
             keep
-        });
-        before - self.0.len()
+        };
+        self.ready.retain_mut(&mut keep);
+        self.later.retain_mut(&mut keep);
+        before - self.len()
     }
 
     /// Every held job, to release.
     pub(crate) fn take_all(&mut self) -> Vec<ClaimedJob> {
-        self.0.drain(..).map(|h| h.job).collect()
+        self.ready
+            .drain(..)
+            .chain(self.later.drain(..))
+            .map(|h| h.job)
+            .collect()
     }
 }
 
@@ -176,10 +225,12 @@ mod tests {
         assert!((2..100).contains(&ahead), "{ahead}");
     }
 
-    #[test]
-    fn a_held_job_whose_lease_passed_is_dropped_not_started() {
-        let t = |s: i64| Timestamp::from_second(s).unwrap();
-        let job = |n: u128| ClaimedJob {
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_second(s).unwrap()
+    }
+
+    fn job(n: u128) -> ClaimedJob {
+        ClaimedJob {
             id: JobId::from_uuid(uuid::Uuid::from_u128(n)),
             kind: warden_core::JobKind::parse("k").unwrap(),
             priority: warden_core::Priority::default(),
@@ -192,15 +243,39 @@ mod tests {
             run_at: t(0),
             scheduled_at: None,
             lease_token: uuid::Uuid::from_u128(n),
-        };
+        }
+    }
+
+    fn id(n: u128) -> JobId {
+        JobId::from_uuid(uuid::Uuid::from_u128(n))
+    }
+
+    #[test]
+    fn a_job_claimed_before_it_is_due_starts_at_its_run_at() {
         let mut holding = Holding::default();
-        holding.hold(vec![job(1)], t(10));
-        holding.hold(vec![job(2)], t(20));
+        let due_later = ClaimedJob {
+            run_at: t(5),
+            priority: warden_core::Priority::High,
+            ..job(1)
+        };
+        holding.hold(vec![due_later, job(2)], t(100), t(4));
+        assert_eq!(holding.len(), 2);
+        assert_eq!(holding.next_due_at(), Some(t(5)));
+        // At 4 only the due job starts, though the other's priority is higher.
+        assert_eq!(holding.next(t(4)).0.map(|j| j.id), Some(id(2)));
+        assert_eq!(holding.next(t(4)).0.map(|j| j.id), None);
+        assert_eq!(holding.len(), 1, "still held until due");
+        assert_eq!(holding.next(t(5)).0.map(|j| j.id), Some(id(1)));
+        assert!(holding.is_empty() && holding.next_due_at().is_none());
+    }
+
+    #[test]
+    fn a_held_job_whose_lease_passed_is_dropped_not_started() {
+        let mut holding = Holding::default();
+        holding.hold(vec![job(1)], t(10), t(0));
+        holding.hold(vec![job(2)], t(20), t(0));
         let (next, expired) = holding.next(t(15));
-        assert_eq!(
-            next.map(|j| j.id),
-            Some(JobId::from_uuid(uuid::Uuid::from_u128(2)))
-        );
+        assert_eq!(next.map(|j| j.id), Some(id(2)));
         assert_eq!(expired, 1);
         assert!(holding.is_empty());
     }

@@ -45,7 +45,7 @@ use warden_store::{ClaimParams, ClaimedJob, Completion, CompletionResult, Heartb
 
 use crate::{
     QueueConfig,
-    prefetch::{Holding, Pace},
+    prefetch::{EARLY_CLAIM, Holding, Pace},
     registry::JobContext,
     scheduler::Shared,
     stats::EngineStats,
@@ -82,6 +82,9 @@ async fn claim<S: Store>(
         worker: shared.config.worker_id.clone(),
         limit: limit as u32,
         now,
+        due_by: now
+            .saturating_add(SignedDuration::try_from(EARLY_CLAIM).unwrap_or_default())
+            .unwrap_or(now),
         lease_until: now.saturating_add(lease).unwrap_or(now),
         lease_token: Uuid::new_v4(),
         owner_limits: shared.owner_limits.load(Ordering::Relaxed),
@@ -176,6 +179,10 @@ impl<S: Store> Producer<S> {
                 claims.spawn(claim(self.shared.clone(), self.queue.name.clone(), limit));
                 continue;
             }
+            // Held jobs claimed before they were due start at their `run_at`.
+            if let Some(at) = holding.next_due_at() {
+                idle_for = idle_for.min(until(at, self.shared.clock.now()));
+            }
             let sleep = tokio::time::sleep(idle_for);
             idle_for = config.poll_interval;
             tokio::select! {
@@ -198,8 +205,9 @@ impl<S: Store> Producer<S> {
                             want_claim |= jobs.len() == answer.limit;
                             let none = jobs.is_empty();
                             self.stats.add_claimed(jobs.len());
-                            holding.hold(jobs, answer.lease_until);
-                            self.start_held(&mut holding, &mut tasks, &mut running);
+                            // Started at the top of the loop, which first releases them
+                            // if the queue was paused while the claim was in flight.
+                            holding.hold(jobs, answer.lease_until, self.shared.clock.now());
                             if none && claims.is_empty() && running.is_empty() && holding.is_empty() {
                                 idle_for = self.idle_wait().await;
                             }
@@ -230,7 +238,7 @@ impl<S: Store> Producer<S> {
                 ..
             }) = answer
             {
-                holding.hold(jobs, lease_until);
+                holding.hold(jobs, lease_until, self.shared.clock.now());
             }
         }
         self.release_unstarted(
@@ -280,17 +288,14 @@ impl<S: Store> Producer<S> {
         }
     }
 
-    /// How long to sleep when the queue has nothing due: until the next delayed job, at
-    /// most the poll interval.
+    /// How long to sleep when the queue has nothing due: until the next delayed job can
+    /// be claimed ([`EARLY_CLAIM`] before it is due), at most the poll interval.
     async fn idle_wait(&self) -> Duration {
         let poll = crate::jitter(self.shared.config.poll_interval);
         match self.shared.store.job_next_run_at(&self.queue.name).await {
-            Ok(Some(at)) => {
-                let until = at.duration_since(self.shared.clock.now());
-                Duration::try_from(until)
-                    .unwrap_or(Duration::ZERO)
-                    .min(poll)
-            }
+            Ok(Some(at)) => until(at, self.shared.clock.now())
+                .saturating_sub(EARLY_CLAIM)
+                .min(poll),
             _ => poll,
         }
     }
@@ -537,6 +542,11 @@ fn to_result(
         Outcome::Fail { error } => CompletionResult::Dead { error },
         Outcome::Cancel { reason } => CompletionResult::Cancelled { reason },
     }
+}
+
+/// The time from `now` to `at`; zero when `at` has passed.
+fn until(at: Timestamp, now: Timestamp) -> Duration {
+    Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO)
 }
 
 #[cfg(test)]

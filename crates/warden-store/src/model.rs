@@ -118,6 +118,10 @@ pub struct ClaimParams {
     pub worker: String,
     pub limit: u32,
     pub now: Timestamp,
+    /// Jobs due by this instant are claimed (`now`, or a little later: a producer holds a
+    /// job claimed before its `run_at` and starts it then, so that a job due at an instant
+    /// does not wait for the claim's round trip after it).
+    pub due_by: Timestamp,
     pub lease_until: Timestamp,
     /// Fencing token written on every claimed job; completions must present it.
     pub lease_token: Uuid,

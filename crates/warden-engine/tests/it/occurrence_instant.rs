@@ -39,8 +39,10 @@ fn stamping_registry() -> (Registry, mpsc::UnboundedReceiver<Seen>) {
                     attempt: ctx.attempt,
                 });
                 if ctx.attempt == 1 {
+                    // Later than a producer claims ahead of a job's `run_at`: the
+                    // retry waits, unclaimed, until the test moves the clock.
                     Outcome::Retry {
-                        after: None,
+                        after: Some(Duration::from_secs(5)),
                         error: "try again".into(),
                     }
                 } else {

@@ -257,6 +257,7 @@ backend_tests!(
                 worker: "dead-worker".into(),
                 limit: 1,
                 now,
+                due_by: now,
                 lease_until: now.checked_add(SignedDuration::from_millis(300)).unwrap(),
                 lease_token: Uuid::new_v4(),
                 owner_limits: false,

@@ -175,6 +175,7 @@ backend_tests!(
                 worker: "test".into(),
                 limit: 3,
                 now,
+                due_by: now,
                 lease_until: now + jiff::SignedDuration::from_secs(30),
                 lease_token: uuid::Uuid::new_v4(),
                 owner_limits: false,

@@ -50,6 +50,7 @@ pub(super) async fn job_claim_many(store: &PgStore, p: ClaimParams) -> Result<Ve
     }
     // The hot path: one statement, no transaction, no lock.
     let rows = bind_claim(sqlx::query(include_str!("job_claim_many.sql")), &p)
+        .bind(micros(p.due_by))
         .fetch_all(&store.pool)
         .await?;
     rows.iter()
@@ -191,7 +192,7 @@ async fn claim_limited(store: &PgStore, p: ClaimParams) -> Result<Vec<ClaimedJob
     let keys: Vec<i64> = sqlx::query_scalar(include_str!("job_claim_limited_owners.sql"))
         .bind(p.queue.as_str())
         .bind(i64::from(p.limit))
-        .bind(micros(p.now))
+        .bind(micros(p.due_by))
         .fetch_all(&mut *tx)
         .await?;
     if !keys.is_empty() {
@@ -202,6 +203,7 @@ async fn claim_limited(store: &PgStore, p: ClaimParams) -> Result<Vec<ClaimedJob
     }
     let rows = bind_claim(sqlx::query(include_str!("job_claim_limited.sql")), &p)
         .bind(&keys)
+        .bind(micros(p.due_by))
         .fetch_all(&mut *tx)
         .await?;
     tx.commit().await?;

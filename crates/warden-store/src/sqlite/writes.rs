@@ -137,7 +137,8 @@ pub(super) fn claim(conn: &Connection, p: &ClaimParams) -> Result<Vec<ClaimedJob
         micros(p.now),
         p.worker,
         p.lease_token.to_string(),
-        micros(p.lease_until)
+        micros(p.lease_until),
+        micros(p.due_by)
     ];
     let sql = if p.owner_limits {
         include_str!("job_claim_limited.sql")

@@ -51,6 +51,7 @@ pub(crate) fn claim(queue: &str, limit: u32, now: Timestamp) -> ClaimParams {
         worker: "worker-a".into(),
         limit,
         now,
+        due_by: now,
         lease_until: now.checked_add(SignedDuration::from_secs(30)).unwrap(),
         lease_token: Uuid::new_v4(),
         owner_limits: false,
