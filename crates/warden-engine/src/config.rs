@@ -32,8 +32,10 @@ pub struct EngineConfig {
     /// Most jobs a producer claims ahead of its free slots, per slot of concurrency
     /// (a queue of concurrency 10 holds at most 10 running plus 10 × this many waiting).
     /// The producer claims ahead only as far as its jobs are short beside a claim's round
-    /// trip (see the producer's design notes), so slow jobs are never hoarded. Default 10;
-    /// 0 claims only for free slots.
+    /// trip (see the producer's design notes), so slow jobs are never hoarded. Held jobs
+    /// (their payloads) are in memory. Default 64: with no-op jobs, concurrency 10 then
+    /// reaches about 85–100 % of what concurrency 64 does (`warden bench`; 10 reached
+    /// 57–75 %); 0 claims only for free slots.
     pub prefetch_per_slot: usize,
     /// How long a claim holds a job before the rescuer may take it back. Default 30 s.
     pub lease: Duration,
@@ -73,7 +75,7 @@ impl Default for EngineConfig {
             queues: vec![QueueConfig::new(QueueName::default_queue(), 10)],
             worker_id: default_worker_id(),
             claim_batch: 100,
-            prefetch_per_slot: 10,
+            prefetch_per_slot: 64,
             lease: Duration::from_secs(30),
             heartbeat_interval: Duration::from_secs(10),
             rescue_interval: Duration::from_secs(5),

@@ -55,6 +55,7 @@ pub(super) async fn measure(
     let concurrency = args.largest_c();
     let engine_config = warden_engine::EngineConfig {
         run_cron: true,
+        cron_lookahead: Duration::from_millis(args.cron_lookahead_ms),
         ..config(args, concurrency, &[QUEUE])?
     };
     println!(

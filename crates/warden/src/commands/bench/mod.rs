@@ -88,6 +88,10 @@ pub(crate) struct BenchArgs {
     /// `prefetch_per_slot`; 0 claims only for free slots).
     #[arg(long, default_value_t = EngineConfig::default().prefetch_per_slot)]
     prefetch_per_slot: usize,
+    /// With `--cron`: how long before their instant occurrences are recorded, in ms (the
+    /// engine's `cron_lookahead`).
+    #[arg(long, default_value_t = EngineConfig::default().cron_lookahead.as_millis() as u64)]
+    cron_lookahead_ms: u64,
     /// With `--cron`: seconds of occurrences measured (after two seconds of warm-up).
     #[arg(long, default_value_t = 20)]
     cron_secs: u64,
