@@ -23,6 +23,8 @@ use warden_store::{AnyStore, OccurrencePage, Store};
 use super::{BenchArgs, config, percentile};
 
 const QUEUE: &str = "bench-cron";
+/// The daily schedules' job type: runs, but is not measured.
+const DAILY: &str = "bench.daily";
 /// Occurrences before this long after the engine starts are not measured.
 const WARM_UP: SignedDuration = SignedDuration::from_secs(2);
 /// Schedules created at once.
@@ -52,6 +54,7 @@ pub(super) async fn measure(
             .push(lag.as_micros().max(0) as u64);
         async {}
     })?;
+    registry.register(DAILY, |_, _: serde_json::Value| async {})?;
     let concurrency = args.largest_c();
     let engine_config = warden_engine::EngineConfig {
         run_cron: true,
@@ -69,8 +72,18 @@ pub(super) async fn measure(
         engine_config.clone(),
         Arc::new(SystemClock),
     )?;
+    if args.cron_daily > 0 {
+        let created = std::time::Instant::now();
+        create_schedules(&scheduler, args.cron_daily, Every::Day).await?;
+        println!(
+            "created {} schedules firing daily in {:.2} s; resident memory: {}",
+            args.cron_daily,
+            created.elapsed().as_secs_f64(),
+            resident_memory()
+        );
+    }
     let created = std::time::Instant::now();
-    let ids = create_schedules(&scheduler, k).await?;
+    let ids = create_schedules(&scheduler, k, Every::Second).await?;
     println!(
         "created {k} schedules in {:.2} s",
         created.elapsed().as_secs_f64()
@@ -135,10 +148,20 @@ pub(super) async fn measure(
     Ok(())
 }
 
-/// Creates `k` schedules firing every second, `CREATE_CLIENTS` at a time.
+/// How often the schedules a bench creates fire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Every {
+    /// `* * * * * *`, overlap allowed (the measured ones; their ids are returned).
+    Second,
+    /// Once a day, the `i`th at the `i`th second of the day (modulo a day); not returned.
+    Day,
+}
+
+/// Creates `k` schedules, `CREATE_CLIENTS` at a time.
 async fn create_schedules(
     scheduler: &warden_engine::Scheduler<AnyStore>,
     k: usize,
+    every: Every,
 ) -> anyhow::Result<Vec<ScheduleId>> {
     let mut tasks = tokio::task::JoinSet::new();
     for c in 0..CREATE_CLIENTS.min(k) {
@@ -146,10 +169,29 @@ async fn create_schedules(
         tasks.spawn(async move {
             let mut ids = Vec::new();
             for i in (c..k).step_by(CREATE_CLIENTS) {
-                let mut r = CronRequest::new(&format!("bench-{i}"), "* * * * * *", "bench.noop");
-                r.job = JobRequest::new("bench.noop", json!({}), QUEUE);
-                r.overlap = OverlapPolicy::Allow;
-                ids.push(s.add_cron(r).await?);
+                let mut r = match every {
+                    Every::Second => {
+                        let mut r =
+                            CronRequest::new(&format!("bench-{i}"), "* * * * * *", "bench.noop");
+                        r.overlap = OverlapPolicy::Allow;
+                        r
+                    }
+                    Every::Day => {
+                        let cron =
+                            format!("{} {} {} * * *", i % 60, (i / 60) % 60, (i / 3600) % 24);
+                        CronRequest::new(&format!("daily-{i}"), &cron, DAILY)
+                    }
+                };
+                let kind = if every == Every::Day {
+                    DAILY
+                } else {
+                    "bench.noop"
+                };
+                r.job = JobRequest::new(kind, json!({}), QUEUE);
+                let id = s.add_cron(r).await?;
+                if every == Every::Second {
+                    ids.push(id);
+                }
             }
             anyhow::Ok(ids)
         });

@@ -20,6 +20,7 @@ mod cron;
 mod disk;
 
 use std::{
+    path::PathBuf,
     str::FromStr,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -92,6 +93,15 @@ pub(crate) struct BenchArgs {
     /// engine's `cron_lookahead`).
     #[arg(long, default_value_t = EngineConfig::default().cron_lookahead.as_millis() as u64)]
     cron_lookahead_ms: u64,
+    /// SQLite: use this data directory (new or empty) instead of a temporary one, and keep
+    /// it, e.g. to time `warden serve --data-dir` on what the bench created.
+    #[arg(long, value_name = "DIR")]
+    keep_data_dir: Option<PathBuf>,
+    /// With `--cron`: also create this many schedules firing once a day (spread over the
+    /// day's seconds), to measure the K every-second ones, and the process's memory,
+    /// beside a large set of schedules.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    cron_daily: usize,
     /// With `--cron`: seconds of occurrences measured (after two seconds of warm-up).
     #[arg(long, default_value_t = 20)]
     cron_secs: u64,
@@ -137,6 +147,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (store, cleanup, durability) = open(&args).await?;
     let dir = match &cleanup {
         Cleanup::Dir(d) => d.path().to_owned(),
+        Cleanup::Kept(d) => d.clone(),
         Cleanup::Schema { .. } => std::env::temp_dir(),
     };
     let fsyncs = disk::fdatasync_rate(&dir)
@@ -156,7 +167,12 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
 /// Removes the throw-away database.
 enum Cleanup {
     Dir(tempfile::TempDir),
-    Schema { url: String, schema: String },
+    /// `--keep-data-dir`: left in place.
+    Kept(PathBuf),
+    Schema {
+        url: String,
+        schema: String,
+    },
 }
 
 impl Cleanup {
@@ -175,12 +191,29 @@ impl Cleanup {
 async fn open(args: &BenchArgs) -> anyhow::Result<(AnyStore, Cleanup, String)> {
     match args.backend {
         Backend::Sqlite => {
-            let dir = tempfile::tempdir().context("could not create a temporary directory")?;
-            let store = SqliteStore::open_in_dir(dir.path()).await?;
+            let (path, cleanup) = match &args.keep_data_dir {
+                Some(dir) => {
+                    if dir.join("warden.db").exists() {
+                        bail!(
+                            "`--keep-data-dir` {} already holds a warden.db; give an empty or new directory",
+                            dir.display()
+                        );
+                    }
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("could not create {}", dir.display()))?;
+                    (dir.clone(), Cleanup::Kept(dir.clone()))
+                }
+                None => {
+                    let dir =
+                        tempfile::tempdir().context("could not create a temporary directory")?;
+                    (dir.path().to_owned(), Cleanup::Dir(dir))
+                }
+            };
+            let store = SqliteStore::open_in_dir(&path).await?;
             store.migrate().await?;
             Ok((
                 AnyStore::Sqlite(store),
-                Cleanup::Dir(dir),
+                cleanup,
                 "WAL, synchronous=FULL".into(),
             ))
         }
