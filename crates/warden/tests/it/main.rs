@@ -1,6 +1,7 @@
 //! End-to-end tests of the `warden` binary, run as a real process.
 
 mod api;
+mod bench;
 mod check;
 mod cli;
 mod cron;

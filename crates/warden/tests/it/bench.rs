@@ -1,0 +1,95 @@
+//! `warden bench` end to end on SQLite, small: each workload runs, checks what it measured
+//! (every job succeeded, no occurrence missing) and prints its figures.
+
+use crate::support::run;
+
+fn bench(args: &[&str]) -> String {
+    let mut all = vec!["bench", "--backend", "sqlite"];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(" fdatasync/s "),
+        "the disk is measured first: {stdout}"
+    );
+    stdout
+}
+
+#[test]
+fn the_default_workload_compares_concurrencies() {
+    let out = bench(&[
+        "-n",
+        "300",
+        "-c",
+        "2,4",
+        "--single",
+        "50",
+        "--latency-secs",
+        "1",
+        "--rate",
+        "50",
+    ]);
+    for line in [
+        "process (300 jobs, concurrency 2)",
+        "process (300 jobs, concurrency 4)",
+        "concurrency 2 reaches",
+        "pick-up latency at 50 jobs/s",
+    ] {
+        assert!(out.contains(line), "{line:?} missing: {out}");
+    }
+}
+
+#[test]
+fn the_peers_workload_enqueues_one_by_one_from_one_producer() {
+    let out = bench(&[
+        "--shape",
+        "peers",
+        "-n",
+        "200",
+        "-c",
+        "3",
+        "--latency-secs",
+        "1",
+    ]);
+    for line in [
+        "enqueue, one job per call (200 jobs, one producer, sequential)",
+        "process (200 jobs, concurrency 3)",
+        "pick-up latency at 50 jobs/s",
+    ] {
+        assert!(out.contains(line), "{line:?} missing: {out}");
+    }
+}
+
+#[test]
+fn the_cron_workload_accounts_for_every_occurrence() {
+    let out = bench(&[
+        "--cron",
+        "20",
+        "--cron-secs",
+        "2",
+        "--cron-daily",
+        "50",
+        "-c",
+        "8",
+    ]);
+    for line in [
+        "created 50 schedules firing daily",
+        "lag, instant to job start, 2 s (40 jobs)",
+        "occurrences in the window: ran 40; missing from the ledger: 0",
+    ] {
+        assert!(out.contains(line), "{line:?} missing: {out}");
+    }
+}
+
+#[test]
+fn bad_arguments_are_refused_naming_them() {
+    let out = run(&["bench", "-c", "0"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`-c`"), "{err}");
+}
