@@ -132,6 +132,9 @@ pub struct CronEnqueuer<S> {
     stats: Arc<EngineStats>,
     /// Schedules set aside after a failure, until their retry time.
     failing: Mutex<HashMap<ScheduleId, FailingSchedule>>,
+    /// Whether the last tick read as many due schedules as one tick takes: more may be
+    /// due (or due within the lookahead), so the next tick comes at once.
+    full: std::sync::atomic::AtomicBool,
 }
 
 /// A schedule whose occurrences could not be recorded, set aside until `retry_at`.
@@ -157,6 +160,7 @@ impl<S: Store> CronEnqueuer<S> {
             up_since,
             stats,
             failing: Mutex::default(),
+            full: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -176,6 +180,10 @@ impl<S: Store> CronEnqueuer<S> {
             .store
             .schedule_due_many(now, ahead_until, MAX_SCHEDULES_PER_TICK)
             .await?;
+        self.full.store(
+            due.len() >= MAX_SCHEDULES_PER_TICK as usize,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let mut seen = HashSet::with_capacity(due.len());
         let mut owners = Owners::new();
         let mut plain = Vec::new();
@@ -258,7 +266,8 @@ impl<S: Store> CronEnqueuer<S> {
         // nothing, and its past retry time would make the loop wake at once.
         self.failing_map()
             .retain(|id, f| f.retry_at > now || seen.contains(id));
-        self.wake_producers(now, &queue_of, &recorded);
+        // From the time now, not the tick's start: the writes above took time.
+        self.wake_producers(self.shared.clock.now(), &queue_of, &recorded);
         for o in &recorded {
             if o.outcome == OccurrenceOutcome::Ran {
                 tracing::debug!(schedule.id = %o.schedule_id, occurrence.at = %o.scheduled_at, "cron occurrence");
@@ -321,6 +330,11 @@ impl<S: Store> CronEnqueuer<S> {
     /// How long the loop sleeps after a tick: until the earliest cursor of a schedule
     /// that is not set aside, or the earliest retry of one that is, at most a minute.
     pub async fn until_next_tick(&self) -> Result<Duration, EngineError> {
+        if self.full.load(std::sync::atomic::Ordering::Relaxed) {
+            // The last tick took as many schedules as it may: the rest are due (or due
+            // within the lookahead, where waiting for their cursor would lose it).
+            return Ok(Duration::ZERO);
+        }
         let now = self.shared.clock.now();
         let retry = self
             .failing_map()
@@ -482,8 +496,13 @@ impl<S: Store> CronEnqueuer<S> {
             missed,
             catch_up: s.catch_up,
         };
-        let items = plan_occurrences(&fires, &input)
+        // Fires recorded ahead are on time by definition; planned apart, they do not count as
+        // "on time" for the missed-run policy of the fires already past (`latest` would
+        // otherwise skip the latest missed one for a fire not yet due).
+        let (past, ahead): (Vec<_>, Vec<_>) = fires.iter().copied().partition(|at| *at <= now);
+        let items = plan_occurrences(&past, &input)
             .into_iter()
+            .chain(plan_occurrences(&ahead, &input))
             .map(|(at, plan)| OccurrenceItem {
                 scheduled_at: at,
                 plan,

@@ -134,6 +134,17 @@ impl Holding {
             .sort_by_key(|h| (h.job.priority.rank(), h.job.run_at));
     }
 
+    /// Moves the jobs claimed before they were due that are due at `now` to the ready
+    /// ones (so that [`Self::next_due_at`] is always in the future).
+    pub(crate) fn promote(&mut self, now: Timestamp) {
+        if self.later.front().is_some_and(|h| h.job.run_at <= now) {
+            while self.later.front().is_some_and(|h| h.job.run_at <= now) {
+                self.ready.extend(self.later.pop_front());
+            }
+            self.sort_ready();
+        }
+    }
+
     /// When the earliest job claimed before it was due comes due.
     pub(crate) fn next_due_at(&self) -> Option<Timestamp> {
         self.later.front().map(|h| h.job.run_at)
@@ -142,12 +153,7 @@ impl Holding {
     /// The next job to start whose lease still holds at `now`; jobs whose lease has
     /// passed are dropped on the way (returned second, for the log).
     pub(crate) fn next(&mut self, now: Timestamp) -> (Option<ClaimedJob>, usize) {
-        if self.later.front().is_some_and(|h| h.job.run_at <= now) {
-            while self.later.front().is_some_and(|h| h.job.run_at <= now) {
-                self.ready.extend(self.later.pop_front());
-            }
-            self.sort_ready();
-        }
+        self.promote(now);
         let mut expired = 0;
         while let Some(held) = self.ready.pop_front() {
             if held.lease_until > now {
@@ -267,6 +273,22 @@ mod tests {
         assert_eq!(holding.len(), 1, "still held until due");
         assert_eq!(holding.next(t(5)).0.map(|j| j.id), Some(id(1)));
         assert!(holding.is_empty() && holding.next_due_at().is_none());
+    }
+
+    #[test]
+    fn jobs_that_came_due_are_promoted_even_when_none_can_start() {
+        let mut holding = Holding::default();
+        let later = ClaimedJob {
+            run_at: t(5),
+            ..job(1)
+        };
+        holding.hold(vec![later], t(100), t(4));
+        holding.promote(t(6));
+        // Nothing started, yet nothing waits for a time already past (the producer would
+        // spin on it).
+        assert_eq!(holding.next_due_at(), None);
+        assert_eq!(holding.len(), 1);
+        assert_eq!(holding.next(t(6)).0.map(|j| j.id), Some(id(1)));
     }
 
     #[test]

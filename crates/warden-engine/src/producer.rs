@@ -157,6 +157,9 @@ impl<S: Store> Producer<S> {
                     "the queue was paused before the job started",
                 );
             }
+            // Held jobs that came due join the ready ones even when every slot is busy, so
+            // the wait below is never for a time already past.
+            holding.promote(self.shared.clock.now());
             self.start_held(&mut holding, &mut tasks, &mut running);
             let wanted = concurrency + pace.ahead(concurrency, ahead_cap);
             let held = running.len() + holding.len() + reserved;

@@ -185,7 +185,7 @@ pub(crate) async fn record_plain<T: LedgerTx>(
         .iter()
         .map(|b| CursorMove::of(b, b.items.iter().any(|i| i.plan == Plan::Run)))
         .collect();
-    // One lock order for every enqueuer, so two ticking at once cannot deadlock.
+    // One order for every enqueuer (PostgreSQL also locks the rows in id order first).
     moves.sort_by_key(|m| m.id);
     let moved = tx.advance(&moves).await?;
     let occurrences: Vec<Occurrence> = batches
