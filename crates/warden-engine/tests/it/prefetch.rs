@@ -10,8 +10,8 @@ use std::{
 };
 
 use serde_json::json;
-use warden_core::{JobState, QueueName, Scope};
-use warden_engine::{Engine, EngineConfig, JobRequest, QueueConfig, Registry};
+use warden_core::{JobId, JobState, QueueName, Scope};
+use warden_engine::{Engine, EngineConfig, EngineHandle, JobRequest, QueueConfig, Registry};
 use warden_store::Store;
 use warden_testkit::{TestDb, backend_tests, eventually};
 
@@ -37,35 +37,10 @@ backend_tests!(
             shutdown_grace: std::time::Duration::ZERO,
             ..fast_config()
         };
-        let mut registry = Registry::new();
-        // Short jobs first, so the producer learns that jobs are short beside a claim...
-        registry
-            .register("quick", |_, _: serde_json::Value| async {})
-            .unwrap();
-        // ...then jobs that never end: the first one takes the only slot.
-        registry
-            .register("hang", |_, _: serde_json::Value| {
-                std::future::pending::<()>()
-            })
-            .unwrap();
-        let engine = Engine::start(store.clone(), registry, config).unwrap();
-        let s = engine.scheduler();
-        for _ in 0..20 {
-            s.add_job(JobRequest::new("quick", json!({}), "default"))
-                .await
-                .unwrap();
-        }
-        engine.stats().wait_completed(20).await;
-        let mut hanging = Vec::new();
-        for _ in 0..30 {
-            let job = JobRequest::new("hang", json!({}), "default");
-            hanging.push(s.add_job(job).await.unwrap().id);
-        }
-        // One slot, yet more than one job is claimed: the rest are held ahead.
-        eventually("jobs are claimed ahead of the one slot", || async {
-            running_count(&*store).await > 1
-        })
-        .await;
+        // Short jobs first, so the producer learns that jobs are short beside a claim, then
+        // jobs that never end: the first one takes the only slot.
+        let engine = Engine::start(store.clone(), quick_and_hanging(), config).unwrap();
+        let hanging = hold_ahead(&engine, &*store, 30).await;
         engine.shutdown().await;
         assert_eq!(running_count(&*store).await, 0, "nothing is left leased");
         let mut not_started = 0;
@@ -87,6 +62,30 @@ backend_tests!(
         assert!(not_started >= 1, "held jobs are released as not started");
     }
 );
+
+/// On an engine whose one slot runs [`quick_and_hanging`]: runs 20 quick jobs (so the
+/// producer learns that jobs are short beside a claim), then adds `n` hanging ones and
+/// waits until more than one is claimed (the first takes the slot, the others are held
+/// ahead). Their ids.
+async fn hold_ahead<S: Store>(engine: &EngineHandle<S>, store: &S, n: usize) -> Vec<JobId> {
+    let s = engine.scheduler();
+    for _ in 0..20 {
+        s.add_job(JobRequest::new("quick", json!({}), "default"))
+            .await
+            .unwrap();
+    }
+    engine.stats().wait_completed(20).await;
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let job = JobRequest::new("hang", json!({}), "default");
+        ids.push(s.add_job(job).await.unwrap().id);
+    }
+    eventually("jobs are claimed ahead of the one slot", || async {
+        running_count(store).await > 1
+    })
+    .await;
+    ids
+}
 
 /// A registry whose `quick` jobs return at once and whose `hang` jobs never end.
 fn quick_and_hanging() -> Registry {
@@ -127,22 +126,7 @@ backend_tests!(
             let (engine, ids) = runtime.block_on(async move {
                 let store = Arc::new(location.open().await.unwrap());
                 let engine = Engine::start(store.clone(), quick_and_hanging(), crashing).unwrap();
-                let s = engine.scheduler();
-                for _ in 0..20 {
-                    s.add_job(JobRequest::new("quick", json!({}), "default"))
-                        .await
-                        .unwrap();
-                }
-                engine.stats().wait_completed(20).await;
-                let mut ids = Vec::new();
-                for _ in 0..HELD {
-                    let job = JobRequest::new("hang", json!({}), "default");
-                    ids.push(s.add_job(job).await.unwrap().id);
-                }
-                eventually("jobs are claimed ahead of the one slot", || async {
-                    running_count(&*store).await > 1
-                })
-                .await;
+                let ids = hold_ahead(&engine, &*store, HELD).await;
                 (engine, ids)
             });
             // The crash: every task stops where it is. The handle is leaked so that not

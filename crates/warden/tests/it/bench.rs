@@ -20,6 +20,13 @@ fn bench(args: &[&str]) -> String {
     stdout
 }
 
+/// Asserts that `out` has every one of `lines`.
+fn assert_has(out: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(out.contains(line), "{line:?} missing: {out}");
+    }
+}
+
 #[test]
 fn the_default_workload_compares_concurrencies() {
     let out = bench(&[
@@ -34,14 +41,15 @@ fn the_default_workload_compares_concurrencies() {
         "--rate",
         "50",
     ]);
-    for line in [
-        "process (300 jobs, concurrency 2)",
-        "process (300 jobs, concurrency 4)",
-        "concurrency 2 reaches",
-        "pick-up latency at 50 jobs/s",
-    ] {
-        assert!(out.contains(line), "{line:?} missing: {out}");
-    }
+    assert_has(
+        &out,
+        &[
+            "process (300 jobs, concurrency 2)",
+            "process (300 jobs, concurrency 4)",
+            "concurrency 2 reaches",
+            "pick-up latency at 50 jobs/s",
+        ],
+    );
 }
 
 #[test]
@@ -56,13 +64,14 @@ fn the_peers_workload_enqueues_one_by_one_from_one_producer() {
         "--latency-secs",
         "1",
     ]);
-    for line in [
-        "enqueue, one job per call (200 jobs, one producer, sequential)",
-        "process (200 jobs, concurrency 3)",
-        "pick-up latency at 50 jobs/s",
-    ] {
-        assert!(out.contains(line), "{line:?} missing: {out}");
-    }
+    assert_has(
+        &out,
+        &[
+            "enqueue, one job per call (200 jobs, one producer, sequential)",
+            "process (200 jobs, concurrency 3)",
+            "pick-up latency at 50 jobs/s",
+        ],
+    );
 }
 
 #[test]
@@ -77,13 +86,14 @@ fn the_cron_workload_accounts_for_every_occurrence() {
         "-c",
         "8",
     ]);
-    for line in [
-        "created 50 schedules firing daily",
-        "lag, instant to job start, 2 s (40 jobs)",
-        "occurrences in the window: ran 40; missing from the ledger: 0",
-    ] {
-        assert!(out.contains(line), "{line:?} missing: {out}");
-    }
+    assert_has(
+        &out,
+        &[
+            "created 50 schedules firing daily",
+            "lag, instant to job start, 2 s (40 jobs)",
+            "occurrences in the window: ran 40; missing from the ledger: 0",
+        ],
+    );
 }
 
 #[test]
