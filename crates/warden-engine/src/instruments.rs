@@ -21,7 +21,7 @@
 use jiff::{SignedDuration, Timestamp};
 use metrics::{Counter, Unit, counter, describe_counter, describe_gauge, describe_histogram};
 use warden_core::{JobId, OccurrenceOutcome, RunOutcome};
-use warden_store::{ClaimedJob, Completion, Occurrence};
+use warden_store::{Completion, Occurrence};
 
 /// Counter: attempts whose outcome was written, by `outcome`.
 pub const RUNS_TOTAL: &str = "warden_runs_total";
@@ -56,7 +56,7 @@ pub fn register() {
     describe_histogram!(
         PICKUP_LATENCY_SECONDS,
         Unit::Seconds,
-        "How late jobs were claimed: claim time minus the time the job was due (run_at)."
+        "How late jobs started: start time minus the time the job was due (run_at)."
     );
     describe_counter!(
         OCCURRENCES_TOTAL,
@@ -162,15 +162,11 @@ pub(crate) fn runs_lost(n: usize) {
     }
 }
 
-/// A claim at `claimed_at` returned `jobs`: how late each was picked up.
-pub(crate) fn jobs_claimed(claimed_at: Timestamp, jobs: &[ClaimedJob]) {
-    if jobs.is_empty() {
-        return;
-    }
-    let latency = metrics::histogram!(PICKUP_LATENCY_SECONDS);
-    for job in jobs {
-        latency.record(seconds_between(job.run_at, claimed_at));
-    }
+/// A job due at `run_at` started at `started_at`: how late it was picked up. (Measured at
+/// the start, not the claim: a job claimed before it is due, and held, starts at its
+/// `run_at`.)
+pub(crate) fn job_started(run_at: Timestamp, started_at: Timestamp) {
+    metrics::histogram!(PICKUP_LATENCY_SECONDS).record(seconds_between(run_at, started_at));
 }
 
 /// A cron tick at `now` succeeded and recorded `recorded`.

@@ -91,9 +91,6 @@ async fn claim<S: Store>(
     };
     let lease_until = params.lease_until;
     let result = shared.store.job_claim_many(params).await;
-    if let Ok(jobs) = &result {
-        crate::instruments::jobs_claimed(now, jobs);
-    }
     Claimed {
         limit,
         took: began.elapsed(),
@@ -310,6 +307,7 @@ impl<S: Store> Producer<S> {
         running: &mut HashMap<Id, RunningJob>,
     ) {
         let started_at = self.shared.clock.now();
+        crate::instruments::job_started(job.run_at, started_at);
         let (id, token, attempt, max_attempts) =
             (job.id, job.lease_token, job.attempt, job.max_attempts);
         let began = Instant::now();
