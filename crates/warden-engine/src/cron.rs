@@ -67,7 +67,10 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -134,7 +137,7 @@ pub struct CronEnqueuer<S> {
     failing: Mutex<HashMap<ScheduleId, FailingSchedule>>,
     /// Whether the last tick read as many due schedules as one tick takes: more may be
     /// due (or due within the lookahead), so the next tick comes at once.
-    full: std::sync::atomic::AtomicBool,
+    full: AtomicBool,
 }
 
 /// A schedule whose occurrences could not be recorded, set aside until `retry_at`.
@@ -160,7 +163,7 @@ impl<S: Store> CronEnqueuer<S> {
             up_since,
             stats,
             failing: Mutex::default(),
-            full: std::sync::atomic::AtomicBool::new(false),
+            full: AtomicBool::new(false),
         }
     }
 
@@ -182,7 +185,7 @@ impl<S: Store> CronEnqueuer<S> {
             .await?;
         self.full.store(
             due.len() >= MAX_SCHEDULES_PER_TICK as usize,
-            std::sync::atomic::Ordering::Relaxed,
+            Ordering::Relaxed,
         );
         let mut seen = HashSet::with_capacity(due.len());
         let mut owners = Owners::new();
@@ -282,8 +285,12 @@ impl<S: Store> CronEnqueuer<S> {
     /// The horizon up to which occurrences may be recorded ahead (`now` plus the
     /// configured lookahead).
     fn ahead_until(&self, now: Timestamp) -> Timestamp {
-        let ahead = SignedDuration::try_from(self.shared.config.cron_lookahead).unwrap_or_default();
-        now.saturating_add(ahead).unwrap_or(now)
+        now.saturating_add(self.lookahead()).unwrap_or(now)
+    }
+
+    /// The configured `cron_lookahead`.
+    fn lookahead(&self) -> SignedDuration {
+        SignedDuration::try_from(self.shared.config.cron_lookahead).unwrap_or_default()
     }
 
     /// Wakes the producers of the queues that got jobs: at once for jobs due now, and for
@@ -308,7 +315,7 @@ impl<S: Store> CronEnqueuer<S> {
             let Some(wake) = self.shared.wakers.queues.get(queue).cloned() else {
                 continue;
             };
-            let until = Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO);
+            let until = crate::until(at, now);
             if until.is_zero() {
                 wake.notify_one();
             } else {
@@ -330,7 +337,7 @@ impl<S: Store> CronEnqueuer<S> {
     /// How long the loop sleeps after a tick: until the earliest cursor of a schedule
     /// that is not set aside, or the earliest retry of one that is, at most a minute.
     pub async fn until_next_tick(&self) -> Result<Duration, EngineError> {
-        if self.full.load(std::sync::atomic::Ordering::Relaxed) {
+        if self.full.load(Ordering::Relaxed) {
             // The last tick took as many schedules as it may: the rest are due (or due
             // within the lookahead, where waiting for their cursor would lose it).
             return Ok(Duration::ZERO);
@@ -350,10 +357,8 @@ impl<S: Store> CronEnqueuer<S> {
         // Wake the lookahead before the earliest cursor, to record it ahead of time when
         // its overlap allows; when that time has passed (it does not, or it was just
         // recorded up to the horizon), wake at the cursor itself.
-        let lookahead =
-            SignedDuration::try_from(self.shared.config.cron_lookahead).unwrap_or_default();
         next = next.map(|at| {
-            at.checked_sub(lookahead)
+            at.checked_sub(self.lookahead())
                 .ok()
                 .filter(|early| *early > now)
                 .unwrap_or(at)
@@ -362,11 +367,7 @@ impl<S: Store> CronEnqueuer<S> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        Ok(wake.map_or(MAX_SLEEP, |at| {
-            Duration::try_from(at.duration_since(now))
-                .unwrap_or(Duration::ZERO)
-                .min(MAX_SLEEP)
-        }))
+        Ok(wake.map_or(MAX_SLEEP, |at| crate::until(at, now).min(MAX_SLEEP)))
     }
 
     /// The earliest cursor, within the next [`MAX_SLEEP`], of a schedule not set aside.

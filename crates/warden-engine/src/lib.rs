@@ -61,6 +61,11 @@ pub use warden_core::Outcome;
 mod stats;
 mod tick;
 
+/// The time from `now` to `at`; zero when `at` has passed.
+pub(crate) fn until(at: jiff::Timestamp, now: jiff::Timestamp) -> std::time::Duration {
+    std::time::Duration::try_from(at.duration_since(now)).unwrap_or_default()
+}
+
 /// A duration with ±10% random jitter, so periodic work of many processes spreads out.
 pub(crate) fn jitter(d: std::time::Duration) -> std::time::Duration {
     use rand::Rng;

@@ -181,7 +181,7 @@ impl<S: Store> Producer<S> {
             }
             // Held jobs claimed before they were due start at their `run_at`.
             if let Some(at) = holding.next_due_at() {
-                idle_for = idle_for.min(until(at, self.shared.clock.now()));
+                idle_for = idle_for.min(crate::until(at, self.shared.clock.now()));
             }
             let sleep = tokio::time::sleep(idle_for);
             idle_for = config.poll_interval;
@@ -293,7 +293,7 @@ impl<S: Store> Producer<S> {
     async fn idle_wait(&self) -> Duration {
         let poll = crate::jitter(self.shared.config.poll_interval);
         match self.shared.store.job_next_run_at(&self.queue.name).await {
-            Ok(Some(at)) => until(at, self.shared.clock.now())
+            Ok(Some(at)) => crate::until(at, self.shared.clock.now())
                 .saturating_sub(EARLY_CLAIM)
                 .min(poll),
             _ => poll,
@@ -543,11 +543,6 @@ fn to_result(
         Outcome::Fail { error } => CompletionResult::Dead { error },
         Outcome::Cancel { reason } => CompletionResult::Cancelled { reason },
     }
-}
-
-/// The time from `now` to `at`; zero when `at` has passed.
-fn until(at: Timestamp, now: Timestamp) -> Duration {
-    Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO)
 }
 
 #[cfg(test)]
