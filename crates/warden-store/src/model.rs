@@ -120,7 +120,9 @@ pub struct ClaimParams {
     pub now: Timestamp,
     /// Jobs due by this instant are claimed (`now`, or a little later: a producer holds a
     /// job claimed before its `run_at` and starts it then, so that a job due at an instant
-    /// does not wait for the claim's round trip after it).
+    /// does not wait for the claim's round trip after it). Only jobs created by `now` are
+    /// taken: a claim that reaches the database late must not take jobs inserted after it
+    /// was decided (the queue paused, or an owner limit noticed, since).
     pub due_by: Timestamp,
     pub lease_until: Timestamp,
     /// Fencing token written on every claimed job; completions must present it.

@@ -13,7 +13,7 @@ SELECT DISTINCT hashtextextended(c.owner, 8) AS lock_key
 FROM (
     SELECT j.owner, room.room
     FROM jobs j LEFT JOIN room ON room.owner = j.owner
-    WHERE j.queue = $1 AND j.state IN ('available', 'scheduled', 'retryable') AND j.run_at <= $3 -- the claim's due_by
+    WHERE j.queue = $1 AND j.state IN ('available', 'scheduled', 'retryable') AND j.run_at <= $3 AND j.created_at <= $4 -- due_by, now
       AND (room.room IS NULL OR room.room > 0)
     ORDER BY j.priority, j.run_at, j.id
     LIMIT $2 * 4

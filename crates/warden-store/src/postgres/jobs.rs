@@ -193,6 +193,7 @@ async fn claim_limited(store: &PgStore, p: ClaimParams) -> Result<Vec<ClaimedJob
         .bind(p.queue.as_str())
         .bind(i64::from(p.limit))
         .bind(micros(p.due_by))
+        .bind(micros(p.now))
         .fetch_all(&mut *tx)
         .await?;
     if !keys.is_empty() {

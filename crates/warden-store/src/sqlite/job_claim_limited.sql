@@ -13,7 +13,7 @@ WITH room AS (
     FROM (
         SELECT j.id, j.owner, j.priority, j.run_at, room.room
         FROM jobs j LEFT JOIN room ON room.owner = j.owner
-        WHERE j.queue = ?1 AND j.state IN ('available', 'scheduled', 'retryable') AND j.run_at <= ?7
+        WHERE j.queue = ?1 AND j.state IN ('available', 'scheduled', 'retryable') AND j.run_at <= ?7 AND j.created_at <= ?3
           AND (room.room IS NULL OR room.room > 0)
         ORDER BY j.priority, j.run_at, j.id
         LIMIT ?2 * 4

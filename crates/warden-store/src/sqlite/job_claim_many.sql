@@ -4,7 +4,7 @@ SET state = 'running', attempt = attempt + 1, attempted_at = ?3,
     lease_owner = ?4, lease_token = ?5, lease_expires_at = ?6
 WHERE id IN (
     SELECT id FROM jobs
-    WHERE queue = ?1 AND state IN ('available', 'scheduled', 'retryable') AND run_at <= ?7
+    WHERE queue = ?1 AND state IN ('available', 'scheduled', 'retryable') AND run_at <= ?7 AND created_at <= ?3
     ORDER BY priority, run_at, id
     LIMIT ?2
 )
