@@ -29,7 +29,11 @@
 //!   so is one whose every match falls in a daylight-saving gap under [`GapPolicy::Skip`]
 //!   (`30 2 * 3 0L` in `Europe/Paris`: 02:30 on the last Sunday of March never exists there).
 
-use std::fmt;
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::{LazyLock, Mutex},
+};
 
 use croner::{
     Cron,
@@ -106,12 +110,38 @@ impl PartialEq for CronSpec {
 const CRON_EXPECTED: &str = "5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, \
      e.g. \"*/5 * * * *\" or \"0 30 9 * * MON-FRI\", or @hourly, @daily, @weekly, @monthly, @yearly";
 
+/// Most specifications kept by [`CronSpec::parse`]'s memo; when full it starts again empty
+/// (a bound on memory, not a policy: past it, parsing costs what it did without the memo).
+const PARSED_KEPT: usize = 4096;
+
+/// What [`CronSpec::parse`] gave for (expression, zone, policy): every schedule row the
+/// cron enqueuer reads is parsed again, and ten thousand schedules due each second spent
+/// an eighth of the process's CPU in croner's parser, though they share a few expressions.
+type Parsed = HashMap<(String, String, DstPolicy), CronSpec>;
+static PARSED: LazyLock<Mutex<Parsed>> = LazyLock::new(Mutex::default);
+
 impl CronSpec {
     /// Parses `expr` for the IANA zone `tz` (e.g. `Europe/Paris`, `UTC`).
     ///
     /// Errors name the field (`cron` or `timezone`), and an expression that can never
-    /// fire is refused.
+    /// fire is refused. A specification parsed before is cloned from a memo of the last
+    /// few thousand (the result depends only on the three inputs).
     pub fn parse(expr: &str, tz: &str, dst: DstPolicy) -> Result<Self, ParseError> {
+        let key = (expr.trim().to_owned(), tz.to_owned(), dst);
+        let memo = || PARSED.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(spec) = memo().get(&key) {
+            return Ok(spec.clone());
+        }
+        let spec = Self::parse_uncached(expr, tz, dst)?;
+        let mut parsed = memo();
+        if parsed.len() >= PARSED_KEPT {
+            parsed.clear();
+        }
+        parsed.insert(key, spec.clone());
+        Ok(spec)
+    }
+
+    fn parse_uncached(expr: &str, tz: &str, dst: DstPolicy) -> Result<Self, ParseError> {
         let trimmed = expr.trim();
         let fields = trimmed.split_whitespace().count();
         if !trimmed.starts_with('@') && !(5..=6).contains(&fields) {

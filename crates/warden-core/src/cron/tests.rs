@@ -481,3 +481,41 @@ proptest! {
         let _ = CronSpec::parse(&expr, &zone, DstPolicy::default());
     }
 }
+
+#[test]
+fn a_parse_remembered_gives_what_parsing_gives_and_a_refusal_is_never_remembered() {
+    let expr = "0 30 2 * * *";
+    let skip = DstPolicy {
+        gap: GapPolicy::Skip,
+        fold: FoldPolicy::First,
+    };
+    for _ in 0..2 {
+        let remembered = CronSpec::parse(expr, "Europe/Paris", skip).unwrap();
+        let fresh = CronSpec::parse_uncached(expr, "Europe/Paris", skip).unwrap();
+        assert_eq!(remembered, fresh);
+        let after = ts("2030-03-30T12:00:00Z");
+        assert_eq!(remembered.upcoming(after, 5), fresh.upcoming(after, 5));
+    }
+    // The same expression in another zone or under another policy is its own entry: in
+    // Paris, 02:30 on the last Sunday of March does not exist and `skip` drops it.
+    let shift = CronSpec::parse(expr, "Europe/Paris", DstPolicy::default()).unwrap();
+    let gap_day = ts("2030-03-30T12:00:00Z");
+    assert_ne!(
+        shift.upcoming(gap_day, 1),
+        CronSpec::parse(expr, "Europe/Paris", skip)
+            .unwrap()
+            .upcoming(gap_day, 1)
+    );
+    assert_ne!(
+        CronSpec::parse(expr, "UTC", skip)
+            .unwrap()
+            .upcoming(gap_day, 1),
+        CronSpec::parse(expr, "Europe/Paris", skip)
+            .unwrap()
+            .upcoming(gap_day, 1)
+    );
+    for _ in 0..2 {
+        assert!(CronSpec::parse("0 0 0 31 2 *", "UTC", skip).is_err());
+        assert!(CronSpec::parse("* * * * *", "Mars/Olympus", skip).is_err());
+    }
+}
