@@ -19,7 +19,7 @@
 //!   it, their jobs inserted with `run_at` = the instant. The loop wakes the lookahead
 //!   before the earliest cursor; when the tick is done it sets a timer per (queue,
 //!   instant) that wakes the queue's producer when the jobs can be claimed (producers
-//!   claim jobs due within `EARLY_CLAIM`, 500 ms, and hold them), so the jobs are claimed
+//!   claim jobs due within `EARLY_CLAIM`, 1 s, and hold them), so the jobs are claimed
 //!   before their instant and start at it. The ledger's key keeps this exactly once. Schedules
 //!   with `forbid` or `replace` depend on what is still running at the instant, so they
 //!   are recorded at it, as before. A pause (or an owner's refusal) takes effect for

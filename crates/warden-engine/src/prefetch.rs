@@ -34,7 +34,10 @@
 //! ones; the producer sleeps no longer than until the earliest of them. Its lease, like
 //! every held job's, is kept by the heartbeat.
 
-use std::{collections::VecDeque, time::Duration};
+use std::{
+    collections::{HashSet, VecDeque},
+    time::Duration,
+};
 
 use jiff::Timestamp;
 use warden_core::JobId;
@@ -44,11 +47,13 @@ use warden_store::ClaimedJob;
 const SMOOTHING: f64 = 0.2;
 /// Headroom over what the slots use during one claim's round trip.
 const HEADROOM: f64 = 2.0;
-/// How long before its `run_at` a job may be claimed: longer than a claim of a full batch
-/// takes (tens of milliseconds), so that jobs due at one instant (thousands of cron
-/// occurrences) are claimed by then; short enough that a job is not kept from another
-/// process for long, and the job shows `running` at most this early.
-pub(crate) const EARLY_CLAIM: Duration = Duration::from_millis(500);
+/// How long before its `run_at` a job may be claimed: longer than claiming every job due
+/// at one instant takes (ten thousand cron occurrences are ten claims of a full batch,
+/// 30–150 ms each on a loaded PostgreSQL, two in flight: up to 750 ms was measured; with
+/// 500 ms the last batches came after the instant), so that they are all held by then;
+/// short enough that a job is not kept from another process for long, and the job shows
+/// `running` at most this early.
+pub(crate) const EARLY_CLAIM: Duration = Duration::from_secs(1);
 
 /// Moving averages of how long jobs run and how long a claim takes.
 #[derive(Debug, Default)]
@@ -172,15 +177,21 @@ impl Holding {
             .map(|h| (h.job.id, h.job.lease_token))
     }
 
-    /// After a heartbeat: keeps the jobs whose lease it extended, to `lease_until`, and
-    /// drops the others (cancelled or rescued elsewhere); returns how many it dropped.
+    /// After a heartbeat that asked about `asked`: keeps the jobs whose lease it extended,
+    /// to `lease_until`, and drops the other asked ones (cancelled or rescued elsewhere);
+    /// jobs claimed while it was in flight are left as they are. Returns how many it
+    /// dropped.
     pub(crate) fn extended(
         &mut self,
-        held: &std::collections::HashSet<JobId>,
+        asked: &HashSet<JobId>,
+        held: &HashSet<JobId>,
         lease_until: Timestamp,
     ) -> usize {
         let before = self.len();
         let mut keep = |h: &mut Held| {
+            if !asked.contains(&h.job.id) {
+                return true;
+            }
             let keep = held.contains(&h.job.id);
             if keep {
                 h.lease_until = lease_until;
@@ -289,6 +300,24 @@ mod tests {
         assert_eq!(holding.next_due_at(), None);
         assert_eq!(holding.len(), 1);
         assert_eq!(holding.next(t(6)).0.map(|j| j.id), Some(id(1)));
+    }
+
+    #[test]
+    fn a_heartbeat_answer_touches_only_the_jobs_it_asked_about() {
+        let mut holding = Holding::default();
+        holding.hold(vec![job(1), job(2)], t(10), t(0));
+        // Asked about 1 and 2; 2 was cancelled meanwhile. 3 came in while it was in flight.
+        let asked = HashSet::from([id(1), id(2)]);
+        holding.hold(vec![job(3)], t(11), t(0));
+        let dropped = holding.extended(&asked, &HashSet::from([id(1)]), t(40));
+        assert_eq!(dropped, 1);
+        let mut left = Vec::new();
+        while let (Some(job), _) = holding.next(t(20)) {
+            left.push(job.id);
+        }
+        // 1's lease moved to 40 (it still starts at 20); 3's lease (11) was left alone, so
+        // at 20 it has passed.
+        assert_eq!(left, [id(1)]);
     }
 
     #[test]

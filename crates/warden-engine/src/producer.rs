@@ -5,10 +5,13 @@
 //!
 //! # Lease model
 //! A claim gives every job of the batch a lease (owner, token, expiry). Every
-//! `heartbeat_interval` the producer extends the leases of the jobs it still runs, in one
-//! statement; a job missing from the answer was cancelled or rescued elsewhere, so its
-//! task is aborted. Outcomes carry the token: one from a worker that lost its lease is
-//! ignored by the store.
+//! `heartbeat_interval` the producer extends the leases of the jobs it still runs or
+//! holds, in one statement; a job missing from the answer was cancelled or rescued
+//! elsewhere, so its task is aborted (or, held, it is dropped). The heartbeat runs beside
+//! the loop, not in it: with thousands of jobs held for a cron instant, its statement
+//! takes a few hundred milliseconds on PostgreSQL, and a loop waiting on it started the
+//! held jobs that late. Its answer is applied only to the jobs it asked about. Outcomes
+//! carry the token: one from a worker that lost its lease is ignored by the store.
 //!
 //! # Shutdown
 //! On the shutdown signal the producer stops claiming, releases the jobs it holds claimed
@@ -25,7 +28,7 @@
 //! cancelled.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -99,6 +102,16 @@ async fn claim<S: Store>(
     }
 }
 
+/// A heartbeat's answer, with what it asked.
+struct Heartbeat {
+    /// The jobs whose lease it asked to extend.
+    asked: HashSet<JobId>,
+    /// The lease it asked for.
+    lease_until: Timestamp,
+    /// Those of them whose lease it extended.
+    held: Result<HashSet<JobId>, warden_store::StoreError>,
+}
+
 /// What the producer remembers about a job it runs.
 struct RunningJob {
     id: JobId,
@@ -106,8 +119,6 @@ struct RunningJob {
     attempt: i32,
     max_attempts: i32,
     started_at: Timestamp,
-    /// When its task started, to measure how long jobs run (see [`Pace`]).
-    began: Instant,
     abort: AbortHandle,
 }
 
@@ -137,7 +148,15 @@ impl<S: Store> Producer<S> {
         let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         heartbeat.tick().await;
+        // The heartbeat in flight (at most one).
+        let mut beating: JoinSet<Heartbeat> = JoinSet::new();
         let mut want_claim = true;
+        // The last claim could not take every free slot (one batch at most) while the queue
+        // has a backlog: a second one may go at once, without waiting for the first one's
+        // answer.
+        let mut more_free = false;
+        // Whether the last answer was a full batch (there is a backlog; at start, assume so).
+        let mut last_full = true;
         let mut idle_for = config.poll_interval;
         loop {
             if shutdown.is_cancelled() {
@@ -165,7 +184,7 @@ impl<S: Store> Producer<S> {
             // (at most one claim batch) to free up rather than make one round trip per
             // finished job.
             let min_claim = (wanted / 4).clamp(1, config.claim_batch as usize);
-            if want_claim
+            if (want_claim || more_free)
                 && !paused
                 && free > 0
                 && (free >= min_claim || held == 0)
@@ -173,9 +192,14 @@ impl<S: Store> Producer<S> {
             {
                 let limit = free.min(config.claim_batch as usize);
                 reserved += limit;
-                // This claim answers every wake-up so far, unless it could not take all the
-                // free slots; a wake-up while it is in flight asks for another after it.
-                want_claim = limit < free;
+                // This claim answers every wake-up so far; a wake-up while it is in flight
+                // asks for another after it. Were `want_claim` left set when the free slots
+                // exceed a batch (with a large claim-ahead allowance, always), an empty queue
+                // would be claimed from without pause, two claims at a time: each answer
+                // that brings fewer jobs than asked says the queue had no more.
+                want_claim = false;
+                more_free = last_full && limit < free;
+                self.stats.add_claim();
                 claims.spawn(claim(self.shared.clone(), self.queue.name.clone(), limit));
                 continue;
             }
@@ -197,12 +221,15 @@ impl<S: Store> Producer<S> {
                         continue;
                     };
                     reserved -= answer.limit;
+                    // A full answer asks for more below; a short one says there is no more.
+                    more_free = false;
                     match answer.result {
                         Ok(jobs) => {
                             pace.claim_answered(answer.took);
                             // A full batch means more may be waiting: claim again at once
                             // (as after a wake-up that came while the claim was in flight).
-                            want_claim |= jobs.len() == answer.limit;
+                            last_full = jobs.len() == answer.limit;
+                            want_claim |= last_full;
                             let none = jobs.is_empty();
                             self.stats.add_claimed(jobs.len());
                             // Started at the top of the loop, which first releases them
@@ -224,8 +251,13 @@ impl<S: Store> Producer<S> {
                     want_claim = true;
                 }
                 _ = self.wake.notified() => want_claim = true,
-                _ = heartbeat.tick(), if !running.is_empty() || !holding.is_empty() => {
-                    self.heartbeat(&mut running, &mut holding).await;
+                Some(beat) = beating.join_next(), if !beating.is_empty() => {
+                    if let Ok(beat) = beat {
+                        self.heartbeat_answered(beat, &mut running, &mut holding);
+                    }
+                }
+                _ = heartbeat.tick(), if beating.is_empty() && (!running.is_empty() || !holding.is_empty()) => {
+                    beating.spawn(self.heartbeat(&running, &holding));
                 }
                 _ = sleep => want_claim = true,
             }
@@ -252,7 +284,7 @@ impl<S: Store> Producer<S> {
     fn start_held(
         &self,
         holding: &mut Holding,
-        tasks: &mut JoinSet<()>,
+        tasks: &mut JoinSet<Duration>,
         running: &mut HashMap<Id, RunningJob>,
     ) {
         while running.len() < self.queue.concurrency && !holding.is_empty() {
@@ -303,21 +335,25 @@ impl<S: Store> Producer<S> {
     fn spawn(
         &self,
         job: ClaimedJob,
-        tasks: &mut JoinSet<()>,
+        tasks: &mut JoinSet<Duration>,
         running: &mut HashMap<Id, RunningJob>,
     ) {
         let started_at = self.shared.clock.now();
         crate::instruments::job_started(job.run_at, started_at);
         let (id, token, attempt, max_attempts) =
             (job.id, job.lease_token, job.attempt, job.max_attempts);
-        let began = Instant::now();
         let shared = self.shared.clone();
         let completions = self.completions.clone();
         let queue = self.queue.name.clone();
         let abort = tasks.spawn(async move {
+            // From when the task runs, not when it was spawned: under load a task waits
+            // for a thread, and that wait is not the job's (counted in, no-op jobs looked
+            // milliseconds long, and the producer held fewer ahead than they need).
+            let began = Instant::now();
             let completion = execute(&shared, job, queue, started_at).await;
             // The completer outlives every producer; a send can only fail at process exit.
             let _ = completions.send(completion);
+            began.elapsed()
         });
         running.insert(
             abort.id(),
@@ -327,7 +363,6 @@ impl<S: Store> Producer<S> {
                 attempt,
                 max_attempts,
                 started_at,
-                began,
                 abort,
             },
         );
@@ -336,18 +371,20 @@ impl<S: Store> Producer<S> {
     /// A job task ended: forget it, and turn a panic into a retry.
     fn finished(
         &self,
-        done: Result<(Id, ()), tokio::task::JoinError>,
+        done: Result<(Id, Duration), tokio::task::JoinError>,
         running: &mut HashMap<Id, RunningJob>,
         pace: &mut Pace,
     ) {
         let (task_id, panicked) = match done {
-            Ok((id, ())) => (id, false),
+            Ok((id, took)) => {
+                pace.job_ran(took);
+                (id, false)
+            }
             Err(e) => (e.id(), e.is_panic()),
         };
         let Some(job) = running.remove(&task_id) else {
             return;
         };
-        pace.job_ran(job.began.elapsed());
         if panicked {
             tracing::error!(job.id = %job.id, "handler panicked");
             let outcome = Outcome::Retry {
@@ -358,8 +395,13 @@ impl<S: Store> Producer<S> {
         }
     }
 
-    /// Extends the leases of the running and held jobs; stops those it could not extend.
-    async fn heartbeat(&self, running: &mut HashMap<Id, RunningJob>, holding: &mut Holding) {
+    /// A heartbeat of the running and held jobs: extends their leases; its answer goes to
+    /// [`Self::heartbeat_answered`].
+    fn heartbeat(
+        &self,
+        running: &HashMap<Id, RunningJob>,
+        holding: &Holding,
+    ) -> impl Future<Output = Heartbeat> + Send + 'static {
         let now = self.shared.clock.now();
         let lease = SignedDuration::try_from(self.shared.config.lease)
             .unwrap_or(SignedDuration::from_secs(30));
@@ -368,37 +410,58 @@ impl<S: Store> Producer<S> {
             .map(|j| (j.id, j.token))
             .chain(holding.leases())
             .collect();
+        let asked = jobs.iter().map(|(id, _)| *id).collect();
         let lease_until = now.saturating_add(lease).unwrap_or(now);
-        let params = HeartbeatParams { jobs, lease_until };
-        match self.shared.store.job_heartbeat_many(params).await {
-            Ok(held) => {
-                let held: std::collections::HashSet<JobId> = held.into_iter().collect();
-                running.retain(|_, job| {
-                    // A task that already ended just completed its job (which cleared the
-                    // lease); it is reaped on the next turn, not lost.
-                    let keep = held.contains(&job.id) || job.abort.is_finished();
-                    if !keep {
-                        tracing::warn!(job.id = %job.id, "lease lost (job cancelled or rescued elsewhere); stopping it");
-                        job.abort.abort();
-                    }
-                    keep
-                });
-                let dropped = holding.extended(&held, lease_until);
-                if dropped > 0 {
-                    tracing::info!(
-                        jobs = dropped,
-                        "claimed jobs cancelled or rescued elsewhere before they started; dropped"
-                    );
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = ?e, "extending leases failed; will retry at the next heartbeat")
+        let store = self.shared.clone();
+        async move {
+            let params = HeartbeatParams { jobs, lease_until };
+            let held = store.store.job_heartbeat_many(params).await;
+            Heartbeat {
+                asked,
+                lease_until,
+                held: held.map(|h| h.into_iter().collect()),
             }
         }
     }
 
+    /// Applies a heartbeat's answer to the jobs it asked about: stops those whose lease it
+    /// could not extend, drops such held ones, and moves the others' lease. Jobs started or
+    /// claimed while it was in flight were not asked about, and are left alone.
+    fn heartbeat_answered(
+        &self,
+        beat: Heartbeat,
+        running: &mut HashMap<Id, RunningJob>,
+        holding: &mut Holding,
+    ) {
+        let held = match beat.held {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(error = ?e, "extending leases failed; will retry at the next heartbeat");
+                return;
+            }
+        };
+        running.retain(|_, job| {
+            // A task that already ended just completed its job (which cleared the
+            // lease); it is reaped on the next turn, not lost.
+            let keep =
+                !beat.asked.contains(&job.id) || held.contains(&job.id) || job.abort.is_finished();
+            if !keep {
+                tracing::warn!(job.id = %job.id, "lease lost (job cancelled or rescued elsewhere); stopping it");
+                job.abort.abort();
+            }
+            keep
+        });
+        let dropped = holding.extended(&beat.asked, &held, beat.lease_until);
+        if dropped > 0 {
+            tracing::info!(
+                jobs = dropped,
+                "claimed jobs cancelled or rescued elsewhere before they started; dropped"
+            );
+        }
+    }
+
     /// Shutdown: wait for running jobs up to the grace period, then release the rest.
-    async fn drain(&self, mut tasks: JoinSet<()>, mut running: HashMap<Id, RunningJob>) {
+    async fn drain(&self, mut tasks: JoinSet<Duration>, mut running: HashMap<Id, RunningJob>) {
         let grace = tokio::time::sleep(self.shared.config.shutdown_grace);
         tokio::pin!(grace);
         let mut heartbeat = tokio::time::interval(self.shared.config.heartbeat_interval);
@@ -409,7 +472,10 @@ impl<S: Store> Producer<S> {
         while !tasks.is_empty() {
             tokio::select! {
                 Some(done) = tasks.join_next_with_id() => self.finished(done, &mut running, &mut pace),
-                _ = heartbeat.tick() => self.heartbeat(&mut running, &mut none_held).await,
+                _ = heartbeat.tick() => {
+                    let beat = self.heartbeat(&running, &none_held).await;
+                    self.heartbeat_answered(beat, &mut running, &mut none_held);
+                }
                 _ = &mut grace => break,
             }
         }
@@ -589,17 +655,17 @@ mod tests {
                 attempt: 1,
                 max_attempts: 1,
                 started_at: now,
-                began: Instant::now(),
                 abort,
             };
             let (sent_tx, sent) = tokio::sync::oneshot::channel();
             let finished = tasks.spawn(async move {
                 let job = sent.await.unwrap();
                 let _ = tx.send(job);
+                Duration::ZERO
             });
             let finished = job(finished);
             let _ = sent_tx.send(producer.completion_with(&finished, CompletionResult::Succeeded));
-            let stuck = job(tasks.spawn(std::future::pending()));
+            let stuck = job(tasks.spawn(std::future::pending::<Duration>()));
             let (finished_id, stuck_id) = (finished.id, stuck.id);
             while !finished.abort.is_finished() {
                 tokio::task::yield_now().await;

@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 #[derive(Debug, Default)]
 pub struct EngineStats {
     claimed: AtomicU64,
+    claims: AtomicU64,
     completed: AtomicU64,
     stale: AtomicU64,
     rescued: AtomicU64,
@@ -28,6 +29,9 @@ pub struct EngineStats {
 pub struct StatsSnapshot {
     /// Jobs claimed by this process.
     pub claimed: u64,
+    /// Claim statements sent by this process's producers (answered or not), for spotting a
+    /// producer that claims without pause.
+    pub claims: u64,
     /// Outcomes written (they counted: the lease was current).
     pub completed: u64,
     /// Outcomes ignored because the lease had moved on (stale worker).
@@ -42,6 +46,7 @@ impl EngineStats {
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
             claimed: self.claimed.load(Ordering::Relaxed),
+            claims: self.claims.load(Ordering::Relaxed),
             completed: self.completed.load(Ordering::Relaxed),
             stale: self.stale.load(Ordering::Relaxed),
             rescued: self.rescued.load(Ordering::Relaxed),
@@ -51,6 +56,10 @@ impl EngineStats {
 
     pub(crate) fn add_claimed(&self, n: usize) {
         self.claimed.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_claim(&self) {
+        self.claims.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn add_completed(&self, counted: usize, ignored: usize) {

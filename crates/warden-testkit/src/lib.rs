@@ -156,12 +156,67 @@ impl TestDb {
         }
     }
 
+    /// Opens a transaction on a connection of its own and runs `sql` in it (PostgreSQL
+    /// only), leaving it open with the row locks it took, until [`OpenTransaction::release`]:
+    /// for tests that make the store wait on a row. Panics if the SQL fails.
+    pub async fn open_transaction(&self, sql: &str) -> OpenTransaction {
+        let url = self
+            .url
+            .as_deref()
+            .expect("open_transaction is for PostgreSQL");
+        let mut conn = PgConnection::connect(url)
+            .await
+            .expect("connect to the test database");
+        let sql = sqlx::AssertSqlSafe(format!("BEGIN; {sql}"));
+        sqlx::raw_sql(sql)
+            .execute(&mut conn)
+            .await
+            .expect("run SQL");
+        OpenTransaction { conn }
+    }
+
+    /// How many statements of other sessions whose text starts with `prefix` wait on a lock
+    /// (PostgreSQL only).
+    pub async fn statements_waiting_on_locks(&self, prefix: &str) -> i64 {
+        let url = self.url.as_deref().expect("for PostgreSQL");
+        let mut conn = PgConnection::connect(url)
+            .await
+            .expect("connect to the test database");
+        let n = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE wait_event_type = 'Lock' AND starts_with(query, $1)",
+        )
+        .bind(prefix)
+        .fetch_one(&mut conn)
+        .await
+        .expect("read pg_stat_activity");
+        conn.close().await.ok();
+        n
+    }
+
     /// The data directory (SQLite only).
     pub fn data_dir(&self) -> Option<PathBuf> {
         match &self.location {
             StoreLocation::SqliteDir(dir) => Some(dir.clone()),
             StoreLocation::Postgres(_) => None,
         }
+    }
+}
+
+/// A transaction left open by [`TestDb::open_transaction`]; dropping it without
+/// [`Self::release`] ends it when the connection closes.
+pub struct OpenTransaction {
+    conn: PgConnection,
+}
+
+impl OpenTransaction {
+    /// Rolls the transaction back, releasing its locks.
+    pub async fn release(mut self) {
+        sqlx::raw_sql("ROLLBACK")
+            .execute(&mut self.conn)
+            .await
+            .expect("roll back");
+        self.conn.close().await.ok();
     }
 }
 

@@ -117,3 +117,71 @@ backend_tests!(
         );
     }
 );
+
+// The heartbeat runs beside the producer's loop, not in it. Here its statement waits on a
+// row lock another session holds (as it waited, for a few hundred milliseconds, on ten
+// thousand held cron jobs): a job that comes in meanwhile still runs at once. With the
+// heartbeat awaited in the loop, nothing was claimed or started until the lock went.
+// PostgreSQL only: SQLite's one writer cannot be made to wait on one row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heartbeat_that_waits_on_the_database_does_not_hold_back_new_jobs() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = Arc::new(db.store().clone());
+    let config = EngineConfig {
+        queues: vec![QueueConfig::new(QueueName::parse("default").unwrap(), 2)],
+        // Long enough that nothing is rescued while the heartbeat waits.
+        lease: Duration::from_secs(60),
+        heartbeat_interval: Duration::from_millis(100),
+        // The poll would not bring the job in time either.
+        poll_interval: Duration::from_secs(60),
+        run_cron: false,
+        ..fast_config()
+    };
+    let (started_tx, mut started) = mpsc::unbounded_channel();
+    let mut registry = Registry::new();
+    registry
+        .register("hang", |_, _: serde_json::Value| {
+            std::future::pending::<()>()
+        })
+        .unwrap();
+    registry
+        .register("report", move |_, _: serde_json::Value| {
+            let _ = started_tx.send(());
+            async {}
+        })
+        .unwrap();
+    let engine = Engine::start(store.clone(), registry, config).unwrap();
+    let s = engine.scheduler();
+    let hanging = s
+        .add_job(JobRequest::new("hang", json!({}), "default"))
+        .await
+        .unwrap()
+        .id;
+    eventually("the hanging job runs", || async {
+        store.job_get(hanging, Scope::All).await.unwrap().state == JobState::Running
+    })
+    .await;
+    let lock = db
+        .open_transaction(&format!(
+            "SELECT id FROM jobs WHERE id = '{hanging}' FOR UPDATE"
+        ))
+        .await;
+    eventually("the heartbeat waits on the locked row", || async {
+        db.statements_waiting_on_locks("UPDATE jobs j\nSET lease_expires_at")
+            .await
+            > 0
+    })
+    .await;
+    s.add_job(JobRequest::new("report", json!({}), "default"))
+        .await
+        .unwrap();
+    let ran = tokio::time::timeout(Duration::from_secs(10), started.recv()).await;
+    lock.release().await;
+    assert!(
+        matches!(ran, Ok(Some(()))),
+        "the new job waited for the heartbeat"
+    );
+    engine.shutdown().await;
+}

@@ -69,12 +69,7 @@ backend_tests!(
 /// ahead). Their ids.
 async fn hold_ahead<S: Store>(engine: &EngineHandle<S>, store: &S, n: usize) -> Vec<JobId> {
     let s = engine.scheduler();
-    for _ in 0..20 {
-        s.add_job(JobRequest::new("quick", json!({}), "default"))
-            .await
-            .unwrap();
-    }
-    engine.stats().wait_completed(20).await;
+    learn_jobs_are_short(engine).await;
     let mut ids = Vec::new();
     for _ in 0..n {
         let job = JobRequest::new("hang", json!({}), "default");
@@ -85,6 +80,19 @@ async fn hold_ahead<S: Store>(engine: &EngineHandle<S>, store: &S, n: usize) -> 
     })
     .await;
     ids
+}
+
+/// Runs 20 `quick` jobs on the default queue, so that its producer learns that jobs are
+/// short beside a claim (and may hold the most ahead).
+async fn learn_jobs_are_short<S: Store>(engine: &EngineHandle<S>) {
+    for _ in 0..20 {
+        engine
+            .scheduler()
+            .add_job(JobRequest::new("quick", json!({}), "default"))
+            .await
+            .unwrap();
+    }
+    engine.stats().wait_completed(20).await;
 }
 
 /// A registry whose `quick` jobs return at once and whose `hang` jobs never end.
@@ -213,5 +221,43 @@ backend_tests!(
                 "engine {engine} ran {share} of {JOBS} jobs: {ran:?}"
             );
         }
+    }
+);
+
+// A producer that claims ahead has more free places than one claim fills (here 4 slots and
+// 64 held per slot, against claims of 100). With nothing due it must still wait between
+// claims, for a wake-up or its poll: a claim that comes back short says the queue is empty
+// (a producer that took its free places as a reason to claim again claimed without pause,
+// two claims at a time, a few hundred a second, from every idle queue).
+backend_tests!(
+    an_idle_producer_that_claims_ahead_does_not_claim_without_pause,
+    |db: TestDb| async move {
+        let store = Arc::new(db.store().clone());
+        let config = EngineConfig {
+            run_cron: false,
+            ..fast_config()
+        };
+        assert!(config.prefetch_per_slot * 4 > config.claim_batch as usize);
+        let engine = Engine::start(store.clone(), quick_and_hanging(), config.clone()).unwrap();
+        let s = engine.scheduler();
+        learn_jobs_are_short(&engine).await;
+        // Then nothing is due until one job two seconds on: ten polls' worth.
+        let idle = Duration::from_secs(2);
+        let before = engine.stats().snapshot().claims;
+        let later = jiff::Timestamp::now() + idle;
+        s.add_job(JobRequest::new("quick", json!({}), "default").run_at(later))
+            .await
+            .unwrap();
+        engine.stats().wait_completed(21).await;
+        let claims = engine.stats().snapshot().claims - before;
+        // Each queue claims once per poll (200 ms) or wake-up, and its claim-ahead of the
+        // delayed job; a few more for timing's sake.
+        let polls = (idle.as_millis() / config.poll_interval.as_millis()) as u64;
+        let queues = config.queues.len() as u64;
+        assert!(
+            claims <= queues * (polls + 5),
+            "{claims} claims in {idle:?} with nothing due"
+        );
+        engine.shutdown().await;
     }
 );
