@@ -421,7 +421,13 @@ backend_tests!(
             .job_get(recorded[0].job_id.unwrap(), Scope::All)
             .await
             .unwrap();
-        assert_eq!((job.run_at, job.state), (instant, JobState::Scheduled));
+        // Due at the instant; this engine's producer may already have claimed it (jobs due
+        // within a second are claimed and held until their instant).
+        assert_eq!(job.run_at, instant);
+        assert!(
+            matches!(job.state, JobState::Scheduled | JobState::Running),
+            "{job:?}"
+        );
         assert!(
             store
                 .job_oldest_waiting(clock.now())

@@ -5,7 +5,10 @@
 -- Runs in a transaction holding the locks of the limited owners in $7 (lock keys, see
 -- job_claim_limited_owners.sql): room is counted under them, and a limited owner whose
 -- lock is not held is left for the next claim, since its room could be counted twice.
-WITH room AS (
+-- `relaxed`: the transaction commits without waiting for its WAL flush, as the plain
+-- claim does (see job_claim_many.sql).
+WITH relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)),
+room AS (
     SELECT p.id AS owner,
            CASE WHEN hashtextextended(p.id, 8) = ANY($7::bigint[])
                 THEN p.max_concurrent - (SELECT count(*) FROM jobs r WHERE r.owner = p.id AND r.state = 'running')
@@ -34,5 +37,5 @@ WHERE id IN (
     ORDER BY priority, run_at, id
     LIMIT $2
     FOR UPDATE SKIP LOCKED
-)
+) AND EXISTS (SELECT 1 FROM relaxed)
 RETURNING id, kind, priority, payload, attempt, max_attempts, timeout_ms, owner, created_at, run_at, scheduled_at

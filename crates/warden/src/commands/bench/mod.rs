@@ -265,16 +265,19 @@ fn config(args: &BenchArgs, concurrency: usize, queues: &[&str]) -> anyhow::Resu
 async fn measure(args: &BenchArgs, store: AnyStore, durability: &str) -> anyhow::Result<()> {
     let store = Arc::new(store);
     let base = Instant::now();
-    let latencies = Arc::new(Mutex::new(Vec::<u64>::new()));
+    // Latency-phase jobs: (number, enqueue call's start, handler's start), times in µs
+    // since `base`.
+    let latencies = Arc::new(Mutex::new(Vec::<(u64, u64, u64)>::new()));
     let mut registry = Registry::new();
     let lat = latencies.clone();
     registry.register("bench.noop", move |_, data: serde_json::Value| {
         // Latency-phase jobs carry their enqueue time (µs since `base`).
-        if let Some(t) = data.get("t").and_then(serde_json::Value::as_u64) {
+        let field = |name: &str| data.get(name).and_then(serde_json::Value::as_u64);
+        if let (Some(i), Some(t)) = (field("i"), field("t")) {
             let now = base.elapsed().as_micros() as u64;
             lat.lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .push(now.saturating_sub(t));
+                .push((i, t, now));
         }
         async {}
     })?;
@@ -358,28 +361,61 @@ async fn measure(args: &BenchArgs, store: AnyStore, durability: &str) -> anyhow:
     let before = engine.stats().snapshot().completed;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
     let mut inflight = tokio::task::JoinSet::new();
-    for _ in 0..total {
+    for i in 0..total {
         tick.tick().await;
         let s = engine.scheduler().clone();
         let t = base.elapsed().as_micros() as u64;
-        inflight.spawn(async move { s.add("bench.noop", json!({"t": t}), MAIN).await });
+        inflight.spawn(async move {
+            s.add("bench.noop", json!({"i": i, "t": t}), MAIN).await?;
+            anyhow::Ok((i, t, base.elapsed().as_micros() as u64))
+        });
     }
+    // Per job number, how long its enqueue call took and when it returned (committed).
+    let mut committed = std::collections::HashMap::new();
+    let mut call = Vec::new();
     while let Some(r) = inflight.join_next().await {
-        r??;
+        let (i, t, at) = r??;
+        committed.insert(i, at);
+        call.push(at.saturating_sub(t));
     }
     engine.stats().wait_completed(before + total).await;
     engine.shutdown().await;
-    let mut l = std::mem::take(&mut *latencies.lock().unwrap_or_else(|p| p.into_inner()));
-    l.sort_unstable();
+    let pairs = std::mem::take(&mut *latencies.lock().unwrap_or_else(|p| p.into_inner()));
+    let sorted = |mut v: Vec<u64>| {
+        v.sort_unstable();
+        v
+    };
+    let ms = |v: &[u64], p: f64| percentile(v, p) / 1000.0;
+    let l = sorted(pairs.iter().map(|(_, t, s)| s.saturating_sub(*t)).collect());
     println!(
         "pick-up latency at {rate} jobs/s for {} s ({} jobs, concurrency {}): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         args.latency_secs,
         l.len(),
         args.smallest_c(),
-        percentile(&l, 0.50) / 1000.0,
-        percentile(&l, 0.99) / 1000.0,
-        percentile(&l, 1.0) / 1000.0,
+        ms(&l, 0.50),
+        ms(&l, 0.99),
+        ms(&l, 1.0),
     );
+    // The two parts: the enqueue call (its durable commit: the database's share), and
+    // from its return to the job's start (warden's: wake-up, claim, start).
+    let call = sorted(call);
+    let after = sorted(
+        pairs
+            .iter()
+            .filter_map(|(i, _, s)| Some(s.saturating_sub(*committed.get(i)?)))
+            .collect(),
+    );
+    for (part, v) in [
+        ("the enqueue call (insert and commit)", &call),
+        ("from its return to the job's start", &after),
+    ] {
+        println!(
+            "  of which {part}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            ms(v, 0.50),
+            ms(v, 0.99),
+            ms(v, 1.0),
+        );
+    }
     Ok(())
 }
 
