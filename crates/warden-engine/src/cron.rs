@@ -15,7 +15,7 @@
 //! rows). So the enqueuer records ahead of the instant what it can decide ahead:
 //!
 //! - **Ahead of time.** A schedule whose overlap is `allow` has nothing to decide at the
-//!   instant, so its occurrences are recorded up to `cron_lookahead` (default 1 s) before
+//!   instant, so its occurrences are recorded up to `cron_lookahead` (default 2 s) before
 //!   it, their jobs inserted with `run_at` = the instant. The loop wakes the lookahead
 //!   before the earliest cursor; when the tick is done it sets a timer per (queue,
 //!   instant) that wakes the queue's producer when the jobs can be claimed (producers

@@ -7,7 +7,7 @@ use warden_core::Scope;
 
 use jiff::Timestamp;
 use warden_core::{Clock, JobState, MissedPolicy, OccurrenceOutcome, OverlapPolicy};
-use warden_engine::{CronRequest, Engine};
+use warden_engine::{CronRequest, Engine, EngineConfig};
 use warden_store::{JobFilter, OccurrencePage, OpsStore, Store};
 use warden_testkit::{TestDb, backend_tests};
 
@@ -384,8 +384,10 @@ backend_tests!(
         let (registry, _rx) = recording_registry();
         let store = Arc::new(db.store().clone());
         let clock = clock_at_2030();
-        let config = no_cron_loop();
-        assert_eq!(config.cron_lookahead, Duration::from_secs(1));
+        let config = EngineConfig {
+            cron_lookahead: Duration::from_secs(1),
+            ..no_cron_loop()
+        };
         let engine = start_on_clock(&store, registry, config, &clock);
         let allow = engine
             .scheduler()

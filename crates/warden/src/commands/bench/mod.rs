@@ -97,6 +97,11 @@ pub(crate) struct BenchArgs {
     /// it, e.g. to time `warden serve --data-dir` on what the bench created.
     #[arg(long, value_name = "DIR")]
     keep_data_dir: Option<PathBuf>,
+    /// PostgreSQL: keep the bench's schema instead of dropping it, and print the
+    /// `--database-url` that reaches it, e.g. to time `warden serve` on what the bench
+    /// created. Drop it yourself afterwards (`DROP SCHEMA … CASCADE`).
+    #[arg(long)]
+    keep_schema: bool,
     /// With `--cron`: also create this many schedules firing once a day (spread over the
     /// day's seconds), to measure the K every-second ones, and the process's memory,
     /// beside a large set of schedules.
@@ -148,7 +153,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let dir = match &cleanup {
         Cleanup::Dir(d) => d.path().to_owned(),
         Cleanup::Kept(d) => d.clone(),
-        Cleanup::Schema { .. } => std::env::temp_dir(),
+        Cleanup::Schema { .. } | Cleanup::KeptSchema => std::env::temp_dir(),
     };
     let fsyncs = disk::fdatasync_rate(&dir)
         .with_context(|| format!("could not measure the disk in {}", dir.display()))?;
@@ -173,6 +178,8 @@ enum Cleanup {
         url: String,
         schema: String,
     },
+    /// `--keep-schema`: left in place.
+    KeptSchema,
 }
 
 impl Cleanup {
@@ -231,9 +238,14 @@ async fn open(args: &BenchArgs) -> anyhow::Result<(AnyStore, Cleanup, String)> {
                 .execute(&mut admin)
                 .await?;
             let url = warden_store::postgres::url_with_search_path(&args.database_url, &schema);
-            let cleanup = Cleanup::Schema {
-                url: args.database_url.clone(),
-                schema,
+            let cleanup = if args.keep_schema {
+                println!("keeping schema {schema}: warden serve --database-url '{url}'");
+                Cleanup::KeptSchema
+            } else {
+                Cleanup::Schema {
+                    url: args.database_url.clone(),
+                    schema,
+                }
             };
             let pool = (args.largest_c() as u32).clamp(8, 32);
             let store = PgStore::connect(PgConnectOptions::from_str(&url)?, pool).await?;
