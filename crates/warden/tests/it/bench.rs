@@ -48,6 +48,8 @@ fn the_default_workload_compares_concurrencies() {
             "process (300 jobs, concurrency 4)",
             "concurrency 2 reaches",
             "pick-up latency at 50 jobs/s",
+            "  of which the enqueue call (insert and commit): p50 ",
+            "  of which from its return to the job's start: p50 ",
         ],
     );
 }
@@ -102,4 +104,47 @@ fn bad_arguments_are_refused_naming_them() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("`-c`"), "{err}");
+}
+
+// On PostgreSQL, `--keep-schema` leaves what the bench created, and names the URL that
+// reaches it (to time `warden serve` on it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_postgres_schema_holds_what_the_bench_created() {
+    use sqlx::Connection;
+    let Some(admin) = warden_testkit::pg_url() else {
+        return;
+    };
+    let url = admin.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let args = ["--database-url", &url, "--cron", "3", "--cron-secs", "1"];
+        let mut all = vec!["bench", "--backend", "postgres", "-c", "4", "--keep-schema"];
+        all.extend_from_slice(&args);
+        run(&all)
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("keeping schema "))
+        .unwrap_or_else(|| panic!("no schema named: {stdout}"));
+    let (schema, serve) = line["keeping schema ".len()..].split_once(": ").unwrap();
+    let kept = serve
+        .strip_prefix("warden serve --database-url '")
+        .and_then(|u| u.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("no URL: {line}"));
+    let mut conn = sqlx::PgConnection::connect(kept).await.unwrap();
+    let schedules: i64 = sqlx::query_scalar("SELECT count(*) FROM schedules")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.ok();
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let drop = format!("DROP SCHEMA \"{schema}\" CASCADE");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(schedules, 3);
 }
