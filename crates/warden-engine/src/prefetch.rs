@@ -177,19 +177,20 @@ impl Holding {
             .map(|h| (h.job.id, h.job.lease_token))
     }
 
-    /// After a heartbeat that asked about `asked`: keeps the jobs whose lease it extended,
-    /// to `lease_until`, and drops the other asked ones (cancelled or rescued elsewhere);
-    /// jobs claimed while it was in flight are left as they are. Returns how many it
+    /// After a heartbeat that asked about the attempts `asked` (job and lease token): keeps
+    /// the jobs whose lease it extended, to `lease_until`, and drops the other asked ones
+    /// (cancelled or rescued elsewhere); attempts claimed while it was in flight (a job
+    /// claimed again included: a new token) are left as they are. Returns how many it
     /// dropped.
     pub(crate) fn extended(
         &mut self,
-        asked: &HashSet<JobId>,
+        asked: &HashSet<(JobId, uuid::Uuid)>,
         held: &HashSet<JobId>,
         lease_until: Timestamp,
     ) -> usize {
         let before = self.len();
         let mut keep = |h: &mut Held| {
-            if !asked.contains(&h.job.id) {
+            if !asked.contains(&(h.job.id, h.job.lease_token)) {
                 return true;
             }
             let keep = held.contains(&h.job.id);
@@ -306,17 +307,29 @@ mod tests {
     fn a_heartbeat_answer_touches_only_the_jobs_it_asked_about() {
         let mut holding = Holding::default();
         holding.hold(vec![job(1), job(2)], t(10), t(0));
-        // Asked about 1 and 2; 2 was cancelled meanwhile. 3 came in while it was in flight.
-        let asked = HashSet::from([id(1), id(2)]);
-        holding.hold(vec![job(3)], t(11), t(0));
+        // Asked about 1 and 2; 2 was cancelled meanwhile. 3 came in while it was in flight,
+        // and so did 4, a job it asked about under its earlier attempt's token: the answer
+        // (4 not extended, as that token is gone) is not about this attempt.
+        let asked = HashSet::from([
+            (id(1), job(1).lease_token),
+            (id(2), job(2).lease_token),
+            (id(4), uuid::Uuid::from_u128(400)),
+        ]);
+        holding.hold(vec![job(3), job(4)], t(11), t(0));
         let dropped = holding.extended(&asked, &HashSet::from([id(1)]), t(40));
         assert_eq!(dropped, 1);
+        let mut left = Vec::new();
+        while let (Some(job), _) = holding.next(t(10)) {
+            left.push(job.id);
+        }
+        assert_eq!(left, [id(1), id(3), id(4)]);
+        // 1's lease moved to 40; 3's and 4's (11) were left alone.
+        holding.hold(vec![job(1), job(3), job(4)], t(11), t(0));
+        holding.extended(&asked, &HashSet::from([id(1)]), t(40));
         let mut left = Vec::new();
         while let (Some(job), _) = holding.next(t(20)) {
             left.push(job.id);
         }
-        // 1's lease moved to 40 (it still starts at 20); 3's lease (11) was left alone, so
-        // at 20 it has passed.
         assert_eq!(left, [id(1)]);
     }
 

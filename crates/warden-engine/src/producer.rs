@@ -10,7 +10,9 @@
 //! elsewhere, so its task is aborted (or, held, it is dropped). The heartbeat runs beside
 //! the loop, not in it: with thousands of jobs held for a cron instant, its statement
 //! takes a few hundred milliseconds on PostgreSQL, and a loop waiting on it started the
-//! held jobs that late. Its answer is applied only to the jobs it asked about. Outcomes
+//! held jobs that late. Its answer is applied only to the attempts it asked about (job
+//! and lease token: a job that finished and was claimed again while it was in flight is
+//! a new attempt, which the answer must not stop). Outcomes
 //! carry the token: one from a worker that lost its lease is ignored by the store.
 //!
 //! # Shutdown
@@ -104,8 +106,8 @@ async fn claim<S: Store>(
 
 /// A heartbeat's answer, with what it asked.
 struct Heartbeat {
-    /// The jobs whose lease it asked to extend.
-    asked: HashSet<JobId>,
+    /// The attempts (job and lease token) whose lease it asked to extend.
+    asked: HashSet<(JobId, Uuid)>,
     /// The lease it asked for.
     lease_until: Timestamp,
     /// Those of them whose lease it extended.
@@ -277,6 +279,11 @@ impl<S: Store> Producer<S> {
             holding.take_all(),
             "warden shut down before the job started",
         );
+        // A heartbeat in flight may say a running job's lease is lost: stop it now rather
+        // than let it run through the grace period beside another process's attempt.
+        if let Some(Ok(beat)) = beating.join_next().await {
+            self.heartbeat_answered(beat, &mut running, &mut Holding::default());
+        }
         self.drain(tasks, running).await;
     }
 
@@ -410,7 +417,7 @@ impl<S: Store> Producer<S> {
             .map(|j| (j.id, j.token))
             .chain(holding.leases())
             .collect();
-        let asked = jobs.iter().map(|(id, _)| *id).collect();
+        let asked = jobs.iter().copied().collect();
         let lease_until = now.saturating_add(lease).unwrap_or(now);
         let store = self.shared.clone();
         async move {
@@ -424,9 +431,10 @@ impl<S: Store> Producer<S> {
         }
     }
 
-    /// Applies a heartbeat's answer to the jobs it asked about: stops those whose lease it
-    /// could not extend, drops such held ones, and moves the others' lease. Jobs started or
-    /// claimed while it was in flight were not asked about, and are left alone.
+    /// Applies a heartbeat's answer to the attempts it asked about: stops those whose lease
+    /// it could not extend, drops such held ones, and moves the others' lease. Attempts
+    /// started or claimed while it was in flight (the same job claimed again included: a
+    /// new token) were not asked about, and are left alone.
     fn heartbeat_answered(
         &self,
         beat: Heartbeat,
@@ -443,8 +451,9 @@ impl<S: Store> Producer<S> {
         running.retain(|_, job| {
             // A task that already ended just completed its job (which cleared the
             // lease); it is reaped on the next turn, not lost.
-            let keep =
-                !beat.asked.contains(&job.id) || held.contains(&job.id) || job.abort.is_finished();
+            let keep = !beat.asked.contains(&(job.id, job.token))
+                || held.contains(&job.id)
+                || job.abort.is_finished();
             if !keep {
                 tracing::warn!(job.id = %job.id, "lease lost (job cancelled or rescued elsewhere); stopping it");
                 job.abort.abort();
