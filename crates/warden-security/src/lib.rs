@@ -11,6 +11,8 @@
 //!   `INTERNAL_API_KEY`, `CRON_TOKEN`): a minimum length and a constant-time match.
 //! - [`oidc`]: validating OIDC/OAuth2 bearer JWTs against a JWKS (fetched and cached) or a
 //!   static PEM key, with an algorithm allowlist that admits public-key algorithms only.
+//! - [`webhook`]: Standard Webhooks signatures (`whsec_…` secrets, `v1,` HMAC-SHA-256
+//!   signatures, rotation, freshness) for signed HTTP delivery of jobs.
 //! - [`error`]: [`SecurityError`], the start-up/configuration error of this crate.
 //!
 //! # Secrets
@@ -25,5 +27,6 @@ pub mod apikey;
 pub mod envkey;
 pub mod error;
 pub mod oidc;
+pub mod webhook;
 
 pub use error::SecurityError;
