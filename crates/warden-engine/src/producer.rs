@@ -12,8 +12,8 @@
 //! takes a few hundred milliseconds on PostgreSQL, and a loop waiting on it started the
 //! held jobs that late. Its answer is applied only to the attempts it asked about (job
 //! and lease token: a job that finished and was claimed again while it was in flight is
-//! a new attempt, which the answer must not stop). Outcomes
-//! carry the token: one from a worker that lost its lease is ignored by the store.
+//! a new attempt, which the answer must not stop). Outcomes carry the token: one from a
+//! worker that lost its lease is ignored by the store.
 //!
 //! # Shutdown
 //! On the shutdown signal the producer stops claiming, releases the jobs it holds claimed
@@ -282,7 +282,7 @@ impl<S: Store> Producer<S> {
         // A heartbeat in flight may say a running job's lease is lost: stop it now rather
         // than let it run through the grace period beside another process's attempt.
         if let Some(Ok(beat)) = beating.join_next().await {
-            self.heartbeat_answered(beat, &mut running, &mut Holding::default());
+            self.heartbeat_answered(beat, &mut running, &mut holding);
         }
         self.drain(tasks, running).await;
     }
@@ -419,10 +419,10 @@ impl<S: Store> Producer<S> {
             .collect();
         let asked = jobs.iter().copied().collect();
         let lease_until = now.saturating_add(lease).unwrap_or(now);
-        let store = self.shared.clone();
+        let shared = self.shared.clone();
         async move {
             let params = HeartbeatParams { jobs, lease_until };
-            let held = store.store.job_heartbeat_many(params).await;
+            let held = shared.store.job_heartbeat_many(params).await;
             Heartbeat {
                 asked,
                 lease_until,

@@ -277,19 +277,15 @@ fn config(args: &BenchArgs, concurrency: usize, queues: &[&str]) -> anyhow::Resu
 async fn measure(args: &BenchArgs, store: AnyStore, durability: &str) -> anyhow::Result<()> {
     let store = Arc::new(store);
     let base = Instant::now();
-    // Latency-phase jobs: (number, enqueue call's start, handler's start), times in µs
-    // since `base`.
-    let latencies = Arc::new(Mutex::new(Vec::<(u64, u64, u64)>::new()));
+    // Latency-phase jobs, by their number: when their handler started, in µs since `base`.
+    let latencies = Arc::new(Mutex::new(Vec::<(u64, u64)>::new()));
     let mut registry = Registry::new();
     let lat = latencies.clone();
     registry.register("bench.noop", move |_, data: serde_json::Value| {
-        // Latency-phase jobs carry their enqueue time (µs since `base`).
-        let field = |name: &str| data.get(name).and_then(serde_json::Value::as_u64);
-        if let (Some(i), Some(t)) = (field("i"), field("t")) {
+        // Latency-phase jobs carry their number.
+        if let Some(i) = data.get("i").and_then(serde_json::Value::as_u64) {
             let now = base.elapsed().as_micros() as u64;
-            lat.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push((i, t, now));
+            lat.lock().unwrap_or_else(|p| p.into_inner()).push((i, now));
         }
         async {}
     })?;
@@ -378,27 +374,31 @@ async fn measure(args: &BenchArgs, store: AnyStore, durability: &str) -> anyhow:
         let s = engine.scheduler().clone();
         let t = base.elapsed().as_micros() as u64;
         inflight.spawn(async move {
-            s.add("bench.noop", json!({"i": i, "t": t}), MAIN).await?;
+            s.add("bench.noop", json!({ "i": i }), MAIN).await?;
             anyhow::Ok((i, t, base.elapsed().as_micros() as u64))
         });
     }
-    // Per job number, how long its enqueue call took and when it returned (committed).
-    let mut committed = std::collections::HashMap::new();
-    let mut call = Vec::new();
+    // Per job number, when its enqueue call began and when it returned (committed).
+    let mut calls = std::collections::HashMap::new();
     while let Some(r) = inflight.join_next().await {
         let (i, t, at) = r??;
-        committed.insert(i, at);
-        call.push(at.saturating_sub(t));
+        calls.insert(i, (t, at));
     }
     engine.stats().wait_completed(before + total).await;
     engine.shutdown().await;
-    let pairs = std::mem::take(&mut *latencies.lock().unwrap_or_else(|p| p.into_inner()));
-    let sorted = |mut v: Vec<u64>| {
+    let starts = std::mem::take(&mut *latencies.lock().unwrap_or_else(|p| p.into_inner()));
+    // Per job: (its enqueue call's start, the call's return, its handler's start).
+    let times: Vec<(u64, u64, u64)> = starts
+        .iter()
+        .filter_map(|(i, s)| calls.get(i).map(|(t, at)| (*t, *at, *s)))
+        .collect();
+    let series = |f: fn(&(u64, u64, u64)) -> u64| {
+        let mut v: Vec<u64> = times.iter().map(f).collect();
         v.sort_unstable();
         v
     };
     let ms = |v: &[u64], p: f64| percentile(v, p) / 1000.0;
-    let l = sorted(pairs.iter().map(|(_, t, s)| s.saturating_sub(*t)).collect());
+    let l = series(|(t, _, s)| s.saturating_sub(*t));
     println!(
         "pick-up latency at {rate} jobs/s for {} s ({} jobs, concurrency {}): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         args.latency_secs,
@@ -410,13 +410,8 @@ async fn measure(args: &BenchArgs, store: AnyStore, durability: &str) -> anyhow:
     );
     // The two parts: the enqueue call (its durable commit: the database's share), and
     // from its return to the job's start (warden's: wake-up, claim, start).
-    let call = sorted(call);
-    let after = sorted(
-        pairs
-            .iter()
-            .filter_map(|(i, _, s)| Some(s.saturating_sub(*committed.get(i)?)))
-            .collect(),
-    );
+    let call = series(|(t, at, _)| at.saturating_sub(*t));
+    let after = series(|(_, at, s)| s.saturating_sub(*at));
     for (part, v) in [
         ("the enqueue call (insert and commit)", &call),
         ("from its return to the job's start", &after),
